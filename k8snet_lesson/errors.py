@@ -1,0 +1,93 @@
+"""The project's errors: one base class, each subclass also the builtin it refines.
+
+Every message names the bad value. Errors about text (iptables rules, manifests)
+carry the source name, the 1-based line number and the column of the bad word, and
+draw a caret under it, the way ``packaging`` does::
+
+    >>> err = ParseError("unknown option", source="dump.txt", line=3,
+    ...                  text="-A KUBE-SERVICES --bogus 1", column=17, word="--bogus")
+    >>> print(err)
+    dump.txt:3: unknown option '--bogus'
+        -A KUBE-SERVICES --bogus 1
+                         ^~~~~~~
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "K8snetError",
+    "InvalidValue",
+    "NotFound",
+    "ParseError",
+    "ManifestError",
+    "ExhaustedError",
+    "OverlapError",
+    "LabUnavailable",
+]
+
+
+class K8snetError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidValue(K8snetError, ValueError):
+    """A value that makes no sense: a bad CIDR, a mask larger than its range, zero endpoints."""
+
+
+class NotFound(K8snetError, LookupError):
+    """A named thing (pod, service, node, CNI, fault) that does not exist; the message lists what does."""
+
+
+class ExhaustedError(K8snetError, RuntimeError):
+    """An allocator ran out of addresses or ranges; the message says how many the range holds."""
+
+
+class OverlapError(InvalidValue):
+    """Two networks that must be disjoint overlap; the message names both."""
+
+
+class LabUnavailable(K8snetError, RuntimeError):
+    """The kernel lab cannot run here; the message gives the reason the probe found."""
+
+
+class ParseError(K8snetError, ValueError):
+    """Text that could not be read, with the place of the bad word.
+
+    ``source`` names the file (or ``<stdin>``, ``<string>``), ``line`` is 1-based,
+    ``column`` is the 0-based offset of ``word`` inside ``text`` (the offending line).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "<string>",
+        line: int | None = None,
+        text: str | None = None,
+        column: int | None = None,
+        word: str | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.text = text
+        self.column = column
+        self.word = word
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        head = f"{where}: {self.message}"
+        if self.word is not None:
+            head += f" {self.word!r}"
+        if self.text is None:
+            return head
+        out = [head, "    " + self.text]
+        if self.column is not None:
+            width = max(1, len(self.word or " "))
+            out.append("    " + " " * self.column + "^" + "~" * (width - 1))
+        return "\n".join(out)
+
+
+class ManifestError(ParseError):
+    """A Kubernetes manifest that could not be read (bad YAML, unknown kind, bad field)."""
