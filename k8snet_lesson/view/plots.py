@@ -1,0 +1,175 @@
+"""Figures for the course, drawn with matplotlib's object API (no pyplot state).
+
+Every figure is sized explicitly, titled, has labelled axes with units, and sits on
+a white card with dark text so it reads the same in JupyterLab's light and dark
+themes. Functions take model results (counts, shares, probabilities) and draw them;
+they compute nothing about networking themselves.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+__all__ = [
+    "figure_png",
+    "spread_figure",
+    "probability_tree_figure",
+    "convergence_figure",
+    "chain_shares_figure",
+]
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_INK = "#222222"
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, facecolor="white", edgecolor="white")
+    return fig
+
+
+def _style(ax) -> None:
+    ax.set_facecolor("white")
+    for spine in ax.spines.values():
+        spine.set_color(_INK)
+    ax.tick_params(colors=_INK)
+    ax.xaxis.label.set_color(_INK)
+    ax.yaxis.label.set_color(_INK)
+    ax.title.set_color(_INK)
+
+
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes (Agg), for ipywidgets.Image and README images."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
+                  p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6):
+    """Simulated connections per endpoint (bars) against the exact expected counts (markers)."""
+    import numpy as np
+
+    counts = np.asarray(counts)
+    total = int(counts.sum())
+    expected = np.asarray(shares, dtype=float) * total
+    labels = list(labels) if labels is not None else [f"endpoint {i + 1}" for i in range(len(counts))]
+    fig = _figure(width, height)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(counts))
+    ax.bar(x, counts, color=[_PALETTE[i % len(_PALETTE)] for i in x], label="simulated connections")
+    ax.scatter(x, expected, color=_INK, marker="_", s=900, linewidths=2.5, zorder=3, label="exact share x N")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=30 if len(x) > 5 else 0, ha="right" if len(x) > 5 else "center", fontsize=8)
+    ax.set_ylabel("new connections (count)")
+    ax.set_xlabel("endpoint (KUBE-SEP chain)")
+    title = f"{total:,} new connections over {len(counts)} endpoint{'s' if len(counts) != 1 else ''}"
+    details = []
+    if seed is not None:
+        details.append(f"seed {seed}")
+    if p_value is not None:
+        details.append(f"chi-square p = {p_value:.3g}")
+    if details:
+        title += " (" + ", ".join(details) + ")"
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(0, max(float(counts.max(initial=0)), float(expected.max(initial=0))) * 1.2 + 1)
+    legend = ax.legend(loc="lower right", fontsize=8, frameon=True)
+    legend.get_frame().set_facecolor("white")
+    for text in legend.get_texts():
+        text.set_color(_INK)
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def probability_tree_figure(probability_texts: Sequence[str | None], shares: Sequence[float], *,
+                            title: str = "The KUBE-SVC chain as a probability tree", width: float = 7.5, height: float = 3.6):
+    """Each rule either matches (its printed probability) or passes the connection on.
+
+    ``probability_texts[i]`` is rule i's ``--probability`` as printed (None for the last
+    rule, which always matches); ``shares`` are the exact shares the chain gives.
+    """
+    n = len(probability_texts)
+    fig = _figure(width, height)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_axis_off()
+    ax.set_xlim(-0.5, n + 0.5)
+    ax.set_ylim(-1.6, 1.0)
+    for i, (text, share) in enumerate(zip(probability_texts, shares)):
+        x = i
+        ax.annotate("", xy=(x, -0.9), xytext=(x, 0.3), arrowprops=dict(arrowstyle="->", color=_PALETTE[i % 10], lw=2))
+        label = f"p = {float(text):.4g}" if text is not None else "always"
+        ax.text(x + 0.05, -0.3, label, fontsize=8, color=_INK, ha="left")
+        ax.text(x, 0.45, f"rule {i + 1}", fontsize=9, color=_INK, ha="center",
+                bbox=dict(boxstyle="round", facecolor="white", edgecolor=_INK))
+        ax.text(x, -1.15, f"SEP {i + 1}\nshare {share:.3f}", fontsize=8, color=_INK, ha="center", va="top")
+        if i < n - 1:
+            ax.annotate("", xy=(x + 0.75, 0.45), xytext=(x + 0.3, 0.45),
+                        arrowprops=dict(arrowstyle="->", color=_INK, lw=1))
+            if text is not None:
+                ax.text(x + 0.5, 0.6, f"{1 - float(text):.3g}", fontsize=7, color=_INK, ha="center")
+    ax.set_title(title + "  (down: match, right: next rule)", fontsize=10, color=_INK)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_figure(n_connections: Sequence[int], observed_shares, exact_shares: Sequence[float], *,
+                       seed: int | None = None, width: float = 7.0, height: float = 3.6):
+    """Observed share per endpoint as the number of connections grows (log x axis)."""
+    import numpy as np
+
+    observed_shares = np.asarray(observed_shares, dtype=float)
+    fig = _figure(width, height)
+    ax = fig.add_subplot(1, 1, 1)
+    for j in range(observed_shares.shape[1]):
+        color = _PALETTE[j % 10]
+        ax.plot(n_connections, observed_shares[:, j], marker="o", ms=3, color=color, label=f"endpoint {j + 1}")
+        ax.axhline(exact_shares[j], color=color, lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("new connections (count, log scale)")
+    ax.set_ylabel("observed share of connections")
+    title = "Observed shares converge to the exact shares (dashed)"
+    if seed is not None:
+        title += f" (seed {seed})"
+    ax.set_title(title, fontsize=10)
+    legend = ax.legend(fontsize=8, loc="upper right")
+    legend.get_frame().set_facecolor("white")
+    for text in legend.get_texts():
+        text.set_color(_INK)
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def chain_shares_figure(series: dict[str, Sequence[float]], *, title: str, width: float = 7.0, height: float = 3.6):
+    """Exact share per endpoint for several chains side by side (e.g. kube-proxy's vs naive 1/n)."""
+    import numpy as np
+
+    fig = _figure(width, height)
+    ax = fig.add_subplot(1, 1, 1)
+    names = list(series)
+    n = max(len(v) for v in series.values())
+    width_bar = 0.8 / max(1, len(names))
+    x = np.arange(n)
+    for k, name in enumerate(names):
+        values = np.asarray(series[name], dtype=float)
+        ax.bar(x[: len(values)] + k * width_bar - 0.4 + width_bar / 2, values, width=width_bar,
+               color=_PALETTE[k % 10], label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(i + 1) for i in x], fontsize=8)
+    ax.set_xlabel("endpoint (position in the KUBE-SVC chain)")
+    ax.set_ylabel("share of new connections")
+    ax.set_title(title, fontsize=10)
+    legend = ax.legend(fontsize=8)
+    legend.get_frame().set_facecolor("white")
+    for text in legend.get_texts():
+        text.set_color(_INK)
+    _style(ax)
+    fig.tight_layout()
+    return fig
