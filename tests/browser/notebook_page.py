@@ -1,0 +1,317 @@
+"""One notebook open in JupyterLab in Chromium: run it as a learner would, then read what they saw.
+
+The page is driven through JupyterLab's own application object
+(``window.jupyterapp``, exposed by ``LabApp.expose_app_in_browser``): the same
+commands the Run menu calls (``notebook:clear-all-cell-outputs``,
+``notebook:run-all-cells``), the notebook model the page renders from, and the
+session's kernel connection. What is checked comes from three places that must
+agree:
+
+- the notebook model in the page (errors, stderr streams, widget-view outputs);
+- the kernel, asked with a silent ``user_expressions`` request that neither
+  prints nor counts as an execution (which widget models are alive, what each
+  contains);
+- the DOM (rendered widget views, "Error displaying widget", console errors).
+
+Waits are on state, never on fixed sleeps: the kernel "connected and idle"
+(the run indicator alone says idle before any kernel exists), an image's bytes
+changing after a slider step.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+KERNEL_READY_JS = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  if (!panel || !panel.sessionContext || !panel.content || !panel.content.model) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+# The widget models alive in the kernel, and for each the ids of the widgets drawn inside
+# its view: a box's children, and widgets displayed into an Output widget (the page syncs
+# an Output's captured outputs back to the kernel).
+WIDGET_CENSUS_CODE = r"""
+import json as _json
+try:
+    import ipywidgets as _w
+except ImportError:
+    _w = None
+
+def _inside(widget):
+    ids = []
+    for child in getattr(widget, "children", None) or ():
+        ids.append(child.model_id)
+    if _w is not None and isinstance(widget, _w.Output):
+        for output in widget.outputs:
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view:
+                ids.append(view["model_id"])
+    return ids
+
+alive = {}
+if _w is not None:
+    for model_id, widget in list(_w.Widget.widgets.items()):
+        if isinstance(widget, _w.DOMWidget):
+            alive[model_id] = {"type": type(widget).__name__, "inside": _inside(widget)}
+result = _json.dumps(alive)
+"""
+WIDGET_CENSUS_EXPRESSION = f"(lambda ns: (exec({WIDGET_CENSUS_CODE!r}, ns), ns['result'])[1])({{}})"
+
+
+@dataclass(frozen=True)
+class WidgetCensus:
+    """Widget models the kernel holds, and the views the page drew for the displayed ones."""
+
+    alive: dict[str, dict]  # model id -> {"type": class name, "inside": [model ids]}
+    roots: list[str]  # model ids of widget-view outputs in the notebook, in order
+    rendered: list[int]  # per root: widget views (.jupyter-widgets) in its output node
+    error_texts: list[str]  # "Error displaying widget..." texts found in the notebook
+
+    def views_expected(self, model_id: str) -> int:
+        """How many widget views drawing ``model_id`` puts in the DOM (itself and all inside)."""
+        entry = self.alive.get(model_id)
+        if entry is None:
+            return 1  # a closed or unknown model: the page should still draw something for it
+        return 1 + sum(self.views_expected(inner) for inner in entry["inside"])
+
+    def reachable(self) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.roots)
+        while stack:
+            model_id = stack.pop()
+            if model_id not in seen:
+                seen.add(model_id)
+                stack.extend(self.alive.get(model_id, {}).get("inside", ()))
+        return seen
+
+    def problems(self) -> list[str]:
+        """Everything that says a widget was not drawn; empty when all is well."""
+        found = [f"page shows {text!r}" for text in self.error_texts]
+        for model_id, drawn in zip(self.roots, self.rendered):
+            expected = self.views_expected(model_id)
+            if drawn != expected:
+                kind = self.alive.get(model_id, {}).get("type", "closed model")
+                found.append(f"{kind} {model_id}: {drawn} widget views drawn, {expected} expected")
+        never_shown = sorted(set(self.alive) - self.reachable())
+        for model_id in never_shown:
+            found.append(f"{self.alive[model_id]['type']} {model_id} was created but never displayed")
+        return found
+
+
+@dataclass
+class NotebookPage:
+    """A Playwright page showing one served notebook, with what the browser reported."""
+
+    page: object  # playwright.sync_api.Page
+    server: object  # course_server.CourseServer
+    path: str  # the notebook's path under the server root, e.g. "notebooks/05_x.ipynb"
+    console_errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    run_all_result: bool | None = None
+
+    @classmethod
+    def open(cls, context, server, path: str, *, timeout_s: float = 90.0) -> NotebookPage:
+        """Open ``path`` in a fresh workspace and wait for its kernel to be connected and idle."""
+        start = time.monotonic()
+        page = context.new_page()
+        notebook = cls(page=page, server=server, path=path)
+        page.on("console", notebook._on_console)
+        page.on("pageerror", lambda error: notebook.console_errors.append(f"uncaught: {error}"))
+        workspace = re.sub(r"[^A-Za-z0-9_-]", "-", path) + f"-{int(time.time() * 1000)}"
+        page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={server.token}")
+        page.wait_for_function(KERNEL_READY_JS, timeout=timeout_s * 1000)
+        notebook.timings["open"] = time.monotonic() - start
+        return notebook
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def run_all(self, *, timeout_s: float = 180.0) -> bool:
+        """Clear every output, then Run > Run All Cells; wait for the kernel to be idle again.
+
+        Returns what JupyterLab's command returns: False when a cell failed (the
+        cells after it are then never run).
+        """
+        start = time.monotonic()
+        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        self.page.set_default_timeout(timeout_s * 1000)
+        try:
+            self.run_all_result = bool(
+                self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            )
+            self.wait_idle(timeout_s=timeout_s)
+        finally:
+            self.page.set_default_timeout(30_000)
+        self.timings["run_all"] = time.monotonic() - start
+        return self.run_all_result
+
+    def wait_idle(self, *, timeout_s: float = 60.0) -> None:
+        self.page.wait_for_function(KERNEL_READY_JS, timeout=timeout_s * 1000)
+
+    def cells(self) -> list[dict]:
+        """The notebook as the page holds it (nbformat cell dicts, outputs included)."""
+        return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.toJSON().cells")
+
+    def code_outputs(self) -> list[tuple[int, dict]]:
+        return [
+            (index, output)
+            for index, cell in enumerate(self.cells())
+            if cell["cell_type"] == "code"
+            for output in cell.get("outputs", [])
+        ]
+
+    def errors(self) -> list[str]:
+        """Each error output as ``cell N: Name: value``."""
+        return [
+            f"cell {index}: {output.get('ename')}: {output.get('evalue')}"
+            for index, output in self.code_outputs()
+            if output["output_type"] == "error"
+        ]
+
+    def stderr(self) -> list[str]:
+        """Each stderr stream as ``cell N: text``."""
+        return [
+            f"cell {index}: {''.join(output.get('text', ''))}"
+            for index, output in self.code_outputs()
+            if output["output_type"] == "stream" and output.get("name") == "stderr"
+        ]
+
+    def unexecuted_code_cells(self) -> list[int]:
+        return [
+            index
+            for index, cell in enumerate(self.cells())
+            if cell["cell_type"] == "code" and "".join(cell["source"]).strip() and cell.get("execution_count") is None
+        ]
+
+    def kernel_expression(self, expression: str) -> str:
+        """Evaluate ``expression`` in the kernel silently (no output, no execution count); its repr."""
+        reply = self.page.evaluate(
+            """async (expression) => {
+                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                const future = kernel.requestExecute(
+                    {code: '', silent: true, store_history: false, user_expressions: {value: expression}});
+                const reply = await future.done;
+                return reply.content.user_expressions.value;
+            }""",
+            expression,
+        )
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"kernel expression failed: {reply.get('ename')}: {reply.get('evalue')}")
+        return reply["data"]["text/plain"]
+
+    def widget_census(self) -> WidgetCensus:
+        alive = json.loads(ast.literal_eval(self.kernel_expression(WIDGET_CENSUS_EXPRESSION)))
+        drawn = self.page.evaluate(
+            """(mime) => {
+                const panel = window.jupyterapp.shell.currentWidget;
+                const roots = [], rendered = [];
+                for (const cell of panel.content.widgets) {
+                    if (cell.model.type !== 'code') continue;
+                    const area = cell.outputArea;
+                    for (let i = 0; i < area.model.length; i++) {
+                        const view = area.model.get(i).data[mime];
+                        if (!view) continue;
+                        roots.push(view.model_id);
+                        const child = area.widgets[i];
+                        rendered.push(child ? child.node.querySelectorAll('.jupyter-widgets').length : 0);
+                    }
+                }
+                const errors = Array.from(panel.content.node.querySelectorAll('.jp-OutputArea-output'))
+                    .map(node => node.innerText)
+                    .filter(text => text.includes('Error displaying widget'));
+                return {roots, rendered, errors};
+            }""",
+            WIDGET_VIEW_MIME,
+        )
+        return WidgetCensus(alive=alive, roots=drawn["roots"], rendered=drawn["rendered"], error_texts=drawn["errors"])
+
+    # --- interacting ----------------------------------------------------------------
+
+    def image_bytes(self, selector: str) -> bytes:
+        """The PNG bytes of the first ``<img>`` under ``selector`` (a data: URL or a blob)."""
+        return base64.b64decode(self._image_source(selector).split(",", 1)[1])
+
+    def _image_source(self, selector: str) -> str:
+        return self.page.evaluate(
+            """async (selector) => {
+                const image = document.querySelector(selector + ' img');
+                if (!image) return '';
+                if (image.src.startsWith('data:')) return image.src;
+                const blob = await (await fetch(image.src)).blob();
+                return await new Promise(resolve => {
+                    const reader = new FileReader();
+                    reader.onload = () => resolve(reader.result);
+                    reader.readAsDataURL(blob);
+                });
+            }""",
+            selector,
+        )
+
+    def step_slider(self, selector: str, key: str = "ArrowRight", *, redraws: str) -> tuple[bytes, bytes]:
+        """Move one slider one step with the keyboard; wait for ``redraws``' image to change and the kernel to idle.
+
+        One step at a time: faster key presses outrun the kernel.
+        Returns the image bytes before and after.
+        """
+        before = self._image_source(redraws)
+        self.page.focus(f"{selector} .noUi-handle")
+        self.page.keyboard.press(key)
+        self.page.wait_for_function(
+            """([selector, before]) => {
+                const image = document.querySelector(selector + ' img');
+                return !!image && image.src !== before && image.complete;
+            }""",
+            arg=[redraws, before],
+        )
+        self.wait_idle()
+        after = self._image_source(redraws)
+        return base64.b64decode(before.split(",", 1)[1]), base64.b64decode(after.split(",", 1)[1])
+
+    def click_and_wait(self, selector: str) -> None:
+        self.page.click(selector)
+        self.wait_idle()
+
+    def text(self, selector: str) -> str:
+        return self.page.inner_text(selector).strip()
+
+    # --- pictures and clean-up --------------------------------------------------------
+
+    def screenshot(self, path: Path, *, max_height: int = 16000) -> Path:
+        """The whole notebook panel, however long: grow the viewport to the panel's scroll height."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        extra = self.page.evaluate(
+            """() => {
+                const app = window.jupyterapp;
+                app.shell.collapseLeft();
+                app.shell.collapseRight();
+                const panel = app.shell.currentWidget;
+                const scroller = panel.node.querySelector('.jp-WindowedPanel-outer') || panel.content.node;
+                // Up to the last cell's bottom: the notebook pads its end so it can scroll past it.
+                const cells = panel.content.widgets;
+                const last = cells[cells.length - 1].node.getBoundingClientRect().bottom + scroller.scrollTop;
+                return Math.max(0, Math.ceil(last - scroller.getBoundingClientRect().bottom + 24));
+            }"""
+        )
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": size["width"], "height": min(max_height, size["height"] + extra)})
+        # Two animation frames: the panels lay out again for the taller viewport.
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        self.page.locator(".jp-NotebookPanel:visible").first.screenshot(path=str(path))
+        self.page.set_viewport_size(size)
+        return path
+
+    def close(self) -> None:
+        self.page.close()
+        self.server.delete_sessions()
