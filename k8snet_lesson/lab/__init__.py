@@ -1,0 +1,32 @@
+"""The kernel lab: the model's cluster built from real network namespaces, veths,
+bridges, VXLAN, iptables and DNS, to show and measure that the model agrees with Linux.
+
+Safety is structural: the whole lab lives inside one child process's private mount,
+PID and network namespaces (:mod:`~k8snet_lesson.lab.sandbox`), so it cannot touch
+the host's links, addresses, routes, sysctls or firewall, and the kernel removes all of
+it when that process ends, even after ``kill -9``.
+
+    >>> from k8snet_lesson.lab import probe           # doctest: +SKIP
+    >>> probe()                                        # doctest: +SKIP
+    Probe(ok=True, reason='')
+"""
+
+from .kernel import DEFAULT_TTL, App, Backend, Lab, Teardown, build
+from .probe import Probe, probe
+from .sandbox import LabCommandError, Sandbox
+from .topology import Topology, plan
+
+__all__ = [
+    "DEFAULT_TTL",
+    "App",
+    "Backend",
+    "Lab",
+    "LabCommandError",
+    "Probe",
+    "Sandbox",
+    "Teardown",
+    "Topology",
+    "build",
+    "plan",
+    "probe",
+]
