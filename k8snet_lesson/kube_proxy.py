@@ -1,0 +1,825 @@
+"""kube-proxy in iptables mode (v1.28 and later): Services and EndpointSlices in, rules out.
+
+:func:`generate` writes what kube-proxy's ``syncProxyRules`` hands to
+``iptables-restore`` on one node, word for word, in the canonical order kube-proxy's own
+unit tests compare in (:func:`canonical_order`). What it models:
+
+- chain names: ``KUBE-SVC-``/``KUBE-SVL-``/``KUBE-EXT-``/``KUBE-FW-`` plus the first 16
+  characters of base32(sha256(servicePortName + protocol)); ``KUBE-SEP-`` hashes the
+  endpoint ``ip:port`` too (:func:`chain_name`);
+- the endpoints of a service port: every IPv4 EndpointSlice of the Service whose port has
+  the same name and protocol, de-duplicated by ``ip:port`` (a local copy wins) and ordered
+  by that *string*, so ``10.244.2.10:3000`` comes before ``10.244.2.2:3000``;
+- which endpoints are usable: ready ones; when there are none, serving-and-terminating
+  ones (independently for Cluster and Local traffic policy);
+- the ClusterIP rule, its ``! -s <cluster CIDR> -j KUBE-MARK-MASQ`` rule (omitted with no
+  cluster CIDR), the probability ladder (rule *i* of *n* matches with ``1/(n-i)``, printed
+  ``%0.10f``; the last rule has no match), session affinity (``-m recent``), hairpin
+  masquerade and DNAT in each ``KUBE-SEP-`` chain;
+- services without usable endpoints (no nat chains; a filter ``REJECT``),
+  internalTrafficPolicy Local (``KUBE-SVL-``, ``DROP`` when no local endpoint),
+  NodePort, LoadBalancer (``KUBE-FW-`` for loadBalancerSourceRanges, ``KUBE-PROXY-FIREWALL``),
+  externalIPs, both externalTrafficPolicies, healthCheckNodePort;
+- the fixed chains (KUBE-POSTROUTING, KUBE-MARK-MASQ, KUBE-FORWARD, KUBE-FIREWALL) and the
+  nodeports rule that must be the last rule of nat KUBE-SERVICES;
+- "large cluster mode": past 1000 endpoints kube-proxy drops the comments of the
+  ``KUBE-SEP-`` rules and of the rules that jump to them;
+- optionally, the built-in chains and the jump rules kube-proxy (and kubelet, for
+  KUBE-FIREWALL) ensure in them, the nfacct counter rules of v1.30+, ``--random-fully``,
+  ``masqueradeAll``, and a partial sync that rewrites only changed services' chains.
+
+What it simplifies or leaves out: IPv4 only; topology-aware routing (hints,
+trafficDistribution) is ignored; nodePortAddresses is "all local addresses"; the local
+traffic detector is the default cluster-CIDR one; a partial sync does not delete stale
+chains (``-X``); the KUBE-PROXY-CANARY / KUBE-KUBELET-CANARY chains and the mangle table
+are not written; the mark is written as iptables-save prints it (``0x4000``), not as
+kube-proxy formats it for restore (``0x004000``).
+
+    >>> from k8snet_lesson.cluster import Service, ServicePort, EndpointSlice, Endpoint, EndpointPort
+    >>> svc = Service("production", "checkout-api-svc", cluster_ip="10.96.214.88",
+    ...               ports=(ServicePort(80, 3000),))
+    >>> eps = EndpointSlice("production", "checkout-api-svc-abc12", "checkout-api-svc",
+    ...                     tuple(Endpoint((ip,)) for ip in ("10.244.2.14", "10.244.3.7", "10.244.4.2")),
+    ...                     (EndpointPort(3000),))
+    >>> rules = generate([svc], [eps], node_name="node-eu-west-1a", cluster_cidr="10.244.0.0/16")
+    >>> svc_chain = chain_name("KUBE-SVC", "production/checkout-api-svc", "tcp")
+    >>> for rule in rules_in(rules, "nat", svc_chain)[1:]:
+    ...     print(" ".join(rule.args[3:-2]))
+    production/checkout-api-svc -> 10.244.2.14:3000 -m statistic --mode random --probability 0.3333333333
+    production/checkout-api-svc -> 10.244.3.7:3000 -m statistic --mode random --probability 0.5000000000
+    production/checkout-api-svc -> 10.244.4.2:3000
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import socket
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from typing import Any
+
+from .cluster import Cluster, EndpointSlice, Protocol, Service, ServiceType, SessionAffinity, TrafficPolicy
+from .errors import InvalidValue
+from .iptables import Chain, Rule, RuleSet, Table
+
+__all__ = [
+    "KUBE_SERVICES",
+    "KUBE_EXTERNAL_SERVICES",
+    "KUBE_NODEPORTS",
+    "KUBE_POSTROUTING",
+    "KUBE_MARK_MASQ",
+    "KUBE_FORWARD",
+    "KUBE_PROXY_FIREWALL",
+    "KUBE_FIREWALL",
+    "LARGE_CLUSTER_ENDPOINTS_THRESHOLD",
+    "LAST_RULE_COMMENT",
+    "chain_name",
+    "probability",
+    "generate",
+    "rules_for",
+    "canonical_order",
+    "rules_in",
+]
+
+# The top-level chains (pkg/proxy/iptables/proxier.go).
+KUBE_SERVICES = "KUBE-SERVICES"
+KUBE_EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES"
+KUBE_NODEPORTS = "KUBE-NODEPORTS"
+KUBE_POSTROUTING = "KUBE-POSTROUTING"
+KUBE_MARK_MASQ = "KUBE-MARK-MASQ"
+KUBE_FORWARD = "KUBE-FORWARD"
+KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL"
+KUBE_FIREWALL = "KUBE-FIREWALL"  # kubelet's chain; kube-proxy keeps a copy of its one rule
+
+# Past this many endpoints in total, kube-proxy leaves out the per-endpoint comments.
+LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000
+
+LAST_RULE_COMMENT = "kubernetes service nodeports; NOTE: this must be the last rule in this chain"
+
+_SERVICE_CHAIN_PREFIXES = ("KUBE-SVC", "KUBE-SVL", "KUBE-EXT", "KUBE-FW", "KUBE-SEP")
+_PROTOCOLS = {p.iptables: p for p in Protocol}
+_NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
+_NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
+_LOOPBACK_NET = "127.0.0.0/8"
+
+# base32 (RFC 4648 alphabet, as Go's base32.StdEncoding) of 10-bit groups: two letters each.
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32_PAIRS = tuple(_B32[i >> 5] + _B32[i & 31] for i in range(1024))
+
+
+def _hash16(text: str) -> str:
+    """The first 16 characters of base32(sha256(text)): the first 80 bits, 10 bits at a time."""
+    n = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    t = _B32_PAIRS
+    return "".join((t[n >> 70], t[(n >> 60) & 1023], t[(n >> 50) & 1023], t[(n >> 40) & 1023],
+                    t[(n >> 30) & 1023], t[(n >> 20) & 1023], t[(n >> 10) & 1023], t[n & 1023]))
+
+
+def _protocol_word(protocol: Protocol | str) -> str:
+    if isinstance(protocol, Protocol):
+        return protocol.iptables
+    word = str(protocol).lower()
+    if word not in _PROTOCOLS:
+        raise InvalidValue(f"protocol {protocol!r} is not one of TCP, UDP, SCTP")
+    return word
+
+
+def chain_name(prefix: str, service_port_name: str, protocol: Protocol | str, endpoint: str | None = None) -> str:
+    """kube-proxy's name for a service port's chain, or (``KUBE-SEP``) for one endpoint's.
+
+    ``service_port_name`` is ``namespace/name:portname`` (``namespace/name`` when the port
+    has no name); ``endpoint`` is ``ip:port``. The prefix may be given with or without its
+    trailing dash.
+
+    >>> chain_name("KUBE-SVC", "ns1/svc1:p80", "tcp")
+    'KUBE-SVC-XPGD46QRK7WJZT7O'
+    >>> chain_name("KUBE-SVC-", "default/kubernetes:https", Protocol.TCP)
+    'KUBE-SVC-NPX46M4PTMTKRN6Y'
+    >>> chain_name("KUBE-SEP", "ns1/svc1", "tcp", "10.0.1.1:80")
+    'KUBE-SEP-3JOIVZTXZZRGORX4'
+    """
+    stem = prefix[:-1] if prefix.endswith("-") else prefix
+    if stem not in _SERVICE_CHAIN_PREFIXES:
+        raise InvalidValue(f"chain prefix {prefix!r} is not one of {', '.join(_SERVICE_CHAIN_PREFIXES)}")
+    word = _protocol_word(protocol)
+    if stem == "KUBE-SEP":
+        if not endpoint:
+            raise InvalidValue("a KUBE-SEP chain name needs the endpoint (ip:port)")
+        return f"KUBE-SEP-{_hash16(service_port_name + word + endpoint)}"
+    if endpoint is not None:
+        raise InvalidValue(f"only KUBE-SEP chain names hash an endpoint, not {stem}")
+    return f"{stem}-{_hash16(service_port_name + word)}"
+
+
+def probability(n: int) -> str:
+    """The ``--probability`` word of the rule that picks one of ``n`` remaining endpoints.
+
+    >>> probability(3), probability(2)
+    ('0.3333333333', '0.5000000000')
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidValue(f"number of endpoints {n!r} must be a positive integer")
+    return "%0.10f" % (1.0 / n)
+
+
+# --- inputs ------------------------------------------------------------------
+
+
+def _ipv4(value: Any, what: str) -> IPv4Address:
+    if isinstance(value, IPv4Address):
+        return value
+    try:
+        address = ip_address(value)
+    except ValueError:
+        raise InvalidValue(f"{what} {value!r} is not an IPv4 address") from None
+    if not isinstance(address, IPv4Address):
+        raise InvalidValue(f"{what} {value!r} is not an IPv4 address (the model is IPv4 only)")
+    return address
+
+
+def _cidr(value: Any) -> IPv4Network:
+    if isinstance(value, IPv4Network):
+        return value
+    try:
+        network = ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        raise InvalidValue(f"cluster CIDR {value!r} is not a CIDR such as 10.244.0.0/16") from None
+    if not isinstance(network, IPv4Network):
+        raise InvalidValue(f"cluster CIDR {value!r} is not an IPv4 CIDR (the model is IPv4 only)")
+    return network
+
+
+def _mark(value: Any) -> str:
+    try:
+        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 16)
+    except ValueError:
+        raise InvalidValue(f"masquerade mark {value!r} is not a hexadecimal mark such as 0x4000") from None
+    if not 0 < number < 1 << 32:
+        raise InvalidValue(f"masquerade mark {value!r} is not a 32-bit mark")
+    return f"{number:#x}"
+
+
+def _externally_accessible_type(service: Service) -> bool:
+    """``apiservice.ExternallyAccessible``: NodePort, LoadBalancer, or ClusterIP with externalIPs."""
+    return service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER) or (
+        service.type is ServiceType.CLUSTER_IP and bool(service.external_ips)
+    )
+
+
+# An endpoint as kube-proxy's endpointsMap holds it: ("ip:port", "ip", local, ready, serving, terminating).
+# Plain tuples: a cluster at Kubernetes' limits has 150,000 of them per sync.
+_EP_TEXT, _EP_IP, _EP_LOCAL, _EP_READY, _EP_SERVING, _EP_TERMINATING = range(6)
+_inet_ntoa = socket.inet_ntoa
+
+
+def _slot_filler(cls: type, given: tuple[str, ...]):
+    """``cls(*given)`` without ``__init__``, for the hot loop; ``cls`` itself when that is not safe.
+
+    A node at Kubernetes' limits needs ~10^6 Rules per sync. A frozen dataclass's
+    ``__init__`` costs a Python frame and one ``object.__setattr__`` per field; filling
+    the slots directly builds the identical value in a third of the time. Only done for a
+    slotted dataclass without ``__post_init__`` whose other fields have plain defaults.
+    """
+    try:
+        fields = dataclasses.fields(cls)
+    except TypeError:
+        return cls
+    if hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
+        return cls
+    if tuple(f.name for f in fields if f.init)[: len(given)] != given:
+        return cls
+    rest = []
+    for f in fields:
+        if f.name not in given:
+            if f.default is dataclasses.MISSING:
+                return cls
+            rest.append((cls.__dict__[f.name].__set__, f.default))
+    setters = tuple(cls.__dict__[name].__set__ for name in given)
+    new = object.__new__
+    rest_ = tuple(rest)
+    if len(given) == 2:
+        set_first, set_second = setters
+
+        def fill2(first: Any, second: Any) -> Any:
+            value = new(cls)
+            set_first(value, first)
+            set_second(value, second)
+            for setter, default in rest_:
+                setter(value, default)
+            return value
+
+        return fill2
+    (set_first,) = setters
+
+    def fill1(first: Any) -> Any:
+        value = new(cls)
+        set_first(value, first)
+        for setter, default in rest_:
+            setter(value, default)
+        return value
+
+    return fill1
+
+
+_rule = _slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
+_user_chain = _slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
+
+
+def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, node_name: str) -> list[tuple]:
+    """The endpoints of one service port, de-duplicated by ``ip:port`` and sorted by that string."""
+    found: dict[str, tuple] = {}
+    for endpoint_slice in slices:
+        for slice_port in endpoint_slice.ports:
+            number = slice_port.port
+            if slice_port.name != port_name or slice_port.protocol is not protocol or not number:
+                continue
+            for endpoint in endpoint_slice.endpoints:
+                ip = _inet_ntoa(endpoint.addresses[0].packed)  # str(), at C speed
+                text = f"{ip}:{number}"
+                local = bool(node_name) and endpoint.node_name == node_name
+                if not local and text in found:
+                    continue  # the first copy wins, unless a later one is on this node
+                conditions = endpoint.conditions
+                found[text] = (text, ip, local, conditions.ready is not False, conditions.serving is not False,
+                               conditions.terminating is True)
+    return [found[text] for text in sorted(found)]
+
+
+def _categorize(endpoints: list[tuple], uses_cluster: bool, uses_local: bool) -> tuple[list, list, list, bool]:
+    """``proxy.CategorizeEndpoints`` without topology: (cluster, local, reachable, has any usable)."""
+    cluster: list[tuple] = []
+    local: list[tuple] = []
+    has_any = False
+    if uses_cluster:
+        cluster = [e for e in endpoints if e[_EP_READY]]
+        if not cluster:  # no ready endpoint anywhere: fall back to serving, terminating ones
+            cluster = [e for e in endpoints if e[_EP_SERVING] and e[_EP_TERMINATING]]
+        has_any = bool(cluster)
+    if not uses_local:
+        return cluster, local, cluster, has_any
+    local_ready = local_terminating = False
+    for e in endpoints:
+        if e[_EP_READY]:
+            has_any = True
+            local_ready = local_ready or e[_EP_LOCAL]
+        elif e[_EP_SERVING] and e[_EP_TERMINATING]:
+            has_any = True
+            local_terminating = local_terminating or e[_EP_LOCAL]
+    if local_ready:
+        local = [e for e in endpoints if e[_EP_LOCAL] and e[_EP_READY]]
+    elif local_terminating:
+        local = [e for e in endpoints if e[_EP_LOCAL] and e[_EP_SERVING] and e[_EP_TERMINATING]]
+    if not uses_cluster:
+        return cluster, local, local, has_any
+    if not local_terminating or local_ready:
+        return cluster, local, cluster, has_any  # cluster already holds every local ready endpoint
+    merged = {e[_EP_TEXT]: e for e in cluster}
+    merged.update((e[_EP_TEXT], e) for e in local)
+    return cluster, local, [merged[k] for k in sorted(merged)], has_any
+
+
+# --- generation ----------------------------------------------------------------
+
+
+def generate(
+    services: Iterable[Service],
+    endpoint_slices: Iterable[EndpointSlice],
+    *,
+    node_name: str,
+    node_ip: Any = None,
+    cluster_cidr: Any = None,
+    masquerade_mark: Any = "0x4000",
+    localhost_nodeports: bool = True,
+    include_builtin: bool = False,
+    masquerade_all: bool = False,
+    random_fully: bool = False,
+    nfacct: bool = False,
+    changed_services: Iterable[str] | None = None,
+) -> RuleSet:
+    """The rules kube-proxy on node ``node_name`` writes for these Services and EndpointSlices.
+
+    ``node_ip`` only matters for loadBalancerSourceRanges that contain it (kube-proxy then
+    also accepts traffic from the LB IP itself). ``cluster_cidr`` is the local traffic
+    detector's range: without it there is no masquerade rule for off-cluster sources.
+    ``localhost_nodeports=False`` is ``--iptables-localhost-nodeports=false``.
+    ``include_builtin`` adds the built-in chains and the jump rules into them, so the set
+    is a node's whole filter and nat tables. ``nfacct`` adds the counter rules of
+    v1.30+ kube-proxy; ``random_fully`` the ``--random-fully`` kube-proxy adds when the
+    node's iptables supports it; ``masquerade_all`` is ``--masquerade-all``.
+    ``changed_services`` (``namespace/name`` keys) makes a partial sync: the top-level
+    chains in full, but the per-service chains only of those services, so the result
+    jumps to chains it does not declare, as kube-proxy's own partial restore input does.
+    """
+    # Hundreds of thousands of small tuples and no cycles among them: the cyclic
+    # collector would only rescan them over and over.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _generate(services, endpoint_slices, node_name=node_name, node_ip=node_ip, cluster_cidr=cluster_cidr,
+                         masquerade_mark=masquerade_mark, localhost_nodeports=localhost_nodeports,
+                         include_builtin=include_builtin, masquerade_all=masquerade_all, random_fully=random_fully,
+                         nfacct=nfacct, changed_services=changed_services)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSlice], *, node_name: str, node_ip: Any,
+              cluster_cidr: Any, masquerade_mark: Any, localhost_nodeports: bool, include_builtin: bool,
+              masquerade_all: bool, random_fully: bool, nfacct: bool, changed_services: Iterable[str] | None) -> RuleSet:
+    node_name = str(node_name or "")
+    node_address = None if node_ip is None else _ipv4(node_ip, "node IP")
+    cidr = None if cluster_cidr is None else str(_cidr(cluster_cidr))
+    mark = _mark(masquerade_mark)
+    changed = None if changed_services is None else frozenset(changed_services)
+
+    slices_by_service: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for endpoint_slice in endpoint_slices:
+        if endpoint_slice.address_type == "IPv4":
+            slices_by_service.setdefault((endpoint_slice.namespace, endpoint_slice.service_name), []).append(endpoint_slice)
+
+    # kube-proxy walks a map; the canonical order sorts by service name, so walk in that order.
+    ports: list[tuple[Service, Any, list[tuple]]] = []
+    seen: set[str] = set()
+    for service in sorted(services, key=lambda s: f"{s.namespace}/{s.name}"):
+        key = service.key
+        if key in seen:
+            raise InvalidValue(f"service {key} is given twice")
+        seen.add(key)
+        if service.cluster_ip is None or service.type is ServiceType.EXTERNAL_NAME:
+            continue  # headless and ExternalName services get no rules
+        slices = slices_by_service.get((service.namespace, service.name), [])
+        port_keys: set[tuple[str, Protocol]] = set()
+        for port in service.ports:
+            if (port.name, port.protocol) in port_keys:
+                raise InvalidValue(f"service {key} has two {port.protocol.value} ports named {port.name!r}")
+            port_keys.add((port.name, port.protocol))
+            ports.append((service, port, _endpoints(slices, port.name, port.protocol, node_name)))
+
+    large_cluster = sum(len(e) for _, _, e in ports) > LARGE_CLUSTER_ENDPOINTS_THRESHOLD
+    writer = _Writer(mark=mark, cidr=cidr, masquerade_all=masquerade_all, large_cluster=large_cluster,
+                     node_ip=node_address, nfacct=nfacct, localhost_nodeports=localhost_nodeports)
+    for service, port, endpoints in ports:
+        writer.service_port(service, port, endpoints, skip_chains=changed is not None and service.key not in changed)
+    return writer.ruleset(include_builtin=include_builtin, random_fully=random_fully)
+
+
+class _Writer:
+    """Collects rules chain by chain, the way syncProxyRules fills its four line buffers."""
+
+    def __init__(self, *, mark: str, cidr: str | None, masquerade_all: bool, large_cluster: bool,
+                 node_ip: IPv4Address | None, nfacct: bool, localhost_nodeports: bool) -> None:
+        self.mark = mark
+        self.cidr = cidr
+        self.masquerade_all = masquerade_all
+        self.large_cluster = large_cluster
+        self.node_ip = node_ip
+        self.nfacct = nfacct
+        self.localhost_nodeports = localhost_nodeports
+        self.filter_chains = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL]
+        self.nat_chains = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ]
+        self.filter: dict[str, list[Rule]] = {}
+        self.nat: dict[str, list[Rule]] = {}
+        self.ladders: dict[int, tuple[tuple[str, ...], ...]] = {}
+
+    def service_port(self, service: Service, port: Any, endpoints: list[tuple], *, skip_chains: bool) -> None:
+        name = service.port_name(port)
+        protocol = port.protocol.iptables
+        port_word = str(port.port)
+        cluster_ip = str(service.cluster_ip)
+        hash_text = name + protocol
+        suffix = _hash16(hash_text)
+        svc_chain, svl_chain, ext_chain, fw_chain = (
+            "KUBE-SVC-" + suffix, "KUBE-SVL-" + suffix, "KUBE-EXT-" + suffix, "KUBE-FW-" + suffix)
+
+        node_port = port.node_port if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER) else None
+        external_ips = [str(a) for a in service.external_ips]
+        lb_ips = [str(a) for a in service.load_balancer_ips]
+        source_ranges = [str(r) for r in service.load_balancer_source_ranges]
+        externally_accessible = bool(node_port) or bool(lb_ips) or bool(external_ips)
+        external_local = (_externally_accessible_type(service)
+                          and service.external_traffic_policy is TrafficPolicy.LOCAL)
+        internal_local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        health_check_port = (service.health_check_node_port
+                             if service.type is ServiceType.LOAD_BALANCER and external_local else None)
+        uses_cluster = not internal_local or externally_accessible
+        uses_local = internal_local or (external_local and externally_accessible)
+
+        cluster_eps, local_eps, reachable, has_endpoints = _categorize(endpoints, uses_cluster, uses_local)
+        uses_cluster_chain = bool(cluster_eps) and uses_cluster
+        uses_local_chain = bool(local_eps) and uses_local
+
+        internal_chain = svc_chain
+        has_internal = has_endpoints
+        if internal_local:
+            internal_chain = svl_chain
+            has_internal = has_endpoints and bool(local_eps)
+        external_policy_chain = svc_chain
+        has_external = has_endpoints
+        if external_local:
+            external_policy_chain = svl_chain
+            has_external = has_endpoints and bool(local_eps)
+        uses_ext_chain = has_endpoints and externally_accessible
+        uses_fw_chain = has_endpoints and bool(lb_ips) and bool(source_ranges)
+        lb_chain = fw_chain if uses_fw_chain else ext_chain
+
+        if not has_endpoints:
+            internal_target = external_target = "REJECT"
+            internal_comment = external_comment = f"{name} has no endpoints"
+        else:
+            internal_target = external_target = ""
+            internal_comment = external_comment = ""
+            if not has_internal:
+                internal_target, internal_comment = "DROP", f"{name} has no local endpoints"
+            if not has_external:
+                external_target, external_comment = "DROP", f"{name} has no local endpoints"
+
+        nat = self.nat
+        filter_ = self.filter
+        match = ("-m", protocol, "-p", protocol)
+
+        # Capture the cluster IP.
+        if has_internal:
+            _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} cluster IP", *match,
+                                      "-d", cluster_ip, "--dport", port_word, "-j", internal_chain))
+        else:
+            _add(filter_, KUBE_SERVICES, ("-m", "comment", "--comment", internal_comment, *match,
+                                          "-d", cluster_ip, "--dport", port_word, "-j", internal_target))
+        # Capture external IPs.
+        for address in external_ips:
+            if has_endpoints:
+                _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} external IP", *match,
+                                          "-d", address, "--dport", port_word, "-j", ext_chain))
+            if not has_external:
+                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment, *match,
+                                                       "-d", address, "--dport", port_word, "-j", external_target))
+        # Capture load balancer ingress IPs.
+        for address in lb_ips:
+            if has_endpoints:
+                _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} loadbalancer IP", *match,
+                                          "-d", address, "--dport", port_word, "-j", lb_chain))
+            if uses_fw_chain:
+                _add(filter_, KUBE_PROXY_FIREWALL, ("-m", "comment", "--comment",
+                                                    f"{name} traffic not accepted by {fw_chain}", *match,
+                                                    "-d", address, "--dport", port_word, "-j", "DROP"))
+        if not has_external:
+            for address in lb_ips:
+                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment, *match,
+                                                       "-d", address, "--dport", port_word, "-j", external_target))
+        # Capture the node port.
+        if node_port:
+            node_port_word = str(node_port)
+            if has_endpoints:
+                if self.nfacct and self.localhost_nodeports:
+                    _add(nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", name, *match, "-d", _LOOPBACK_NET,
+                                               "--dport", node_port_word, "-m", "nfacct", "--nfacct-name",
+                                               _NFACCT_LOCALHOST_NODEPORTS, "-j", ext_chain))
+                _add(nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", name, *match,
+                                           "--dport", node_port_word, "-j", ext_chain))
+            if not has_external:
+                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment,
+                                                       "-m", "addrtype", "--dst-type", "LOCAL", *match,
+                                                       "--dport", node_port_word, "-j", external_target))
+        # Accept the health check node port, whether or not this node has local endpoints.
+        if health_check_port:
+            _add(filter_, KUBE_NODEPORTS, ("-m", "comment", "--comment", f"{name} health check node port",
+                                           "-m", "tcp", "-p", "tcp", "--dport", str(health_check_port),
+                                           "-j", "ACCEPT"))
+
+        if skip_chains:  # partial sync: this service's own chains are unchanged
+            return
+        chains = self.nat_chains
+
+        # Internal traffic: masquerade what does not come from a pod.
+        if has_internal:
+            head = ("-m", "comment", "--comment", f"{name} cluster IP", *match,
+                    "-d", cluster_ip, "--dport", port_word)
+            if self.masquerade_all:
+                _add(nat, internal_chain, (*head, "-j", KUBE_MARK_MASQ))
+            elif self.cidr is not None:
+                _add(nat, internal_chain, (*head, "!", "-s", self.cidr, "-j", KUBE_MARK_MASQ))
+
+        # External traffic: everything captured for NodePort, LB and external IPs.
+        if uses_ext_chain:
+            chains.append(ext_chain)
+            if not external_local:
+                _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                      f"masquerade traffic for {name} external destinations", "-j", KUBE_MARK_MASQ))
+            else:
+                if self.cidr is not None:
+                    _add(nat, ext_chain, ("-m", "comment", "--comment", f"pod traffic for {name} external destinations",
+                                          "-s", self.cidr, "-j", svc_chain))
+                _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                      f"masquerade LOCAL traffic for {name} external destinations",
+                                      "-m", "addrtype", "--src-type", "LOCAL", "-j", KUBE_MARK_MASQ))
+                _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                      f"route LOCAL traffic for {name} external destinations",
+                                      "-m", "addrtype", "--src-type", "LOCAL", "-j", svc_chain))
+            if has_external:
+                _add(nat, ext_chain, ("-j", external_policy_chain))
+
+        # The loadBalancerSourceRanges firewall.
+        if uses_fw_chain:
+            chains.append(fw_chain)
+            head = ("-m", "comment", "--comment", f"{name} loadbalancer IP")
+            allow_from_node = False
+            for source in service.load_balancer_source_ranges:
+                _add(nat, fw_chain, (*head, "-s", str(source), "-j", ext_chain))
+                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source)
+            if allow_from_node:
+                for address in lb_ips:
+                    _add(nat, fw_chain, (*head, "-s", address, "-j", ext_chain))
+            _add(nat, fw_chain, ("-m", "comment", "--comment",
+                                 f"other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"))
+
+        affinity = service.session_affinity is SessionAffinity.CLIENT_IP
+        seconds = str(service.session_affinity_timeout)
+        # (endpoint, its KUBE-SEP chain) for every endpoint this node can send to.
+        targets = [(e, "KUBE-SEP-" + _hash16(hash_text + e[_EP_TEXT])) for e in reachable]
+        if uses_cluster_chain:
+            chains.append(svc_chain)
+            self._endpoint_rules(name, svc_chain, _targets_of(cluster_eps, reachable, targets), affinity, seconds)
+        if uses_local_chain:
+            chains.append(svl_chain)
+            self._endpoint_rules(name, svl_chain, _targets_of(local_eps, reachable, targets), affinity, seconds)
+
+        # One chain per endpoint: masquerade hairpin traffic, then DNAT.
+        rule = _rule
+        comment = () if self.large_cluster else ("-m", "comment", "--comment", name)
+        dnat = match + ("-j", "DNAT", "--to-destination")
+        for e, sep in targets:
+            chains.append(sep)
+            recent = comment + ("-m", "recent", "--name", sep, "--set") if affinity else comment
+            nat[sep] = [rule(sep, comment + ("-s", e[_EP_IP], "-j", KUBE_MARK_MASQ)),
+                        rule(sep, recent + dnat + (e[_EP_TEXT],))]
+
+    def _endpoint_rules(self, name: str, chain: str, targets: list[tuple[tuple, str]], affinity: bool,
+                        seconds: str) -> None:
+        """``writeServiceToEndpointRules``: affinity checks, then the probability ladder."""
+        rules = self.nat.setdefault(chain, [])
+        append = rules.append
+        rule = _rule
+        large = self.large_cluster
+        if affinity:
+            for e, sep in targets:
+                comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e[_EP_TEXT]}")
+                append(rule(chain, comment + ("-m", "recent", "--name", sep, "--rcheck", "--seconds", seconds,
+                                              "--reap", "-j", sep)))
+        n = len(targets)
+        ladder = self._ladder(n)
+        for i, (e, sep) in enumerate(targets):
+            comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e[_EP_TEXT]}")
+            append(rule(chain, comment + ladder[i] + (sep,)))
+
+    def _ladder(self, n: int) -> tuple[tuple[str, ...], ...]:
+        """The match words of rules 0..n-1 of a chain of n endpoints (the last has none)."""
+        ladders = self.ladders
+        ladder = ladders.get(n)
+        if ladder is None:
+            ladder = ladders[n] = tuple(
+                ("-m", "statistic", "--mode", "random", "--probability", "%0.10f" % (1.0 / (n - i)), "-j")
+                for i in range(n - 1)) + (("-j",),)
+        return ladder
+
+    def ruleset(self, *, include_builtin: bool, random_fully: bool) -> RuleSet:
+        mark = self.mark
+        nat, filter_ = self.nat, self.filter
+        masquerade = ("-m", "comment", "--comment", "kubernetes service traffic requiring SNAT", "-j", "MASQUERADE")
+        nat[KUBE_POSTROUTING] = [
+            Rule(KUBE_POSTROUTING, ("-m", "mark", "!", "--mark", f"{mark}/{mark}", "-j", "RETURN")),
+            Rule(KUBE_POSTROUTING, ("-j", "MARK", "--xor-mark", mark)),
+            Rule(KUBE_POSTROUTING, (*masquerade, "--random-fully") if random_fully else masquerade),
+        ]
+        nat[KUBE_MARK_MASQ] = [Rule(KUBE_MARK_MASQ, ("-j", "MARK", "--or-mark", mark))]
+        if self.localhost_nodeports:
+            # route_localnet opens a hole (https://issue.k8s.io/90259); this rule closes it.
+            self.filter_chains.append(KUBE_FIREWALL)
+            filter_[KUBE_FIREWALL] = [Rule(KUBE_FIREWALL, (
+                "-m", "comment", "--comment", "block incoming localnet connections",
+                "-d", _LOOPBACK_NET, "!", "-s", _LOOPBACK_NET,
+                "-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"))]
+        # Tail call to the node ports: it must stay after every service portal rule.
+        destinations = ("-m", "addrtype", "--dst-type", "LOCAL")
+        if not self.localhost_nodeports:
+            destinations += ("!", "-d", _LOOPBACK_NET)
+        _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", LAST_RULE_COMMENT, *destinations, "-j", KUBE_NODEPORTS))
+        invalid = ("-m", "conntrack", "--ctstate", "INVALID")
+        if self.nfacct:
+            invalid += ("-m", "nfacct", "--nfacct-name", _NFACCT_INVALID)
+        filter_[KUBE_FORWARD] = [
+            Rule(KUBE_FORWARD, (*invalid, "-j", "DROP")),
+            Rule(KUBE_FORWARD, ("-m", "comment", "--comment", "kubernetes forwarding rules",
+                                "-m", "mark", "--mark", f"{mark}/{mark}", "-j", "ACCEPT")),
+            Rule(KUBE_FORWARD, ("-m", "comment", "--comment", "kubernetes forwarding conntrack rule",
+                                "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")),
+        ]
+        filter_chains = [Chain(c) for c in self.filter_chains]
+        nat_chains = list(map(_user_chain, self.nat_chains))
+        if include_builtin:
+            if not self.localhost_nodeports:
+                filter_chains.append(Chain(KUBE_FIREWALL))  # kubelet's chain exists either way
+            for table_name, chain, args in _BUILTIN_JUMPS:
+                rules = filter_ if table_name == "filter" else nat
+                _add(rules, chain, args)
+            filter_chains += [Chain(c, "ACCEPT") for c in ("INPUT", "FORWARD", "OUTPUT")]
+            nat_chains += [Chain(c, "ACCEPT") for c in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")]
+        return RuleSet((_table("filter", filter_chains, filter_), _table("nat", nat_chains, nat)))
+
+
+def _targets_of(endpoints: list[tuple], reachable: list[tuple], targets: list[tuple[tuple, str]]) -> list:
+    """The (endpoint, KUBE-SEP chain) pairs of ``endpoints``, a subset of ``reachable``."""
+    if endpoints is reachable:
+        return targets
+    chosen = {e[_EP_TEXT] for e in endpoints}
+    return [t for t in targets if t[0][_EP_TEXT] in chosen]
+
+
+def _add(rules: dict[str, list[Rule]], chain: str, args: tuple[str, ...]) -> None:
+    bucket = rules.get(chain)
+    if bucket is None:
+        rules[chain] = [_rule(chain, args)]
+    else:
+        bucket.append(_rule(chain, args))
+
+
+# The jump rules into the built-in chains, in the order they stand once kubelet (which
+# creates KUBE-FIREWALL and its jumps first) and then kube-proxy have started: kube-proxy
+# *prepends* each of its jumps (EnsureRule(Prepend, ...)), so the last one it ensures in a
+# chain ends up first.
+def _builtin_jumps() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    new = ("-m", "conntrack", "--ctstate", "NEW")
+    ensured = (  # iptablesJumpChains, in kube-proxy's order
+        ("filter", KUBE_EXTERNAL_SERVICES, "INPUT", "kubernetes externally-visible service portals", new),
+        ("filter", KUBE_EXTERNAL_SERVICES, "FORWARD", "kubernetes externally-visible service portals", new),
+        ("filter", KUBE_NODEPORTS, "INPUT", "kubernetes health check service ports", ()),
+        ("filter", KUBE_SERVICES, "FORWARD", "kubernetes service portals", new),
+        ("filter", KUBE_SERVICES, "OUTPUT", "kubernetes service portals", new),
+        ("filter", KUBE_FORWARD, "FORWARD", "kubernetes forwarding rules", ()),
+        ("filter", KUBE_PROXY_FIREWALL, "INPUT", "kubernetes load balancer firewall", new),
+        ("filter", KUBE_PROXY_FIREWALL, "OUTPUT", "kubernetes load balancer firewall", new),
+        ("filter", KUBE_PROXY_FIREWALL, "FORWARD", "kubernetes load balancer firewall", new),
+        ("nat", KUBE_SERVICES, "OUTPUT", "kubernetes service portals", ()),
+        ("nat", KUBE_SERVICES, "PREROUTING", "kubernetes service portals", ()),
+        ("nat", KUBE_POSTROUTING, "POSTROUTING", "kubernetes postrouting rules", ()),
+    )
+    chains: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for table, target, chain, comment, extra in ensured:
+        chains.setdefault((table, chain), []).insert(0, (*extra, "-m", "comment", "--comment", comment, "-j", target))
+    for chain in ("INPUT", "OUTPUT"):  # kubelet's own jumps, already there
+        chains.setdefault(("filter", chain), []).append(("-j", KUBE_FIREWALL))
+    return tuple((table, chain, args) for (table, chain), rules in chains.items() for args in rules)
+
+
+_BUILTIN_JUMPS = _builtin_jumps()
+
+
+# --- canonical order ---------------------------------------------------------------
+
+
+def _chain_key(name: str) -> tuple[int, str]:
+    """KUBE-NODEPORTS, KUBE-SERVICES, other KUBE-* alphabetically, then the rest alphabetically."""
+    if name == KUBE_NODEPORTS:
+        return (0, "")
+    if name == KUBE_SERVICES:
+        return (1, "")
+    return (2 if name.startswith("KUBE-") else 3, name)
+
+
+def _comment(rule: Rule) -> str | None:
+    args = rule.args
+    try:
+        i = args.index("--comment")
+    except ValueError:
+        return None
+    return args[i + 1] if i + 1 < len(args) else None
+
+
+def _service_name_key(rule: Rule) -> str:
+    """The service name in a rule's comment: the comment up to its first space or colon."""
+    comment = _comment(rule) or ""
+    end = len(comment)
+    for stop in (" ", ":"):
+        i = comment.find(stop)
+        if i != -1 and i < end:
+            end = i
+    return comment[:end]
+
+
+def _last_rule_key(rule: Rule) -> tuple[bool, str]:
+    comment = _comment(rule)
+    return (comment is not None and "must be the last rule" in comment, _service_name_key(rule))
+
+
+def _table(name: str, chains: Iterable[Chain], rules_by_chain: Mapping[str, list[Rule]]) -> Table:
+    """One table in canonical order: chains sorted, each chain's rules together, in chain order."""
+    by_name = {chain.name: chain for chain in reversed(list(chains))}  # the first declaration wins
+    names = sorted(by_name)
+    # The KUBE-* names are one run of the sorted list: put them before the others.
+    lo, hi = bisect_left(names, "KUBE-"), bisect_left(names, "KUBE.")
+    kube = names[lo:hi]
+    first = [n for n in (KUBE_NODEPORTS, KUBE_SERVICES) if n in by_name]
+    for n in first:
+        kube.remove(n)
+    declared = first + kube + names[:lo] + names[hi:]
+    # Rules of a chain the table does not declare (a partial sync's) follow, in the same order.
+    undeclared = sorted(rules_by_chain.keys() - by_name.keys(), key=_chain_key)
+    rules: list[Rule] = []
+    for chain in declared + undeclared:
+        bucket = rules_by_chain.get(chain)
+        if not bucket:
+            continue
+        if chain == KUBE_NODEPORTS or (chain == KUBE_SERVICES and name != "nat"):
+            bucket = sorted(bucket, key=_service_name_key)
+        elif chain == KUBE_SERVICES:
+            bucket = sorted(bucket, key=_last_rule_key)
+        rules.extend(bucket)
+    return Table(name, tuple(map(by_name.__getitem__, declared)), tuple(rules))
+
+
+def canonical_order(ruleset: RuleSet) -> RuleSet:
+    """``ruleset`` sorted the way kube-proxy's unit tests compare rules (``sortIPTablesRules``).
+
+    Tables by name; chains KUBE-NODEPORTS, KUBE-SERVICES, the other KUBE-* chains
+    alphabetically, then any others alphabetically; each chain's rules together, in chain
+    order, keeping their relative order, except that KUBE-NODEPORTS and KUBE-SERVICES
+    rules are stably sorted by the service name in their comment, with nat
+    KUBE-SERVICES' "must be the last rule" rule last.
+    """
+    tables = []
+    for table in sorted(ruleset.tables, key=lambda t: t.name):
+        by_chain: dict[str, list[Rule]] = {}
+        for rule in table.rules:
+            by_chain.setdefault(rule.chain, []).append(rule)
+        tables.append(_table(table.name, table.chains, by_chain))
+    return RuleSet(tuple(tables))
+
+
+def rules_in(ruleset: RuleSet, table: str, chain: str) -> tuple[Rule, ...]:
+    """The rules of one chain of one table, in order (empty if there are none)."""
+    for t in ruleset.tables:
+        if t.name == table:
+            return tuple(r for r in t.rules if r.chain == chain)
+    return ()
+
+
+# --- from a cluster ------------------------------------------------------------------
+
+
+def rules_for(cluster: Cluster, node_name: str, *, include_builtin: bool = False, **kw: Any) -> RuleSet:
+    """The rules kube-proxy programs on ``node_name`` of ``cluster``.
+
+    The node's InternalIP and the cluster CIDR come from the cluster (``node_ip=`` and
+    ``cluster_cidr=`` override them); the EndpointSlices are the EndpointSlice
+    controller's (:func:`k8snet_lesson.endpoints.slices_for`). A cluster without Nodes
+    accepts any node name. Other keywords go to :func:`generate`.
+    """
+    from .endpoints import slices_for
+
+    if cluster.nodes:
+        node = cluster.node(node_name)
+        kw.setdefault("node_ip", node.internal_ip)
+    kw.setdefault("cluster_cidr", cluster.cluster_cidr)
+    return generate(cluster.services, slices_for(cluster), node_name=node_name, include_builtin=include_builtin, **kw)
