@@ -18,6 +18,8 @@ namespaces, so it imports nothing from the package and starts in milliseconds:
     and exits by itself after ``--ttl`` seconds.
 ``launch``
     Detach any command (dnsmasq) into the lab, optionally wait until it listens, print its PID.
+``reach``
+    One HTTP request to each of several pod IPs: who answered, and the peer address it saw.
 ``client``
     Open N new connections (TCP: one HTTP request each; UDP: one datagram from a fresh
     source port each) to an address and count the answers per pod name.
@@ -315,6 +317,30 @@ def client(args: argparse.Namespace) -> int:
     return 0
 
 
+def reach(args: argparse.Namespace) -> int:
+    """One request to each target; report who answered and the peer address it saw."""
+
+    def one(target: str) -> tuple[str, dict]:
+        address, _, port = target.rpartition(":")
+        try:
+            request = f"GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n".encode()
+            with socket.create_connection((address, int(port)), timeout=args.timeout) as sock:
+                local = sock.getsockname()
+                sock.sendall(request)
+                data = b""
+                while chunk := sock.recv(4096):
+                    data += chunk
+            body = json.loads(data.partition(b"\r\n\r\n")[2])
+            return target, {"pod": body["pod"], "peer": body["peer"], "local": local[0]}
+        except (OSError, ValueError, KeyError) as exc:
+            return target, {"error": getattr(exc, "strerror", None) or type(exc).__name__}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = dict(pool.map(one, args.target))
+    _print_json(answers)
+    return 0
+
+
 # --- capture ----------------------------------------------------------------------
 
 _ETH_P_ALL = 0x0003
@@ -387,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--timeout", type=float, default=2.0)
     p.set_defaults(func=client)
+
+    p = commands.add_parser("reach")
+    p.add_argument("--lab", required=True)
+    p.add_argument("--target", action="append", default=[], help="ADDRESS:PORT")
+    p.add_argument("--timeout", type=float, default=2.0)
+    p.set_defaults(func=reach)
 
     p = commands.add_parser("capture")
     p.add_argument("--lab", required=True)

@@ -4,32 +4,34 @@ Pure functions over :mod:`k8snet_lesson.cluster` values; nothing here touches th
 kernel. :func:`plan` turns a Cluster into a :class:`Topology`, and
 :func:`build_script` turns that into the shell text (``ip -batch`` per namespace,
 ``bridge -batch`` for fdb entries, ``sysctl`` inside each namespace) that
-:mod:`k8snet_lesson.lab.cluster` runs inside the lab's private namespaces.
+:mod:`k8snet_lesson.lab.kernel` runs inside the lab's private namespaces.
 
-What it builds, as Flannel's VXLAN backend and the CNI bridge plugin do on a real node:
+The devices, addresses, MACs, veth names and routes are the CNI model's
+(:func:`k8snet_lesson.cni.pod_namespace` and :func:`~k8snet_lesson.cni.node_namespace`
+under the ``flannel`` profile), so what ``ip addr`` and ``ip route`` print in the lab
+can be compared line for line with what the model prints. As Flannel's VXLAN backend
+and the CNI bridge plugin build a node:
 
 - one network namespace per node; the node network is a bridge (``br0``) in a
   dedicated *underlay* namespace, each node's ``eth0`` a veth into it;
 - a ``cni0`` bridge per node holding the pod CIDR's gateway (``.1``), one namespace
-  per pod whose ``eth0`` is a veth on ``cni0`` with the pod IP from the model and
-  ``default via .1`` (Flannel's pods get their /24 and gateway; the lesson's ``/32``
-  and ``169.254.1.1`` are Calico's way);
+  per pod whose ``eth0`` is a veth on ``cni0`` with the pod IP from the model, created
+  inside the pod's namespace with its host end then moved to the node (so interface
+  indexes come out as the model states them);
 - ``flannel.1``: VXLAN, VNI 1, UDP 8472, ``nolearning``, address ``<podcidr>.0/32``,
   and for every other node the three entries flanneld programs for its lease:
   route ``<podcidr> via <podcidr>.0 dev flannel.1 onlink``, neighbour
   ``<podcidr>.0 lladdr <remote VTEP MAC>``, fdb ``<remote VTEP MAC> dst <remote node IP>``;
 - node sysctls: ``ip_forward=1``, ``bridge-nf-call-iptables=1`` (kube-proxy needs
   bridged pod traffic to pass iptables), ICMP rate limits off (REJECT answers at once);
-- every node's default route points at an address on the node network that nobody
-  holds (a dead upstream router), so packets to a ClusterIP without endpoints are
-  routed and kube-proxy's filter-table REJECT fires.
+  IPv6 off in every lab namespace (the model is IPv4 only);
+- every node's default route points at the node network's router address, which no
+  lab namespace holds (a dead upstream), so packets to a ClusterIP without endpoints
+  are routed and kube-proxy's filter-table REJECT fires.
 
-What it simplifies: VTEP MACs, veth names and pod MACs are derived from hashes and
-addresses so every build is the same (flanneld and the kernel pick random ones; the
-pod MAC follows the bridge plugin's old ``0a:58:<pod IP>`` scheme); hostNetwork pods
-run in their node's namespace; pods without an IP or node, or not Running, are left
-out. Flannel's own iptables rules (masquerade to outside the cluster) are not
-installed: nothing in the lab leaves the cluster.
+What it simplifies: hostNetwork pods run in their node's namespace; pods without an
+IP or node, or not Running, are left out. Flannel's own iptables rules (masquerade to
+outside the cluster) are not installed: nothing in the lab leaves the cluster.
 
     >>> from k8snet_lesson.cluster import Cluster, Node
     >>> topology = plan(Cluster(nodes=(Node("a", "10.0.0.5", "10.244.1.0/24"),
@@ -43,21 +45,16 @@ installed: nothing in the lab leaves the cluster.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from ipaddress import IPv4Address, IPv4Network
 
-from ..cluster import Cluster, Node, Pod, PodPhase
+from ..cluster import Cluster, Pod, PodPhase
 from ..errors import InvalidValue
 
 __all__ = [
     "NODE_NETWORK",
-    "VXLAN_PORT",
-    "VNI",
-    "VXLAN_DEVICE",
-    "BRIDGE",
-    "UNDERLAY_MTU",
-    "VXLAN_OVERHEAD",
+    "CNI",
+    "UNDERLAY_BRIDGE",
     "NodeNet",
     "PodNet",
     "Topology",
@@ -65,22 +62,13 @@ __all__ = [
     "lab_cluster",
     "plan",
     "build_script",
-    "veth_name",
-    "pod_mac",
-    "vtep_mac",
 ]
 
 NODE_NETWORK = IPv4Network("192.168.0.0/24")
-VXLAN_PORT = 8472  # Flannel's default (the Linux kernel's historical VXLAN port), not IANA's 4789
-VNI = 1
-VXLAN_DEVICE = "flannel.1"
-BRIDGE = "cni0"
-UNDERLAY_MTU = 1500
-# outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8: the kernel sizes flannel.1's MTU from it
-VXLAN_OVERHEAD = 50
+CNI = "flannel"  # the profile the lab builds (k8snet_lesson.cni)
+UNDERLAY_BRIDGE = "br0"
 
 _PREFIX = re.compile(r"^k8snet-[0-9a-z]{1,12}-$")
-_IFNAMSIZ = 15
 
 
 def check_prefix(prefix: str) -> str:
@@ -101,37 +89,10 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
+def _profile():
+    from .. import cni
 
-
-def veth_name(pod_key: str) -> str:
-    """The node-side veth of a pod: ``veth`` + 8 hex digits (the bridge plugin's shape).
-
-    >>> veth_name("production/checkout-api-6f8b9d-2xkpj")
-    'veth35453acf'
-    """
-    return "veth" + _digest(pod_key).hex()[:8]
-
-
-def pod_mac(address: IPv4Address) -> str:
-    """A pod's eth0 MAC: ``0a:58`` then the four bytes of its IP (CNI's ``hwaddr`` scheme).
-
-    >>> pod_mac(IPv4Address("10.244.2.14"))
-    '0a:58:0a:f4:02:0e'
-    """
-    return ":".join(f"{b:02x}" for b in (0x0A, 0x58, *address.packed))
-
-
-def vtep_mac(node_name: str) -> str:
-    """A node's ``flannel.1`` MAC: locally administered, unicast, from the node's name.
-
-    >>> vtep_mac("node-eu-west-1a")
-    '5a:f8:a1:af:50:ed'
-    """
-    raw = bytearray(_digest("vtep/" + node_name)[:6])
-    raw[0] = (raw[0] & 0xFC) | 0x02  # unicast, locally administered
-    return ":".join(f"{b:02x}" for b in raw)
+    return cni.profile(CNI)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,29 +127,28 @@ class PodNet:
     netns: str
     address: IPv4Address
     host_network: bool = False
+    veth: str = ""  # the host end of its veth, on the node (empty for hostNetwork pods)
+    mac: str = ""  # its eth0's MAC
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    @property
-    def veth(self) -> str:
-        return veth_name(self.key)
-
-    @property
-    def mac(self) -> str:
-        return pod_mac(self.address)
-
 
 @dataclasses.dataclass(frozen=True)
 class Topology:
-    """Everything the lab creates for one run, named under one prefix."""
+    """Everything the lab creates for one run, named under one prefix.
+
+    ``cluster`` is the cluster as built (nodes renumbered if they had to be); the
+    devices and routes are the CNI model's for it.
+    """
 
     prefix: str
+    cluster: Cluster
     nodes: tuple[NodeNet, ...]
     pods: tuple[PodNet, ...]
     upstream: IPv4Address  # the nodes' default gateway that nobody holds
-    node_network: IPv4Network = NODE_NETWORK
+    mtu: int
     notes: tuple[str, ...] = ()
 
     @property
@@ -200,11 +160,6 @@ class Topology:
         """Every lab namespace, underlay first, then nodes, then pods (the creation order)."""
         own = [p.netns for p in self.pods if not p.host_network]
         return (self.underlay_netns, *(n.netns for n in self.nodes), *own)
-
-    @property
-    def mtu(self) -> int:
-        """Flannel's pod MTU: the node network's MTU less VXLAN's 50 bytes."""
-        return UNDERLAY_MTU - VXLAN_OVERHEAD
 
     def node(self, name: str) -> NodeNet:
         for node in self.nodes:
@@ -232,10 +187,11 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
     """The cluster the lab builds: ``cluster`` with its nodes on 192.168.0.0/24.
 
     Nodes keep their InternalIPs when all of them lie in 192.168.0.0/24 (the lab's
-    node network) and none is the network, broadcast or upstream address; otherwise
-    every node is renumbered to 192.168.0.10, .11, ... in order, hostNetwork pods follow
-    their node, and a note says so. Pod IPs, pod CIDRs and Services are never changed.
-    Nodes without a pod CIDR cannot host pods and are an error.
+    node network) and none is its network, router (``.1``) or broadcast address;
+    otherwise every node is renumbered to 192.168.0.10, .11, ... in order (and the
+    cluster's node network becomes 192.168.0.0/24), hostNetwork pods follow their node,
+    and a note says so. Pod IPs, pod CIDRs and Services are never changed. Nodes
+    without a pod CIDR cannot host pods and are an error.
     """
     if not cluster.nodes:
         raise InvalidValue("the cluster has no nodes to build")
@@ -243,11 +199,9 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
         if node.pod_cidr is None:
             raise InvalidValue(f"node {node.name} has no podCIDR: the lab cannot give its pods a bridge")
     taken = {node.internal_ip for node in cluster.nodes}
-    reserved = {NODE_NETWORK.network_address, NODE_NETWORK.broadcast_address, _upstream(taken)}
-    fits = len(taken) == len(cluster.nodes) and all(
-        ip in NODE_NETWORK and ip not in reserved for ip in taken
-    )
-    if fits:
+    reserved = {NODE_NETWORK.network_address, NODE_NETWORK.network_address + 1, NODE_NETWORK.broadcast_address}
+    fits = len(taken) == len(cluster.nodes) and all(ip in NODE_NETWORK and ip not in reserved for ip in taken)
+    if fits and (cluster.node_network is None or NODE_NETWORK.subnet_of(cluster.node_network)):
         return cluster, ()
     if len(cluster.nodes) > 200:
         raise InvalidValue(f"{len(cluster.nodes)} nodes do not fit the lab's node network {NODE_NETWORK}")
@@ -259,13 +213,7 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
     )
     moves = ", ".join(f"{old.name} {old.internal_ip} -> {new.internal_ip}" for old, new in zip(cluster.nodes, nodes))
     note = f"node InternalIPs outside {NODE_NETWORK} were renumbered: {moves}"
-    return cluster.with_(nodes=nodes, pods=pods), (note,)
-
-
-def _upstream(node_ips: set[IPv4Address]) -> IPv4Address:
-    """The dead default gateway: .1 of the node network unless a node holds it, else .254."""
-    first = NODE_NETWORK.network_address + 1
-    return first if first not in node_ips else NODE_NETWORK.broadcast_address - 1
+    return cluster.with_(nodes=nodes, pods=pods, node_network=NODE_NETWORK), (note,)
 
 
 def _check_pods(cluster: Cluster, pods: list[Pod]) -> None:
@@ -284,10 +232,6 @@ def _check_pods(cluster: Cluster, pods: list[Pod]) -> None:
         seen[pod.pod_ip] = pod.key
 
 
-def _netns_name(prefix: str, pod: Pod) -> str:
-    return f"{prefix}pod-{pod.namespace}-{pod.name}"
-
-
 def plan(cluster: Cluster, prefix: str) -> Topology:
     """The lab topology of ``cluster`` (after :func:`lab_cluster`) under run ``prefix``.
 
@@ -295,7 +239,10 @@ def plan(cluster: Cluster, prefix: str) -> Topology:
     addresses, and overlapping pod CIDRs are errors naming the objects: the kernel
     would accept some of them and then misroute, so the lab refuses to build them.
     """
+    from .. import cni
+
     check_prefix(prefix)
+    profile = _profile()
     built, notes = lab_cluster(cluster)
     cidrs = [(n.name, n.pod_cidr) for n in built.nodes]
     for i, (name_a, cidr_a) in enumerate(cidrs):
@@ -308,7 +255,7 @@ def plan(cluster: Cluster, prefix: str) -> Topology:
             netns=f"{prefix}node-{node.name}",
             address=node.internal_ip,
             pod_cidr=node.pod_cidr,  # type: ignore[arg-type]
-            vtep_mac=vtep_mac(node.name),
+            vtep_mac=str(cni.device_mac(node, profile.tunnel_device)),
             underlay_port=f"node{i}",
         )
         for i, node in enumerate(built.nodes)
@@ -319,105 +266,150 @@ def plan(cluster: Cluster, prefix: str) -> Topology:
         if pod.node_name not in by_name:
             raise InvalidValue(f"pod {pod.key} runs on node {pod.node_name!r}, which is not in the cluster")
     _check_pods(built, pods)
-    pod_nets = tuple(
-        PodNet(
-            namespace=pod.namespace,
-            name=pod.name,
-            node=pod.node_name,  # type: ignore[arg-type]
-            netns=by_name[pod.node_name].netns if pod.host_network else _netns_name(prefix, pod),  # type: ignore[index]
-            address=by_name[pod.node_name].address if pod.host_network else pod.pod_ip,  # type: ignore[arg-type,index]
-            host_network=pod.host_network,
-        )
-        for pod in pods
+    pod_nets = []
+    for pod in pods:
+        node = by_name[pod.node_name]  # type: ignore[index]
+        if pod.host_network:
+            pod_nets.append(PodNet(pod.namespace, pod.name, node.name, node.netns, node.address, True))
+        else:
+            pod_nets.append(
+                PodNet(
+                    pod.namespace, pod.name, node.name, f"{prefix}pod-{pod.namespace}-{pod.name}", pod.pod_ip,  # type: ignore[arg-type]
+                    veth=cni.host_veth_name(profile, pod.namespace, pod.name), mac=str(cni.pod_mac(pod)),
+                )  # fmt: skip
+            )
+    upstreams = {cni.node_gateway(built, n) for n in built.nodes}
+    if len(upstreams) != 1:
+        raise InvalidValue(f"the nodes are on different node networks (routers {', '.join(map(str, sorted(upstreams)))})")
+    return Topology(
+        prefix=prefix,
+        cluster=built,
+        nodes=nodes,
+        pods=tuple(pod_nets),
+        upstream=upstreams.pop(),
+        mtu=profile.mtu,
+        notes=notes,
     )
-    veths = [p.veth for p in pod_nets if not p.host_network]
-    if len(set(veths)) != len(veths):  # pragma: no cover - a sha256 prefix collision
-        raise InvalidValue("two pods hash to the same veth name")
-    upstream = _upstream({n.address for n in nodes})
-    return Topology(prefix=prefix, nodes=nodes, pods=pod_nets, upstream=upstream, notes=notes)
 
 
 # --- the build, as shell text ------------------------------------------------------
 
-_NODE_SYSCTLS = (
+_EVERY_NAMESPACE = (
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "net.ipv6.conf.default.disable_ipv6=1",
+    # REJECT and port-unreachable replies are not rate limited
+    "net.ipv4.icmp_ratelimit=0",
+    "net.ipv4.icmp_msgs_per_sec=100000",
+    "net.ipv4.icmp_msgs_burst=100000",
+)
+_NODE = (
     "net.ipv4.ip_forward=1",
     "net.bridge.bridge-nf-call-iptables=1",
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
 )
-# Every lab namespace answers at once: REJECT and port-unreachable replies are not rate limited.
-_ICMP_SYSCTLS = (
-    "net.ipv4.icmp_ratelimit=0",
-    "net.ipv4.icmp_msgs_per_sec=100000",
-    "net.ipv4.icmp_msgs_burst=100000",
-)
+
+
+def _route_add(route) -> str | None:
+    """``route add`` words for a model Route; None for the kernel's own (proto kernel) routes."""
+    from ..cni import RouteProtocol
+
+    if route.protocol is RouteProtocol.KERNEL:
+        return None
+    return f"route add {route}"
+
+
+def _addr_add(address, device: str) -> str:
+    """``addr add``, with the broadcast address netlink clients compute below /31 (``brd +``)."""
+    brd = " brd +" if address.network.prefixlen < 31 else ""
+    return f"addr add {address.with_prefixlen}{brd} dev {device}"
 
 
 def underlay_batch(topology: Topology) -> str:
     """``ip -batch`` input for the underlay namespace: ``br0`` and one veth per node."""
-    lines = ["link set lo up", "link add br0 type bridge", "link set br0 up"]
+    lines = ["link set lo up", f"link add {UNDERLAY_BRIDGE} type bridge", f"link set {UNDERLAY_BRIDGE} up"]
     for node in topology.nodes:
         lines += [
             f"link add {node.underlay_port} type veth peer name eth0 netns {node.netns}",
-            f"link set {node.underlay_port} master br0",
+            f"link set {node.underlay_port} master {UNDERLAY_BRIDGE}",
             f"link set {node.underlay_port} up",
         ]
     return "\n".join(lines) + "\n"
 
 
 def node_batch(topology: Topology, node: NodeNet) -> str:
-    """``ip -batch`` input for one node: eth0, cni0, flannel.1 and the remote leases, pod veths."""
-    prefixlen = topology.node_network.prefixlen
-    lines = [
-        "link set lo up",
-        f"addr add {node.address}/{prefixlen} dev eth0",
-        "link set eth0 up",
-        f"route add default via {topology.upstream} dev eth0",
-        f"link add {BRIDGE} type bridge",
-        f"addr add {node.gateway}/{node.pod_cidr.prefixlen} dev {BRIDGE}",
-        f"link set {BRIDGE} up",
-        f"link add {VXLAN_DEVICE} address {node.vtep_mac} type vxlan id {VNI} local {node.address} dev eth0 "
-        f"dstport {VXLAN_PORT} nolearning",
-        f"addr add {node.vtep_address}/32 dev {VXLAN_DEVICE}",
-        f"link set {VXLAN_DEVICE} up",
-    ]
+    """``ip -batch`` input for one node: its devices as the CNI model lists them, in
+    creation order (``eth0``, ``flannel.1``, ``cni0``), then the remote leases."""
+    from .. import cni
+
+    profile = _profile()
+    model = cni.node_namespace(topology.cluster, node.name, profile)
+    lines = []
+    for link in model.links:
+        addresses = [_addr_add(a, link.name) for a in link.addresses]
+        if link.kind == "loopback":
+            lines.append("link set lo up")
+        elif link.name == "eth0":
+            lines += [f"link set eth0 address {link.mac}", *addresses, "link set eth0 up"]
+        elif link.kind == "vxlan":
+            lines += [
+                f"link add {link.name} address {link.mac} type vxlan id {profile.vni} local {node.address} dev eth0 "
+                f"dstport {profile.udp_port} nolearning",
+                *addresses,
+                f"link set {link.name} up",
+            ]
+        elif link.kind == "bridge":
+            lines += [f"link add {link.name} address {link.mac} type bridge", *addresses, f"link set {link.name} up"]
     for remote in topology.nodes:
-        if remote.name == node.name:
-            continue
-        lines += [
-            f"route add {remote.pod_cidr} via {remote.vtep_address} dev {VXLAN_DEVICE} onlink",
-            f"neigh add {remote.vtep_address} lladdr {remote.vtep_mac} dev {VXLAN_DEVICE} nud permanent",
-        ]
+        if remote.name != node.name:
+            lines.append(
+                f"neigh add {remote.vtep_address} lladdr {remote.vtep_mac} dev {profile.tunnel_device} nud permanent"
+            )
+    lines += [line for line in map(_route_add, model.routes) if line]
+    return "\n".join(lines) + "\n"
+
+
+def attach_batch(topology: Topology, node: NodeNet) -> str:
+    """``ip -batch`` input for one node after its pods' veths arrived: enslave them to ``cni0``."""
+    bridge = _profile().bridge
+    lines = []
     for pod in topology.pods_on(node.name):
-        if pod.host_network:
-            continue
-        lines += [
-            f"link add {pod.veth} mtu {topology.mtu} type veth peer name eth0 netns {pod.netns}",
-            f"link set {pod.veth} master {BRIDGE}",
-            f"link set {pod.veth} up",
-        ]
+        if not pod.host_network:
+            lines += [f"link set {pod.veth} master {bridge}", f"link set {pod.veth} up"]
     return "\n".join(lines) + "\n"
 
 
 def fdb_batch(topology: Topology, node: NodeNet) -> str:
     """``bridge -batch`` input: where each remote VTEP MAC lives on the node network."""
+    device = _profile().tunnel_device
     return "".join(
-        f"fdb add {remote.vtep_mac} dev {VXLAN_DEVICE} dst {remote.address} self permanent\n"
+        f"fdb add {remote.vtep_mac} dev {device} dst {remote.address} self permanent\n"
         for remote in topology.nodes
         if remote.name != node.name
     )
 
 
 def pod_batch(topology: Topology, pod: PodNet) -> str:
-    """``ip -batch`` input for one pod: its eth0 MAC, address and default route."""
+    """``ip -batch`` input for one pod, as the bridge plugin does it: the veth pair is
+    created in the pod's namespace (the host end is registered first), the host end is
+    moved to the node; then eth0's address and the model's routes."""
+    from .. import cni
+
+    profile = _profile()
+    model_pod = topology.cluster.pod(pod.key)
+    namespace = cni.pod_namespace(topology.cluster, model_pod, profile)
+    eth0 = namespace.link("eth0")
     node = topology.node(pod.node)
-    return (
-        "link set lo up\n"
-        f"link set eth0 address {pod.mac}\n"
-        f"addr add {pod.address}/{node.pod_cidr.prefixlen} dev eth0\n"
-        "link set eth0 up\n"
-        f"route add default via {node.gateway} dev eth0\n"
-    )
+    lines = [
+        "link set lo up",
+        f"link add eth0 address {eth0.mac} mtu {eth0.mtu} type veth peer name {pod.veth} "
+        f"address {cni.host_veth_mac(model_pod, profile)} mtu {eth0.mtu}",
+        f"link set {pod.veth} netns {node.netns}",
+        *(_addr_add(a, "eth0") for a in eth0.addresses),
+        "link set eth0 up",
+    ]
+    lines += [line for line in map(_route_add, namespace.routes) if line]
+    return "\n".join(lines) + "\n"
 
 
 def _heredoc(command: str, body: str) -> str:
@@ -429,21 +421,23 @@ def build_script(topology: Topology) -> str:
 
     Every ``ip`` and ``bridge`` command names a lab namespace (``-n``); sysctls run
     under ``ip netns exec`` in a lab namespace, never in the namespace the script
-    itself runs in.
+    itself runs in. Sysctls come first, so devices are born without IPv6.
     """
+    node_names = {n.netns for n in topology.nodes}
     out = ["set -e"]
-    out += [f"ip netns add {name}" for name in topology.namespaces]
+    for name in topology.namespaces:
+        out.append(f"ip netns add {name}")
+        sysctls = _EVERY_NAMESPACE + (_NODE if name in node_names else ())
+        out.append(f"ip netns exec {name} sysctl -q -w {' '.join(sysctls)}")
     out.append(_heredoc(f"ip -n {topology.underlay_netns} -batch -", underlay_batch(topology)))
     for node in topology.nodes:
         out.append(_heredoc(f"ip -n {node.netns} -batch -", node_batch(topology, node)))
         if len(topology.nodes) > 1:
             out.append(_heredoc(f"bridge -n {node.netns} -batch -", fdb_batch(topology, node)))
-    for pod in topology.pods:
+    for pod in topology.pods:  # in cluster order, so each node's veths are numbered as the model says
         if not pod.host_network:
             out.append(_heredoc(f"ip -n {pod.netns} -batch -", pod_batch(topology, pod)))
-    for name in topology.namespaces:
-        sysctls = _ICMP_SYSCTLS
-        if any(name == n.netns for n in topology.nodes):
-            sysctls = _NODE_SYSCTLS + _ICMP_SYSCTLS
-        out.append(f"ip netns exec {name} sysctl -q -w {' '.join(sysctls)}")
+    for node in topology.nodes:
+        if any(not p.host_network for p in topology.pods_on(node.name)):
+            out.append(_heredoc(f"ip -n {node.netns} -batch -", attach_batch(topology, node)))
     return "\n".join(out) + "\n"

@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from k8snet_lesson import cni
 from k8snet_lesson.cluster import Cluster, Container, ContainerPort, Node, Pod, PodPhase
 from k8snet_lesson.errors import InvalidValue
 from k8snet_lesson.lab.topology import (
     NODE_NETWORK,
+    attach_batch,
     build_script,
     check_prefix,
     fdb_batch,
@@ -20,9 +22,6 @@ from k8snet_lesson.lab.topology import (
     node_batch,
     plan,
     pod_batch,
-    pod_mac,
-    veth_name,
-    vtep_mac,
 )
 
 PREFIX = "k8snet-test01-"
@@ -51,7 +50,7 @@ def test_nodes_keep_internal_ips_inside_the_node_network():
     node = topology.node("node-2")
     assert (node.gateway, node.vtep_address) == (IPv4Address("10.244.2.1"), IPv4Address("10.244.2.0"))
     assert topology.upstream == IPv4Address("192.168.0.1")
-    assert topology.mtu == 1450
+    assert topology.mtu == 1450  # 1500 less VXLAN's 50 bytes
 
 
 @pytest.mark.parametrize(
@@ -61,7 +60,8 @@ def test_nodes_keep_internal_ips_inside_the_node_network():
         (("192.168.1.10", "192.168.1.11"), True),  # the lesson's 192.168.0.0/16, outside the lab's /24
         (("10.0.0.5", "192.168.0.11"), True),
         (("192.168.0.0", "192.168.0.11"), True),  # the network address is no host
-        (("192.168.0.255", "192.168.0.11"), True),  # nor is the broadcast
+        (("192.168.0.1", "192.168.0.11"), True),  # .1 is the node network's router
+        (("192.168.0.255", "192.168.0.11"), True),  # nor is the broadcast a host
     ],
 )
 def test_renumbering_only_when_needed(ips, renumbered):
@@ -75,9 +75,16 @@ def test_renumbering_only_when_needed(ips, renumbered):
         assert built == cluster
 
 
-def test_upstream_moves_when_a_node_holds_dot_one():
-    cluster = Cluster(nodes=(Node("a", "192.168.0.1", "10.244.1.0/24"), Node("b", "192.168.0.2", "10.244.2.0/24")))
-    assert plan(cluster, PREFIX).upstream == IPv4Address("192.168.0.254")
+def test_renumbered_nodes_get_the_lab_node_network():
+    cluster = Cluster(nodes=(Node("a", "10.0.0.5", "10.244.1.0/24"),), node_network="10.0.0.0/16")
+    built, _ = lab_cluster(cluster)
+    assert built.node_network == NODE_NETWORK and built.node("a").internal_ip == IPv4Address("192.168.0.10")
+
+
+def test_a_wider_node_network_holding_the_lab_one_is_kept():
+    """The lesson's node network is 192.168.0.0/16; nodes at 192.168.0.x need no renumbering."""
+    cluster = Cluster(nodes=(Node("a", "192.168.0.10", "10.244.1.0/24"),), node_network="192.168.0.0/16")
+    assert lab_cluster(cluster) == (cluster, ())
 
 
 def test_host_network_pods_follow_their_renumbered_node():
@@ -103,22 +110,38 @@ def test_flannel_entries_for_the_remote_lease():
         in batch
     )
     assert "addr add 10.244.1.0/32 dev flannel.1" in batch
-    assert "addr add 10.244.1.1/24 dev cni0" in batch
+    assert "addr add 10.244.1.1/24 brd + dev cni0" in batch
+    assert "addr add 192.168.0.10/24 brd + dev eth0" in batch
     assert "route add default via 192.168.0.1 dev eth0" in batch
+    # flannel.1 before cni0, the order the CNI model numbers them in
+    assert batch.index(next(l for l in batch if l.startswith("link add flannel.1"))) < batch.index(
+        next(l for l in batch if l.startswith("link add cni0"))
+    )
+    # the VTEP MACs are the CNI model's
+    assert node2.vtep_mac == str(cni.device_mac(two_nodes().node("node-2"), "flannel.1"))
     # a node has no route over flannel.1 to its own pod CIDR
     assert not any(line.startswith("route add 10.244.1.0/24") for line in batch)
     assert fdb_batch(topology, node1) == f"fdb add {node2.vtep_mac} dev flannel.1 dst 192.168.0.11 self permanent\n"
 
 
 def test_pod_batch_is_flannel_style():
+    """A Flannel pod: a /24 on eth0, default via the cni0 gateway, the cluster CIDR via it too."""
     topology = plan(two_nodes(), PREFIX)
-    assert pod_batch(topology, topology.pod("pod-b")) == (
+    pod = topology.pod("pod-b")
+    model_pod = two_nodes().pod("pod-b")
+    veth = cni.host_veth_name("flannel", "production", "pod-b")
+    assert pod.veth == veth and pod.mac == str(cni.pod_mac(model_pod))
+    assert pod_batch(topology, pod) == (
         "link set lo up\n"
-        "link set eth0 address 0a:58:0a:f4:02:08\n"
-        "addr add 10.244.2.8/24 dev eth0\n"
+        f"link add eth0 address {pod.mac} mtu 1450 type veth peer name {veth} "
+        f"address {cni.host_veth_mac(model_pod, 'flannel')} mtu 1450\n"
+        f"link set {veth} netns {PREFIX}node-node-2\n"
+        "addr add 10.244.2.8/24 brd + dev eth0\n"
         "link set eth0 up\n"
         "route add default via 10.244.2.1 dev eth0\n"
+        "route add 10.244.0.0/16 via 10.244.2.1 dev eth0\n"
     )
+    assert attach_batch(topology, topology.node("node-2")) == f"link set {veth} master cni0\nlink set {veth} up\n"
 
 
 def test_build_script_names_a_lab_namespace_in_every_command():
@@ -129,25 +152,6 @@ def test_build_script_names_a_lab_namespace_in_every_command():
     # sysctls only ever run under `ip netns exec <lab namespace>`
     assert all(line.startswith(f"ip netns exec {PREFIX}") for line in script.splitlines() if "sysctl" in line)
     assert "net.bridge.bridge-nf-call-iptables=1" in script and "net.ipv4.icmp_ratelimit=0" in script
-
-
-@pytest.mark.parametrize(
-    "address, mac",
-    [("10.244.2.14", "0a:58:0a:f4:02:0e"), ("10.244.1.5", "0a:58:0a:f4:01:05"), ("10.244.255.254", "0a:58:0a:f4:ff:fe")],
-)
-def test_pod_mac_is_0a58_then_the_ip(address, mac):
-    assert pod_mac(IPv4Address(address)) == mac
-
-
-@given(st.text(min_size=1, max_size=80))
-def test_vtep_macs_are_unicast_and_locally_administered(name):
-    first = int(vtep_mac(name).split(":")[0], 16)
-    assert first & 0x01 == 0 and first & 0x02 == 0x02
-
-
-@given(st.text(min_size=1, max_size=120))
-def test_veth_names_fit_ifnamsiz(key):
-    assert re.fullmatch(r"veth[0-9a-f]{8}", veth_name(key))
 
 
 @pytest.mark.parametrize(
@@ -211,5 +215,5 @@ def test_plan_invariants(cluster):
         assert pod.address in node.pod_cidr and pod.address not in (node.gateway, node.vtep_address)
     assert all(isinstance(n.pod_cidr, IPv4Network) for n in topology.nodes)
     script = build_script(topology)
-    # each node: a default route and one per remote lease; each pod: its default route
-    assert script.count("route add ") == len(topology.nodes) ** 2 + len(topology.pods)
+    # each node: a default route and one per remote lease; each pod: default and cluster CIDR
+    assert script.count("route add ") == len(topology.nodes) ** 2 + 2 * len(topology.pods)
