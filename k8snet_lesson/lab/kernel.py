@@ -159,6 +159,13 @@ class Lab:
         """Run ``argv`` in a node's or a pod's namespace (``subprocess.CompletedProcess``)."""
         return self.sandbox.run(argv, netns=self.netns(where), **kw)
 
+    def in_pod(self, pod: str, argv: Sequence[str], **kw: Any):
+        """Run ``argv`` as a container in ``pod`` would see it: in the pod's network
+        namespace, with no ``/run/netns`` names in sight (so ``ip`` prints a peer
+        namespace as ``link-netnsid 0``, not by the lab's name)."""
+        hide = ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs k8snet-pod-run /run/netns && exec "$@"', "sh"]
+        return self.sandbox.run([*hide, *argv], netns=self.netns(pod), **kw)
+
     def node_of(self, pod: str) -> str:
         return self.topology.pod(pod).node
 
@@ -258,7 +265,7 @@ class Lab:
                 pod = self.cluster.pod(pod_net.key)
                 directory = f"/etc/netns/{pod_net.netns}"
                 lines += [f"mkdir -p {directory}", f"cat > {directory}/resolv.conf <<'K8SNET_EOF'",
-                          dns.resolv_conf(pod.namespace, self.cluster) + "K8SNET_EOF"]  # fmt: skip
+                          dns.resolv_conf_text(self.cluster, pod) + "K8SNET_EOF"]  # fmt: skip
         self.sandbox.run(["sh", "-e"], input="\n".join(lines) + "\n")
 
     # --- changes ----------------------------------------------------------------
