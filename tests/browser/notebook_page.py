@@ -9,9 +9,9 @@ agree:
 
 - the notebook model in the page (errors, stderr streams, widget-view outputs);
 - the kernel, asked with a silent ``user_expressions`` request that neither
-  prints nor counts as an execution (which widget models are alive, what each
-  contains);
-- the DOM (rendered widget views, "Error displaying widget", console errors).
+  prints nor counts as an execution (which widget models are alive);
+- the page's widget manager and DOM (how many views of each model are attached
+  to the document, "Error displaying widget", console errors).
 
 Waits are on state, never on fixed sleeps: the kernel "connected and idle"
 (the run indicator alone says idle before any kernel exists), an image's bytes
@@ -38,74 +38,82 @@ KERNEL_READY_JS = """() => {
   return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
 }"""
 
-# The widget models alive in the kernel, and for each the ids of the widgets drawn inside
-# its view: a box's children, and widgets displayed into an Output widget (the page syncs
-# an Output's captured outputs back to the kernel).
+# The widget models alive in the kernel that draw something (DOMWidgets), by model id.
 WIDGET_CENSUS_CODE = r"""
 import json as _json
 try:
     import ipywidgets as _w
 except ImportError:
     _w = None
-
-def _inside(widget):
-    ids = []
-    for child in getattr(widget, "children", None) or ():
-        ids.append(child.model_id)
-    if _w is not None and isinstance(widget, _w.Output):
-        for output in widget.outputs:
-            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
-            if view:
-                ids.append(view["model_id"])
-    return ids
-
 alive = {}
 if _w is not None:
     for model_id, widget in list(_w.Widget.widgets.items()):
         if isinstance(widget, _w.DOMWidget):
-            alive[model_id] = {"type": type(widget).__name__, "inside": _inside(widget)}
+            alive[model_id] = type(widget).__name__
 result = _json.dumps(alive)
 """
 WIDGET_CENSUS_EXPRESSION = f"(lambda ns: (exec({WIDGET_CENSUS_CODE!r}, ns), ns['result'])[1])({{}})"
 
+# For each model id: how many of its views are attached to the document, asked of the
+# page's widget manager (reached through a widget output's renderer); -1 when the page
+# has no such model. ``null`` when no widget output leads to a manager.
+WIDGET_VIEWS_JS = """async ([ids, mime]) => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    let manager = null;
+    const roots = [];
+    for (const cell of panel.content.widgets) {
+        if (cell.model.type !== 'code') continue;
+        const area = cell.outputArea;
+        for (let i = 0; i < area.model.length; i++) {
+            const view = area.model.get(i).data[mime];
+            if (!view) continue;
+            roots.push(view.model_id);
+            for (const part of (area.widgets[i] && area.widgets[i].widgets) || []) {
+                if (!manager && part._manager) manager = await part._manager.promise;
+            }
+        }
+    }
+    const errors = Array.from(panel.content.node.querySelectorAll('.jp-OutputArea-output'))
+        .map(node => node.innerText)
+        .filter(text => text.includes('Error displaying widget'));
+    if (!manager) return {roots, errors, views: null};
+    const views = {};
+    for (const id of new Set([...ids, ...roots])) {
+        let model = null;
+        try { model = await manager.get_model(id); } catch (error) { model = null; }
+        if (!model) { views[id] = -1; continue; }
+        const drawn = await Promise.all(Object.values(model.views || {}));
+        views[id] = drawn.filter(view => view && view.el && view.el.isConnected).length;
+    }
+    return {roots, errors, views};
+}"""
+
 
 @dataclass(frozen=True)
 class WidgetCensus:
-    """Widget models the kernel holds, and the views the page drew for the displayed ones."""
+    """Widget models the kernel holds, and how many views of each the page has drawn."""
 
-    alive: dict[str, dict]  # model id -> {"type": class name, "inside": [model ids]}
-    roots: list[str]  # model ids of widget-view outputs in the notebook, in order
-    rendered: list[int]  # per root: widget views (.jupyter-widgets) in its output node
+    alive: dict[str, str]  # model id -> widget class, for every DOMWidget alive in the kernel
+    roots: list[str]  # model ids of the widget-view outputs in the notebook, in order
+    views: dict[str, int] | None  # model id -> views attached to the page (-1: unknown to the page)
     error_texts: list[str]  # "Error displaying widget..." texts found in the notebook
-
-    def views_expected(self, model_id: str) -> int:
-        """How many widget views drawing ``model_id`` puts in the DOM (itself and all inside)."""
-        entry = self.alive.get(model_id)
-        if entry is None:
-            return 1  # a closed or unknown model: the page should still draw something for it
-        return 1 + sum(self.views_expected(inner) for inner in entry["inside"])
-
-    def reachable(self) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.roots)
-        while stack:
-            model_id = stack.pop()
-            if model_id not in seen:
-                seen.add(model_id)
-                stack.extend(self.alive.get(model_id, {}).get("inside", ()))
-        return seen
 
     def problems(self) -> list[str]:
         """Everything that says a widget was not drawn; empty when all is well."""
         found = [f"page shows {text!r}" for text in self.error_texts]
-        for model_id, drawn in zip(self.roots, self.rendered):
-            expected = self.views_expected(model_id)
-            if drawn != expected:
-                kind = self.alive.get(model_id, {}).get("type", "closed model")
-                found.append(f"{kind} {model_id}: {drawn} widget views drawn, {expected} expected")
-        never_shown = sorted(set(self.alive) - self.reachable())
-        for model_id in never_shown:
-            found.append(f"{self.alive[model_id]['type']} {model_id} was created but never displayed")
+        if self.views is None:
+            if self.roots:
+                found.append("no widget output leads to the page's widget manager: cannot count views")
+            return found
+        for model_id in self.roots:
+            if model_id not in self.alive:
+                found.append(f"an output shows widget {model_id}, which the kernel no longer has")
+        for model_id, kind in self.alive.items():
+            drawn = self.views.get(model_id, -1)
+            if drawn == -1:
+                found.append(f"{kind} {model_id} is alive in the kernel but unknown to the page")
+            elif drawn == 0:
+                found.append(f"{kind} {model_id} was created but is not drawn anywhere in the page")
         return found
 
 
@@ -213,29 +221,8 @@ class NotebookPage:
 
     def widget_census(self) -> WidgetCensus:
         alive = json.loads(ast.literal_eval(self.kernel_expression(WIDGET_CENSUS_EXPRESSION)))
-        drawn = self.page.evaluate(
-            """(mime) => {
-                const panel = window.jupyterapp.shell.currentWidget;
-                const roots = [], rendered = [];
-                for (const cell of panel.content.widgets) {
-                    if (cell.model.type !== 'code') continue;
-                    const area = cell.outputArea;
-                    for (let i = 0; i < area.model.length; i++) {
-                        const view = area.model.get(i).data[mime];
-                        if (!view) continue;
-                        roots.push(view.model_id);
-                        const child = area.widgets[i];
-                        rendered.push(child ? child.node.querySelectorAll('.jupyter-widgets').length : 0);
-                    }
-                }
-                const errors = Array.from(panel.content.node.querySelectorAll('.jp-OutputArea-output'))
-                    .map(node => node.innerText)
-                    .filter(text => text.includes('Error displaying widget'));
-                return {roots, rendered, errors};
-            }""",
-            WIDGET_VIEW_MIME,
-        )
-        return WidgetCensus(alive=alive, roots=drawn["roots"], rendered=drawn["rendered"], error_texts=drawn["errors"])
+        page = self.page.evaluate(WIDGET_VIEWS_JS, [sorted(alive), WIDGET_VIEW_MIME])
+        return WidgetCensus(alive=alive, roots=page["roots"], views=page["views"], error_texts=page["errors"])
 
     # --- interacting ----------------------------------------------------------------
 
@@ -279,9 +266,36 @@ class NotebookPage:
         after = self._image_source(redraws)
         return base64.b64decode(before.split(",", 1)[1]), base64.b64decode(after.split(",", 1)[1])
 
-    def click_and_wait(self, selector: str) -> None:
-        self.page.click(selector)
-        self.wait_idle()
+    def click_and_wait(self, target, *, timeout_s: float = 60.0) -> None:
+        """Click ``target`` (a selector or a locator) and wait for the kernel to go busy, then idle.
+
+        Waiting for "idle" alone could pass before the click's message reached the kernel.
+        """
+        self.page.evaluate(
+            """() => {
+                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+                window.k8snetBusyThenIdle = new Promise(resolve => {
+                    let busy = false;
+                    const watch = (_, status) => {
+                        if (status === 'busy') busy = true;
+                        else if (busy && status === 'idle') { kernel.statusChanged.disconnect(watch); resolve(); }
+                    };
+                    kernel.statusChanged.connect(watch);
+                });
+            }"""
+        )
+        locator = self.page.locator(target) if isinstance(target, str) else target
+        locator.click()
+        self.page.evaluate(
+            """(ms) => Promise.race([window.k8snetBusyThenIdle, new Promise((_, fail) => setTimeout(
+                () => fail(new Error(`kernel did not go busy then idle within ${ms} ms`)), ms))])""",
+            timeout_s * 1000,
+        )
+        self._next_frame()
+
+    def _next_frame(self) -> None:
+        """Two animation frames: the page has drawn what its models last received."""
+        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
     def text(self, selector: str) -> str:
         return self.page.inner_text(selector).strip()
@@ -306,8 +320,7 @@ class NotebookPage:
         )
         size = self.page.viewport_size
         self.page.set_viewport_size({"width": size["width"], "height": min(max_height, size["height"] + extra)})
-        # Two animation frames: the panels lay out again for the taller viewport.
-        self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        self._next_frame()  # the panels lay out again for the taller viewport
         self.page.locator(".jp-NotebookPanel:visible").first.screenshot(path=str(path))
         self.page.set_viewport_size(size)
         return path
