@@ -39,6 +39,7 @@ __all__ = [
     "Outer",
     "scapy_available",
     "build",
+    "encode",
     "frame_length",
     "vxlan_source_port",
     "encapsulation_overhead",
@@ -187,9 +188,15 @@ def build(inner: Headers, outer: Outer | None = None) -> Any:
     raise InvalidValue(f"no outer headers for encapsulation {outer.encapsulation.value}")
 
 
+@functools.lru_cache(maxsize=4096)
+def encode(inner: Headers, outer: Outer | None = None) -> bytes:
+    """The frame's bytes (headers are values, so equal headers encode once)."""
+    return bytes(build(inner, outer))
+
+
 def frame_length(inner: Headers, outer: Outer | None = None) -> int:
     """The encoded frame's length in bytes (``len(bytes(frame))``)."""
-    return len(bytes(build(inner, outer)))
+    return len(encode(inner, outer))
 
 
 def vxlan_source_port(inner: Headers) -> int:
@@ -256,7 +263,7 @@ def write_pcap(walk: Any, path: str | Path) -> Path:
     hops = tuple(walk.hops) + tuple(walk.reply)
     packets = []
     for number, hop in enumerate(hops):
-        frame = L.Ether(bytes(build(hop.inner, hop.outer)))
+        frame = L.Ether(encode(hop.inner, hop.outer))
         frame.time = 1_700_000_000 + number * 0.00001
         packets.append(frame)
     target = Path(path)
