@@ -9,7 +9,8 @@ cluster's components with real programs:
   one ``iptables-restore`` inside the node's namespace; later changes go in as kube-proxy
   sends them, ``iptables-restore --noflush`` of its own chains, declaring and deleting
   (``-X``) the chains that are no longer needed. A node whose kube-proxy is not synced
-  (``Node.kube_proxy_synced=False``) keeps the rules it had.
+  (``Node.kube_proxy_synced=False``) gets what the model says it has programmed
+  (:func:`k8snet_lesson.connect.node_rules`: the system Services only).
 - **the pods' applications**: a small HTTP server per pod listening on exactly the
   sockets the model says (``Container.listening``: port and bind address), answering
   ``GET /health`` with the pod's name and the peer address it saw.
@@ -175,22 +176,24 @@ class Lab:
         self.exec(node, argv, input=text, timeout=120)
 
     def _sync_rules(self, node_name: str, *, initial: bool) -> bool:
+        """Program what kube-proxy has programmed on ``node_name`` in the model
+        (:func:`k8snet_lesson.connect.node_rules`: a node whose kube-proxy stopped syncing
+        has only the system Services' rules). The first load also writes the built-in
+        chains' jump rules; later ones are kube-proxy's ``--noflush`` restores."""
+        from ..connect import node_rules
         from ..iptables import to_restore
         from ..kube_proxy import rules_for
 
-        node = self.cluster.node(node_name)
-        if not initial and not node.kube_proxy_synced:
-            return False  # kube-proxy on this node is down: its rules stay as they were
-        rules = rules_for(self.cluster, node_name, include_builtin=initial)
         if initial:
+            rules = rules_for(self.cluster, node_name, include_builtin=True)
             self._restore(node_name, to_restore(rules), noflush=False)
             self.loaded_rules[node_name] = _without_builtin(rules)
-            return True
+        wanted = node_rules(self.cluster, node_name)
         previous = self.loaded_rules.get(node_name)
-        if previous == rules:
-            return False
-        self._restore(node_name, _with_deletions(to_restore(rules), _stale_chains(previous, rules)), noflush=True)
-        self.loaded_rules[node_name] = rules
+        if previous == wanted:
+            return initial
+        self._restore(node_name, _with_deletions(to_restore(wanted), _stale_chains(previous, wanted)), noflush=True)
+        self.loaded_rules[node_name] = wanted
         return True
 
     def save(self, node: str, *, counters: bool = False) -> str:
@@ -204,10 +207,10 @@ class Lab:
         return parse(self.save(node), source=f"iptables-save on {node}")
 
     def model_rules(self, node: str) -> RuleSet:
-        """What kube-proxy would program on ``node`` for the current cluster (with built-ins)."""
-        from ..kube_proxy import rules_for
+        """What the model says kube-proxy has programmed on ``node`` (its own chains)."""
+        from ..connect import node_rules
 
-        return rules_for(self.cluster, node, include_builtin=True)
+        return node_rules(self.cluster, node)
 
     def list_chain(self, node: str, chain: str, table: str = "nat") -> str:
         """``iptables -t TABLE -L CHAIN -v -x -n``: the kernel's per-rule packet counters."""

@@ -42,8 +42,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RUN_DIR = "/run/k8snet-lab"
 
@@ -134,42 +132,43 @@ def _parse_listen(text: str) -> tuple[str, int, str]:
     return address, int(port), (protocol or "tcp").lower()
 
 
-def _http_handler(pod: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "k8snet-lab"
-        sys_version = ""
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            local = self.connection.getsockname()
-            body = {
-                "status": "healthy",
-                "pod": pod,
-                "peer": self.client_address[0],
-                "peer_port": self.client_address[1],
-                "local": f"{local[0]}:{local[1]}",
-                "path": self.path,
-            }
-            data = (json.dumps(body, sort_keys=True) + "\n").encode()
-            code = 200 if self.path in ("/", "/health", "/healthz") else 404
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-            self.close_connection = True
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found"}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
-    allow_reuse_address = True
+def _answer_http(conn: socket.socket, peer: tuple[str, int], pod: str) -> None:
+    """Read one request (up to the blank line) and answer it; HTTP/1.1, then close."""
+    try:
+        conn.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        words = data.split(b"\r\n", 1)[0].split()
+        path = words[1].decode(errors="replace") if len(words) == 3 else ""
+        local = conn.getsockname()
+        code = 200 if words[:1] == [b"GET"] and path in ("/", "/health", "/healthz") else (404 if path else 400)
+        body = json.dumps(
+            {"status": "healthy", "pod": pod, "peer": peer[0], "peer_port": peer[1],
+             "local": f"{local[0]}:{local[1]}", "path": path},
+            sort_keys=True,
+        ).encode() + b"\n"  # fmt: skip
+        head = (
+            f"HTTP/1.1 {code} {_REASONS[code]}\r\nServer: k8snet-lab\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        conn.sendall(head.encode() + body)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _accept_http(listener: socket.socket, pod: str) -> None:
+    while True:
+        conn, peer = listener.accept()
+        threading.Thread(target=_answer_http, args=(conn, peer, pod), daemon=True).start()
 
 
 def _udp_echo(sock: socket.socket, pod: str) -> None:
@@ -181,18 +180,20 @@ def _udp_echo(sock: socket.socket, pod: str) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    servers: list[_Server] = []
+    tcp: list[socket.socket] = []
     udp: list[socket.socket] = []
     try:
         for spec in args.listen:
             address, port, protocol = _parse_listen(spec)
+            kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+            sock = socket.socket(socket.AF_INET, kind)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
             if protocol == "udp":
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((address, port))
                 udp.append(sock)
             else:
-                servers.append(_Server((address, port), _http_handler(args.pod)))
+                sock.listen(1024)
+                tcp.append(sock)
     except OSError as exc:
         _print_json({"error": f"cannot listen on {spec}: {exc}"})
         return 1
@@ -200,8 +201,8 @@ def serve(args: argparse.Namespace) -> int:
     if pid:
         _print_json({"pid": pid, "listening": args.listen})
         os._exit(0)
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    for sock in tcp:
+        threading.Thread(target=_accept_http, args=(sock, args.pod), daemon=True).start()
     for sock in udp:
         threading.Thread(target=_udp_echo, args=(sock, args.pod), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -265,6 +266,30 @@ def launch(args: argparse.Namespace) -> int:
 # --- client -----------------------------------------------------------------------
 
 
+def _in_threads(function, items, workers: int) -> list:
+    """``function`` over ``items`` in ``workers`` threads, results in order (no executor import)."""
+    items = list(items)
+    results: list = [None] * len(items)
+    cursor = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            results[i] = function(items[i])
+
+    threads = [threading.Thread(target=work) for _ in range(max(1, min(workers, len(items))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+
 def _tcp_once(address: str, port: int, timeout: float) -> str:
     request = f"GET /health HTTP/1.1\r\nHost: {address}:{port}\r\nConnection: close\r\n\r\n".encode()
     with socket.create_connection((address, port), timeout=timeout) as sock:
@@ -311,8 +336,7 @@ def client(args: argparse.Namespace) -> int:
             counts[pod] = counts.get(pod, 0) + 1
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-        list(pool.map(attempt, range(args.count)))
+    _in_threads(attempt, range(args.count), args.concurrency)
     _print_json({"counts": counts, "errors": errors, "seconds": round(time.monotonic() - started, 3)})
     return 0
 
@@ -335,8 +359,7 @@ def reach(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as exc:
             return target, {"error": getattr(exc, "strerror", None) or type(exc).__name__}
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = dict(pool.map(one, args.target))
+    answers = dict(_in_threads(one, args.target, 8))
     _print_json(answers)
     return 0
 
