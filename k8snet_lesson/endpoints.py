@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 from ipaddress import IPv4Address
@@ -283,6 +284,23 @@ class _PodIndex:
         return [pod for pod in smallest if service.selects(pod)]
 
 
+# The index of the last few clusters asked about, so that asking for the Endpoints of
+# each of 10,000 Services does not index 150,000 pods 10,000 times. Clusters are
+# immutable, so an index stays right as long as its cluster is alive (checked by weakref).
+_INDEXES: dict[int, tuple[weakref.ref, _PodIndex]] = {}
+
+
+def _index_of(cluster: Cluster) -> _PodIndex:
+    entry = _INDEXES.get(id(cluster))
+    if entry is not None and entry[0]() is cluster:
+        return entry[1]
+    index = _PodIndex(cluster.pods)
+    if len(_INDEXES) >= 4:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[id(cluster)] = (weakref.ref(cluster), index)
+    return index
+
+
 def _sort_key(pod: Pod, address: IPv4Address) -> tuple[str, str, str]:
     return (str(address), pod.uid, pod.name)
 
@@ -296,6 +314,9 @@ def _gets_controller_endpoints(service: Service) -> bool:
 
 def _derived_slices(service: Service, pods: list[Pod], nodes: dict[str, Node]) -> tuple[EndpointSlice, ...]:
     groups: dict[tuple[EndpointPort, ...], list[tuple[tuple, Endpoint]]] = {}
+    # With numeric targetPorts every pod resolves the same ports: work them out once.
+    same_ports = endpoint_ports(service, pods[0]) if pods and all(
+        isinstance(p.target_port, int) for p in service.ports) else None
     for pod in pods:
         node = nodes.get(pod.node_name) if pod.node_name else None
         if not should_be_in_endpoints(pod, True, node):
@@ -310,7 +331,8 @@ def _derived_slices(service: Service, pods: list[Pod], nodes: dict[str, Node]) -
             zone=node.labels.get(LABEL_ZONE) if node is not None else None,
             target_ref=ObjectReference("Pod", pod.namespace, pod.name, pod.uid),
         )
-        groups.setdefault(endpoint_ports(service, pod), []).append((_sort_key(pod, address), endpoint))
+        ports = same_ports if same_ports is not None else endpoint_ports(service, pod)
+        groups.setdefault(ports, []).append((_sort_key(pod, address), endpoint))
 
     if not groups:
         # The placeholder slice the reconciler keeps for a Service without endpoints.
@@ -345,7 +367,7 @@ def slices_for(cluster: Cluster) -> tuple[EndpointSlice, ...]:
     explicit: dict[tuple[str, str], list[EndpointSlice]] = {}
     for endpoint_slice in cluster.endpoint_slices:
         explicit.setdefault((endpoint_slice.namespace, endpoint_slice.service_name), []).append(endpoint_slice)
-    index = _PodIndex(cluster.pods)
+    index = _index_of(cluster)
     out: list[EndpointSlice] = []
     for service in cluster.services:
         given = explicit.pop((service.namespace, service.name), None)
@@ -371,7 +393,7 @@ def slices_for_service(cluster: Cluster, service: Service | str) -> tuple[Endpoi
     if not _gets_controller_endpoints(service):
         return ()
     nodes = {node.name: node for node in cluster.nodes}
-    return _derived_slices(service, _PodIndex(cluster.pods).selected_by(service), nodes)
+    return _derived_slices(service, _index_of(cluster).selected_by(service), nodes)
 
 
 # --- the Endpoints controller ------------------------------------------------------
@@ -493,7 +515,7 @@ def endpoints_for(cluster: Cluster, service: Service | str) -> Endpoints:
         facts = _facts_from_slices(service, given)
     elif _gets_controller_endpoints(service):
         nodes = {node.name: node for node in cluster.nodes}
-        facts = _facts_from_pods(service, _PodIndex(cluster.pods).selected_by(service), nodes)
+        facts = _facts_from_pods(service, _index_of(cluster).selected_by(service), nodes)
     else:
         facts = []
     subsets, truncated = _truncate(_repack(facts))
