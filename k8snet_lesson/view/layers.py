@@ -1,0 +1,974 @@
+"""Tables and widgets for the first three notebooks: the course map, the networking
+model's four rules, and the three network layers (node, pod, service).
+
+Everything here renders what the model computes (:mod:`k8snet_lesson.ipam`,
+:mod:`k8snet_lesson.networking_model`, :mod:`k8snet_lesson.endpoints`); the one piece of
+behaviour it adds is pod churn (:func:`churn`), the way a ReplicaSet replaces pods:
+
+* a **container restart** (a crash, a failed liveness probe) restarts the container in
+  the same pod sandbox: same pod, same IP, ``RESTARTS`` plus one;
+* a **deleted pod** (eviction, a node drain, ``kubectl delete pod``) is replaced by its
+  ReplicaSet with a new pod named ``<replicaset>-<5 random characters>`` that asks the
+  CNI for an address again, and host-local hands out the next address round robin, so
+  the replacement gets a new IP;
+* a **rolling update** creates a new ReplicaSet (a new ``pod-template-hash``) whose pods
+  replace the old ones: new names, new IPs.
+
+The Service's ClusterIP and DNS name stay through all of it; only its Endpoints follow
+the pods.
+
+What it simplifies: a replacement pod is scheduled to the node its predecessor ran on
+(a real scheduler may pick another node); the replacement is created after the old pod
+has released its address (with ``maxSurge`` the new pod starts first); host-local's
+round-robin cursor starts one past the highest address in use on each node, as if the
+pods had been created in address order. Random names come from Python's
+:class:`random.Random` with the caller's seed, from the alphabet Kubernetes uses
+(``k8s.io/apimachinery/pkg/util/rand``), not the characters Go would draw.
+
+Widgets follow :mod:`k8snet_lesson.view.widgets`: a dataclass holding the controls, a
+``render_*`` callback that reads them, calls the model and fills the output, or shows a
+message (``k8snet-message``) for input that makes no sense.
+
+    >>> from k8snet_lesson.ipam import plan
+    >>> table = sizing_table(plan(cluster_cidr="10.244.0.0/16", service_cidr="10.96.0.0/12"))
+    >>> table.loc["nodes (node CIDRs handed out)", "value"]
+    '256'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import html
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from .. import __version__
+from ..cluster import Cluster, Pod, Service
+from ..errors import InvalidValue, K8snetError, NotFound
+from ..ipam import HostLocal, Plan, ServiceIPRange, parse_cidr, plan
+from ..networking_model import FLAT, Connection, Network, RuleCheck, natted, what_the_app_sees
+
+__all__ = [
+    "CourseEntry",
+    "COURSE",
+    "course_map",
+    "environment_check",
+    "NetworkLayer",
+    "LESSON_NETWORK_LAYERS",
+    "network_layers",
+    "network_members",
+    "rules_table",
+    "evidence_table",
+    "connection_table",
+    "access_log_line",
+    "rewrite_rules",
+    "ConnectionExplorer",
+    "connection_explorer",
+    "render_connection",
+    "node_cidr_table",
+    "host_local_table",
+    "service_ip_table",
+    "ChurnEvent",
+    "Replacement",
+    "Churn",
+    "churn",
+    "churn_table",
+    "sizing_table",
+    "CIDRState",
+    "node_cidr_grid",
+    "node_cidr_figure",
+    "node_cidr_png",
+    "SizingExplorer",
+    "sizing_explorer",
+    "render_sizing",
+]
+
+
+def _message_html(text: str) -> str:
+    return (
+        '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
+        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
+    )
+
+
+# --- 00: the course ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CourseEntry:
+    """One notebook of the series: its number, title, what it covers and what you do."""
+
+    number: str
+    title: str
+    covers: str
+    you_do: str
+
+
+#: The series, in order (shared/design/COURSE.md).
+COURSE = (
+    CourseEntry("00", "Start here", "how to use the course, the map, the lesson's cluster",
+                "look at the cluster as `kubectl get pods -o wide` shows it; check the environment"),
+    CourseEntry("01", "The networking model", "the four rules, the flat network, no hidden translation",
+                "check each rule on the lesson's cluster; break one with a NAT'd network and see what an app sees"),
+    CourseEntry("02", "Three network layers", "node, pod and service networks and their CIDRs; ephemeral pod IPs",
+                "allocate node CIDRs and pod IPs; replace pods and watch IPs change while the ClusterIP stays; "
+                "size a cluster"),
+    CourseEntry("03", "What the CNI plugin does", "the four CNI steps; Flannel, Calico, Cilium, AWS VPC CNI",
+                "run a CNI ADD step by step and read the pod's `ip addr` and `ip route`; compare plugins"),
+    CourseEntry("04", "A request across nodes", "the /32 and 169.254.1.1, VXLAN encapsulation, the cross-node flow",
+                "walk a packet hop by hop with its inner and outer headers; switch the CNI"),
+    CourseEntry("05", "Services and kube-proxy", "Endpoints and notReadyAddresses, the iptables chains, 1/3, 1/2, 1",
+                "read kube-proxy's rules; flip readiness; simulate many connections"),
+    CourseEntry("06", "The debugging ladder", "netshoot, DNS name -> ClusterIP -> Pod IP, an app bound to 127.0.0.1",
+                "climb the ladder on clusters with injected faults; find a mystery fault"),
+    CourseEntry("07", "Practice and quiz", "the three practice questions and the three quiz questions",
+                "answer and get feedback that explains; parameterised variants"),
+    CourseEntry("08", "Kernel lab (Linux, root)", "all of the above, for real",
+                "build the cluster in network namespaces; measure; capture a VXLAN packet; break and fix it"),
+)
+
+
+def course_map() -> Any:
+    """The series as a DataFrame indexed by notebook number.
+
+    >>> course_map().loc["05", "title"]
+    'Services and kube-proxy'
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame([dataclasses.asdict(e) for e in COURSE]).set_index("number")
+    frame.columns = ["title", "covers from the lesson", "you do"]
+    return frame
+
+
+def environment_check() -> Any:
+    """What this kernel can do: versions, whether widgets answer, whether the kernel lab runs.
+
+    The ``widgets`` row builds a slider, observes it and moves it: ``yes`` means the
+    callback fired in this kernel (whether the browser draws widgets is a matter of the
+    front end). The ``kernel lab`` row is the lab's own probe, when the lab is installed.
+    """
+    import platform
+
+    import pandas as pd
+
+    rows = [("k8snet_lesson", __version__), ("Python", platform.python_version())]
+    for name in ("ipywidgets", "matplotlib", "pandas", "numpy"):
+        try:
+            module = __import__(name)
+            rows.append((name, module.__version__))
+        except ImportError:
+            rows.append((name, "not installed"))
+    try:
+        import ipywidgets as w
+
+        seen: list[int] = []
+        slider = w.IntSlider(value=1, min=0, max=2)
+        slider.observe(lambda change: seen.append(change["new"]), names="value")
+        slider.value = 2
+        rows.append(("widgets", "yes: a slider's callback fired" if seen == [2] else "no: the callback did not fire"))
+    except ImportError:
+        rows.append(("widgets", "no: ipywidgets is not installed"))
+    try:
+        from ..lab import probe
+    except ImportError:
+        pass
+    else:
+        answer = probe()
+        rows.append(("kernel lab", "available" if answer.ok else f"not available: {answer.reason}"))
+    return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
+
+
+# --- the three network layers ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkLayer:
+    """One row of the lesson's table "The Three Network Layers in Every Cluster"."""
+
+    network: str
+    typical_cidr: IPv4Network
+    lives_here: str
+    managed_by: str
+
+
+#: The lesson's table, word for word.
+LESSON_NETWORK_LAYERS = (
+    NetworkLayer("Node Network", IPv4Network("192.168.0.0/16"),
+                 "Physical or virtual machines (the nodes). The real IP addresses you SSH into.",
+                 "Cloud VPC / data centre networking"),
+    NetworkLayer("Pod Network", IPv4Network("10.244.0.0/16"),
+                 "Pod IPs. Every Pod gets an IP from this range. Ephemeral — changes with every Pod restart.",
+                 "CNI plugin (Calico, Flannel, Cilium, WeaveNet)"),
+    NetworkLayer("Service Network", IPv4Network("10.96.0.0/12"),
+                 "Service ClusterIPs. Virtual IPs — no actual network interface holds them. Stable, survive Pod churn.",
+                 "kube-proxy / eBPF rules on every node"),
+)
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def _in_pod_network(pod: Pod) -> bool:
+    return pod.node_name is not None and not pod.host_network and pod.pod_ip is not None
+
+
+def network_layers(cluster: Cluster, max_pods: int = 110) -> Any:
+    """The lesson's table of the three networks, extended with ``cluster``'s own CIDRs,
+    what is in use and what the ranges hold (:func:`k8snet_lesson.ipam.plan`).
+
+    ``max_pods`` is kubelet's ``--max-pods`` (default 110).
+    """
+    import pandas as pd
+
+    p = plan(
+        cluster_cidr=cluster.cluster_cidr,
+        node_cidr_mask_size=cluster.node_cidr_mask_size,
+        service_cidr=cluster.service_cidr,
+        node_network=cluster.node_network,
+        max_pods=max_pods,
+    )
+    node_network = "(not given)" if cluster.node_network is None else str(cluster.node_network)
+    node_capacity = "-" if p.node_addresses is None else _count(p.node_addresses, "node address", "node addresses")
+    pods = [pod for pod in cluster.pods if _in_pod_network(pod)]
+    cluster_ips = [s for s in cluster.services if s.cluster_ip is not None]
+    ours = (
+        (node_network, _count(len(cluster.nodes), "node"), node_capacity),
+        (str(cluster.cluster_cidr), _count(len(pods), "pod"),
+         f"{_count(p.nodes, 'node CIDR')} (/{p.node_cidr_mask_size}) x {p.pods_per_node} pods = {p.total_pods:,} pods"),
+        (str(cluster.service_cidr), _count(len(cluster_ips), "ClusterIP"), _count(p.service_ips, "ClusterIP")),
+    )
+    rows = []
+    for layer, (cidr, in_use, capacity) in zip(LESSON_NETWORK_LAYERS, ours):
+        rows.append({
+            "network": layer.network,
+            "typical CIDR": str(layer.typical_cidr),
+            "what lives here": layer.lives_here,
+            "who manages it": layer.managed_by,
+            "this cluster's CIDR": cidr,
+            "in use": in_use,
+            "capacity (computed)": capacity,
+        })
+    return pd.DataFrame(rows).set_index("network")
+
+
+def network_members(cluster: Cluster) -> Any:
+    """Every address in ``cluster``, with the network it belongs to and whether it lies in
+    that network's CIDR: nodes' InternalIPs (node network), pod IPs (pod network, and
+    their node's podCIDR), ClusterIPs (service network).
+
+    A ``hostNetwork`` pod uses its node's IP, so it is listed in the node network.
+    ``inside`` is ``None`` where the cluster does not give the CIDR.
+    """
+    import pandas as pd
+
+    def text(value: Any, missing: str) -> str:
+        return missing if value is None else str(value)
+
+    def inside(address: IPv4Address | None, network: IPv4Network | None) -> bool | None:
+        return None if address is None or network is None else address in network
+
+    node_network = text(cluster.node_network, "(not given)")
+    rows = []
+    for node in cluster.nodes:
+        rows.append(("node network", node_network, "Node", node.name, str(node.internal_ip),
+                     inside(node.internal_ip, cluster.node_network), ""))
+    for pod in cluster.pods:
+        if pod.host_network:
+            address = pod.pod_ip or (cluster.node(pod.node_name).internal_ip if pod.node_name else None)
+            rows.append(("node network", node_network, "Pod", pod.key, text(address, "<none>"),
+                         inside(address, cluster.node_network), "hostNetwork: its node's IP"))
+            continue
+        where = ""
+        if pod.node_name is not None:
+            node = cluster.node(pod.node_name)
+            where = f"on {node.name}, podCIDR {text(node.pod_cidr, '<none>')}"
+            if inside(pod.pod_ip, node.pod_cidr) is False:
+                where += " (outside it)"
+        rows.append(("pod network", str(cluster.cluster_cidr), "Pod", pod.key, text(pod.pod_ip, "<none>"),
+                     inside(pod.pod_ip, cluster.cluster_cidr), where))
+    for service in cluster.services:
+        note = "headless (clusterIP: None)" if service.cluster_ip is None else "virtual: no interface holds it"
+        rows.append(("service network", str(cluster.service_cidr), "Service", service.key,
+                     text(service.cluster_ip, "None"), inside(service.cluster_ip, cluster.service_cidr), note))
+    return pd.DataFrame(rows, columns=["network", "CIDR", "kind", "name", "address", "inside the CIDR", "note"])
+
+
+# --- 01: the four rules ----------------------------------------------------------------
+
+
+def rules_table(checks: Sequence[RuleCheck]) -> Any:
+    """One row per rule: the lesson's words, whether it holds, and why (the check's reason)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [{"rule": c.number, "the lesson says": c.statement, "holds": c.holds, "evidence": c.reason} for c in checks]
+    ).set_index("rule")
+
+
+_EVIDENCE_COLUMNS = {
+    1: ("pod", "node", "pod_ip", "note", "holds"),
+    2: ("client", "server", "client_ip", "server_ip", "dialled", "dialled_port", "source_seen", "direct"),
+    3: ("client", "server", "client_ip", "server_ip", "dialled", "dialled_port", "source_seen", "direct"),
+    4: ("pod", "node", "own_ip", "peers_dial", "peers_observe", "holds"),
+}
+
+
+def evidence_table(check: RuleCheck) -> Any:
+    """A rule's evidence rows as a DataFrame, with the columns that decide it.
+
+    Rules 2 and 3: one row per connection (who dials what, and the source the server
+    sees); rule 1: one row per pod and its address; rule 4: one row per pod, the IP on
+    its ``eth0`` against the IPs peers dial and observe.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(check.rows(), columns=list(_EVIDENCE_COLUMNS[check.number]))
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = ["" if v is None else str(v) for v in frame[column]]
+    return frame
+
+
+def connection_table(connection: Connection) -> Any:
+    """One connection as both applications see it, one fact per row."""
+    import pandas as pd
+
+    c = connection
+    dialled = "nothing to dial" if c.dialled is None else f"{c.dialled}:{c.dialled_port}"
+    rows = [
+        ("client pod", f"{c.client} on {c.client_node}"),
+        ("client's own IP (its eth0)", str(c.client_ip)),
+        ("server pod", f"{c.server} on {c.server_node}"),
+        ("server's own IP (its eth0)", str(c.server_ip)),
+        ("the client dials", dialled),
+        ("the connection reaches", c.reached or "nothing"),
+        ("source IP the server sees", "-" if c.source_seen is None else str(c.source_seen)),
+        ("address rewrites on the way", str(len(c.translations))),
+        ("direct (no NAT, real IPs)", "yes" if c.direct else "no"),
+    ]
+    if c.note:
+        rows.append(("note", c.note))
+    return pd.DataFrame(rows, columns=["", "value"]).set_index("")
+
+
+def access_log_line(connection: Connection, request: str = "GET /health HTTP/1.1", status: int = 200) -> str:
+    """The server's access-log line for one request, in the common log format
+    (``remote_addr - - [time] "request" status bytes``) with the time and size left out.
+
+    ``remote_addr`` is the source address the server's socket sees. A connection that
+    reaches nothing leaves no log line (``""``).
+    """
+    if connection.reached is None or connection.source_seen is None:
+        return ""
+    return f'{connection.source_seen} - - [...] "{request}" {status} -'
+
+
+def rewrite_rules(connection: Connection) -> str:
+    """The iptables rules that rewrote the connection's addresses, per node, as
+    ``iptables-save -t nat`` prints them (empty when nothing was rewritten)."""
+    lines = []
+    for t in connection.translations:
+        lines.append(f"# {t.node_name}, nat table: {t.field} {t.before} -> {t.after}")
+        lines.append(t.rule)
+    return "\n".join(lines)
+
+
+_NETWORK_CHOICES = (("flat (what Kubernetes requires)", "flat"), ("NAT'd per node (plain Docker hosts)", "natted"))
+
+
+@dataclasses.dataclass
+class ConnectionExplorer:
+    """Client, server and network in; what each application sees out."""
+
+    cluster: Cluster
+    natted_cluster: Cluster
+    natted_network: Network
+    client: Any
+    server: Any
+    network: Any
+    result: Any
+    message: Any
+    ui: Any
+    last: Connection | None = None
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def _connection_html(c: Connection, log_line: str, rules: str) -> str:
+    table = connection_table(c)
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
+        f"<td><code>{html.escape(str(v))}</code></td></tr>"
+        for k, v in table["value"].items()
+    )
+    log = (
+        f'<div class="k8snet-log-line">the server\'s access log: <code>{html.escape(log_line)}</code></div>'
+        if log_line else '<div class="k8snet-log-line">the server logs nothing: the connection reaches no pod</div>'
+    )
+    rewritten = (
+        f'<div>the rules that rewrote it:</div><pre class="k8snet-rewrite-rules">{html.escape(rules)}</pre>'
+        if rules else "<div>no rule rewrote an address</div>"
+    )
+    return (
+        f'<div class="k8snet-connection-summary" data-direct="{str(c.direct).lower()}">'
+        f'<table class="k8snet-connection-table">{rows}</table>{log}{rewritten}</div>'
+    )
+
+
+def render_connection(explorer: ConnectionExplorer) -> None:
+    """The connection explorer's callback: connect the chosen pods over the chosen network."""
+    client, server = explorer.client.value, explorer.server.value
+    problem = ""
+    if client is None or server is None:
+        problem = "choose a client pod and a server pod"
+    elif client == server:
+        problem = f"the client and the server are the same pod ({client}): choose two different pods"
+    if problem:
+        explorer.message.value = _message_html(problem)
+        explorer.result.value = ""
+        explorer.last = None
+        return
+    if explorer.network.value == "natted":
+        cluster, network = explorer.natted_cluster, explorer.natted_network
+    else:
+        cluster, network = explorer.cluster, FLAT
+    try:
+        connection = what_the_app_sees(cluster, network, client, server)
+    except K8snetError as exc:
+        explorer.message.value = _message_html(str(exc))
+        explorer.result.value = ""
+        explorer.last = None
+        return
+    explorer.message.value = ""
+    explorer.result.value = _connection_html(connection, access_log_line(connection), rewrite_rules(connection))
+    explorer.last = connection
+
+
+def connection_explorer(cluster: Cluster, client: str | None = None, server: str | None = None,
+                        network: str = "flat") -> ConnectionExplorer:
+    """Dropdowns for the client and server pods, buttons for flat or NAT'd, and the result.
+
+    The NAT'd network is :func:`k8snet_lesson.networking_model.natted` of ``cluster``,
+    built once. ``client``/``server`` are pod keys (``namespace/name``).
+    """
+    import ipywidgets as w
+
+    keys = [pod.key for pod in cluster.pods if _in_pod_network(pod)]
+    if len(keys) < 2:
+        raise InvalidValue(f"the cluster has {len(keys)} pod(s) in the pod network: a connection needs two")
+    for key in (client, server):
+        if key is not None and key not in keys:
+            raise NotFound(f"no pod {key!r} in the pod network (pods: {', '.join(keys)})")
+    if network not in dict(_NETWORK_CHOICES).values():
+        raise InvalidValue(f"network {network!r} is not one of flat, natted")
+    natted_cluster, natted_network = natted(cluster)
+    style = {"description_width": "70px"}
+    client_box = w.Dropdown(options=keys, value=client or keys[0], description="client", style=style,
+                            layout=w.Layout(width="420px"))
+    server_box = w.Dropdown(options=keys, value=server or keys[1], description="server", style=style,
+                            layout=w.Layout(width="420px"))
+    network_buttons = w.ToggleButtons(options=list(_NETWORK_CHOICES), value=network, description="network",
+                                      style={"description_width": "70px", "button_width": "260px"})
+    result = w.HTML()
+    message = w.HTML()
+    client_box.add_class("k8snet-connection-client")
+    server_box.add_class("k8snet-connection-server")
+    network_buttons.add_class("k8snet-connection-network")
+    result.add_class("k8snet-connection-result")
+    message.add_class("k8snet-message")
+    ui = w.VBox([w.HBox([client_box, server_box]), network_buttons, message, result])
+    explorer = ConnectionExplorer(cluster, natted_cluster, natted_network, client_box, server_box, network_buttons,
+                                  result, message, ui)
+    for control in (client_box, server_box, network_buttons):
+        control.observe(lambda change: render_connection(explorer), names="value")
+    render_connection(explorer)
+    return explorer
+
+
+# --- 02: allocation ------------------------------------------------------------------
+
+
+def node_cidr_table(blocks: Mapping[str, IPv4Network]) -> Any:
+    """Node name -> ``spec.podCIDR``, with what host-local makes of each block: the
+    ``cni0`` gateway (``.1``), the first and last pod IP and how many pods fit.
+
+    >>> node_cidr_table({"node-a": IPv4Network("10.244.0.0/24")}).loc["node-a", "pod IPs"]
+    '10.244.0.2 - 10.244.0.254'
+    """
+    import pandas as pd
+
+    rows = []
+    for name, block in blocks.items():
+        if block.prefixlen > 30:
+            rows.append((name, str(block), "-", "none (a /31 or /32 is too small for host-local)", 0))
+            continue
+        ipam = HostLocal(block)
+        rows.append((name, str(block), str(ipam.gateway), f"{ipam.gateway + 1} - {ipam.range_end}", ipam.capacity))
+    return pd.DataFrame(rows, columns=["node", "spec.podCIDR", "cni0 (gateway)", "pod IPs", "pod addresses"]).set_index("node")
+
+
+def host_local_table(ipam: HostLocal) -> Any:
+    """The addresses one node's host-local has handed out, ``.1`` (``cni0``) first; the
+    ``last reserved`` column marks the round-robin cursor (the next pod gets the next
+    free address after it)."""
+    import pandas as pd
+
+    rows = [(str(ipam.gateway), "cni0 (bridge, the pods' gateway)", "")]
+    for address, owner in ipam.allocated.items():
+        rows.append((str(address), owner, "<- last reserved" if address == ipam.last_reserved_ip else ""))
+    return pd.DataFrame(rows, columns=["address", "held by", "cursor"]).set_index("address")
+
+
+def service_ip_table(service_range: ServiceIPRange) -> Any:
+    """The ClusterIPs handed out from one service CIDR, lowest first, with the band each
+    lies in: the lower (static) band is preferred for requested IPs such as
+    ``kubernetes`` (.1) and ``kube-dns`` (.10); dynamic allocation uses the upper band."""
+    import pandas as pd
+
+    last_static = service_range.static_band_last
+    rows = []
+    for address, owner in service_range.allocated.items():
+        band = "lower (static)" if last_static is not None and address <= last_static else "upper (dynamic)"
+        rows.append((str(address), owner, band))
+    return pd.DataFrame(rows, columns=["ClusterIP", "Service", "band"]).set_index("ClusterIP")
+
+
+# --- 02: pod churn ------------------------------------------------------------------
+
+# k8s.io/apimachinery/pkg/util/rand: no vowels and no 0/1/3 (no words, no look-alikes).
+_RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# generateName suffixes are rand.String(5).
+_SUFFIX_LENGTH = 5
+
+
+class ChurnEvent(str, enum.Enum):
+    """What happens to the pods behind a Service."""
+
+    CONTAINER_RESTART = "container restart"
+    POD_DELETED = "pod deleted"
+    ROLLING_UPDATE = "rolling update"
+
+
+@dataclasses.dataclass(frozen=True)
+class Replacement:
+    """One pod's fate in one step: ``new_pod`` is ``old_pod`` after a container restart."""
+
+    step: int
+    event: ChurnEvent
+    node: str
+    old_pod: str
+    old_ip: IPv4Address
+    new_pod: str
+    new_ip: IPv4Address
+
+    @property
+    def ip_changed(self) -> bool:
+        return self.old_ip != self.new_ip
+
+
+@dataclasses.dataclass(frozen=True)
+class Churn:
+    """A Service's pods through a sequence of events: the cluster before the first step
+    and after each one, and each pod's replacement."""
+
+    service: str
+    events: tuple[ChurnEvent, ...]
+    clusters: tuple[Cluster, ...]
+    replacements: tuple[Replacement, ...]
+
+
+def _random_string(rng: random.Random, length: int) -> str:
+    return "".join(rng.choice(_RAND_ALPHABET) for _ in range(length))
+
+
+def _replicaset_of(pod: Pod) -> tuple[str, str]:
+    """(deployment, pod-template-hash) from a Deployment pod's name ``<deploy>-<hash>-<suffix>``."""
+    parts = pod.name.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        raise InvalidValue(
+            f"pod {pod.key} is not named like a Deployment's pod (<deployment>-<pod-template-hash>-<suffix>)"
+        )
+    return parts[0], parts[1]
+
+
+def churn(cluster: Cluster, service: Service | str, events: Iterable[ChurnEvent | str], *, seed: int = 0) -> Churn:
+    """Apply ``events`` in turn to every pod ``service`` selects, as its ReplicaSet would.
+
+    A container restart keeps the pod and its IP; a deleted pod and a rolling update
+    release the pod's IP to its node's host-local and give the replacement (same node,
+    new name) the next address round robin. ``seed`` makes the new names reproducible.
+    """
+    service = service if isinstance(service, Service) else cluster.service(service)
+    steps = tuple(ChurnEvent(e) for e in events)
+    rng = random.Random(seed)
+    ranges: dict[str, HostLocal] = {}
+    for node in cluster.nodes:
+        if node.pod_cidr is None or node.pod_cidr.prefixlen > 30:
+            continue
+        ipam = ranges[node.name] = HostLocal(node.pod_cidr)
+        held = sorted((p.pod_ip, p.key) for p in cluster.pods_on(node.name) if _in_pod_network(p) and p.pod_ip in node.pod_cidr)
+        for address, key in held:
+            ipam.reserve(address, key)
+    names = {pod.key for pod in cluster.pods}
+    clusters = [cluster]
+    replacements: list[Replacement] = []
+    selected = [pod.key for pod in cluster.pods if service.selects(pod) and _in_pod_network(pod)]
+    if not selected:
+        raise InvalidValue(f"service {service.key} selects no pod with an IP: there is nothing to replace")
+    for step, event in enumerate(steps, start=1):
+        current = clusters[-1]
+        new_hash: dict[str, str] = {}
+        next_keys = []
+        for key in selected:
+            pod = current.pod(key)
+            if event is ChurnEvent.CONTAINER_RESTART:
+                current = current.with_pod(pod.with_(restarts=pod.restarts + 1))
+                replacements.append(Replacement(step, event, pod.node_name, pod.key, pod.pod_ip, pod.key, pod.pod_ip))
+                next_keys.append(key)
+                continue
+            deployment, template_hash = _replicaset_of(pod)
+            if event is ChurnEvent.ROLLING_UPDATE:
+                if deployment not in new_hash:
+                    new_hash[deployment] = _random_string(rng, len(template_hash))
+                template_hash = new_hash[deployment]
+            name = f"{deployment}-{template_hash}-{_random_string(rng, _SUFFIX_LENGTH)}"
+            while f"{pod.namespace}/{name}" in names:
+                name = f"{deployment}-{template_hash}-{_random_string(rng, _SUFFIX_LENGTH)}"
+            names.add(f"{pod.namespace}/{name}")
+            if pod.node_name not in ranges:
+                raise InvalidValue(f"node {pod.node_name} has no podCIDR host-local can allocate from")
+            ipam = ranges[pod.node_name]
+            ipam.release(pod.pod_ip)
+            new_key = f"{pod.namespace}/{name}"
+            address = ipam.allocate(new_key)
+            labels = dict(pod.labels)
+            if "pod-template-hash" in labels:
+                labels["pod-template-hash"] = template_hash
+            replacement = pod.with_(name=name, pod_ip=address, restarts=0, age=timedelta(0), uid="", labels=labels)
+            current = current.without_pod(pod.name, pod.namespace).with_pod(replacement)
+            replacements.append(Replacement(step, event, pod.node_name, pod.key, pod.pod_ip, new_key, address))
+            next_keys.append(new_key)
+        selected = next_keys
+        clusters.append(current)
+    return Churn(service.key, steps, tuple(clusters), tuple(replacements))
+
+
+def churn_table(history: Churn) -> Any:
+    """One row per step: the pods and their IPs, the Service's ready endpoints, and its
+    ClusterIP and DNS name (which do not change)."""
+    import pandas as pd
+
+    from ..endpoints import endpoints_for
+
+    rows = []
+    for step, cluster in enumerate(history.clusters):
+        service = cluster.service(history.service)
+        pods = [p for p in cluster.pods if service.selects(p)]
+        endpoints = endpoints_for(cluster, service)
+        pairs = []
+        for subset in endpoints.subsets:
+            for address in subset.addresses:
+                for port in subset.ports:
+                    pairs.append(f"{address.ip}:{port.port}")
+        rows.append({
+            "step": step,
+            "event": "(start)" if step == 0 else history.events[step - 1].value,
+            "pods (name IP restarts)": "; ".join(f"{p.name} {p.pod_ip} {p.restarts}" for p in pods),
+            "ready endpoints": ",".join(pairs) or "<none>",
+            "ClusterIP": str(service.cluster_ip),
+            "DNS name": service.dns_name,
+        })
+    return pd.DataFrame(rows).set_index("step")
+
+
+# --- 02: sizing ------------------------------------------------------------------------
+
+
+def sizing_table(p: Plan) -> Any:
+    """What a set of flags gives a cluster, one quantity per row (values as text)."""
+    import pandas as pd
+
+    rows = [
+        ("cluster CIDR (--cluster-cidr)", str(p.cluster_cidr)),
+        ("node CIDR mask (--node-cidr-mask-size)", f"/{p.node_cidr_mask_size}"),
+        ("node CIDRs in the cluster CIDR", f"{p.node_cidrs:,}"),
+        ("nodes (node CIDRs handed out)", f"{p.nodes:,}"),
+        ("pod addresses per node CIDR (host-local)", f"{p.pod_addresses_per_node:,}"),
+        ("max pods per node (--max-pods)", f"{p.max_pods:,}"),
+        ("pods per node", f"{p.pods_per_node:,}"),
+        ("pods in the cluster", f"{p.total_pods:,}"),
+        ("service CIDR (--service-cluster-ip-range)", str(p.service_cidr)),
+        ("ClusterIPs", f"{p.service_ips:,}"),
+        ("kubernetes.default ClusterIP", "-" if p.kubernetes_service_ip is None else str(p.kubernetes_service_ip)),
+        ("kube-dns ClusterIP", "-" if p.dns_service_ip is None else str(p.dns_service_ip)),
+        ("node network", "(not given)" if p.node_network is None else str(p.node_network)),
+        ("node addresses", "-" if p.node_addresses is None else f"{p.node_addresses:,}"),
+        ("overlaps", "; ".join(str(o) for o in p.overlaps) or "none"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "value"]).set_index("quantity")
+
+
+class CIDRState(enum.IntEnum):
+    """What became of a node CIDR (a cell of :func:`node_cidr_grid`)."""
+
+    FREE = 0
+    ASSIGNED = 1
+    SERVICE_OVERLAP = 2  # kube-controller-manager filters it out: never assigned
+    NODE_OVERLAP = 3  # assignable, but its pod IPs collide with node addresses
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = ("free", "assigned to a node", "overlaps the service CIDR (never assigned)",
+                 "overlaps the node network")
+_STATE_COLOURS = ("#e6e6e6", "#1f77b4", "#d62728", "#ff7f0e")
+# a merged cell shows the most telling state of its blocks
+_STATE_RANK = (0, 1, 3, 2)
+_MAX_CELLS = 4096
+
+
+def node_cidr_grid(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[Any, int]:
+    """The cluster CIDR's node CIDRs as a 2-D array of states, and how many node CIDRs each
+    cell stands for (1 up to 4,096 node CIDRs; beyond, cells merge in powers of two and
+    take the most telling state of their blocks: service overlap, then node-network
+    overlap, then assigned).
+
+    ``used`` are podCIDRs assigned to nodes. Cells are in address order, row by row.
+
+    >>> from k8snet_lesson.ipam import plan
+    >>> grid, per_cell = node_cidr_grid(plan(cluster_cidr="10.96.0.0/14", node_cidr_mask_size=16,
+    ...                                      service_cidr="10.96.0.0/12"))
+    >>> grid.tolist(), per_cell
+    ([[2, 2], [2, 2]], 1)
+    """
+    import numpy as np
+
+    total = p.node_cidrs
+    per_cell = 1
+    while total // per_cell > _MAX_CELLS:
+        per_cell *= 2
+    cells = total // per_cell
+    cell_bits = 32 - p.node_cidr_mask_size + (per_cell.bit_length() - 1)
+    base = int(p.cluster_cidr.network_address)
+    states = np.zeros(cells, dtype=np.int8)
+
+    rank = np.array(_STATE_RANK)
+
+    def mark(network: IPv4Network, state: CIDRState) -> None:
+        if not network.overlaps(p.cluster_cidr):
+            return
+        first = max(int(network.network_address), base)
+        last = min(int(network.broadcast_address), int(p.cluster_cidr.broadcast_address))
+        region = states[(first - base) >> cell_bits:((last - base) >> cell_bits) + 1]
+        region[rank[region] < rank[state]] = state
+
+    for block in used:
+        mark(block, CIDRState.ASSIGNED)
+    if p.node_network is not None:
+        mark(p.node_network, CIDRState.NODE_OVERLAP)
+    mark(p.service_cidr, CIDRState.SERVICE_OVERLAP)
+    columns = 1 << ((cells.bit_length() - 1 + 1) // 2)
+    return states.reshape(-1, columns), per_cell
+
+
+def node_cidr_figure(p: Plan, used: Iterable[IPv4Network] = (), *, width: float = 6.0, height: float = 3.6):
+    """How the node CIDRs tile the cluster CIDR: one cell per node CIDR (or per group of
+    them), coloured free, assigned, or lost to an overlap."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    used = tuple(used)
+    grid, per_cell = node_cidr_grid(p, used)
+    rows, columns = grid.shape
+    fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(grid, cmap=ListedColormap(_STATE_COLOURS), vmin=0, vmax=3, interpolation="nearest", aspect="auto")
+    unit = "one" if per_cell == 1 else f"{per_cell:,}"
+    ax.set_xlabel(f"position in the row (1 cell = {unit} /{p.node_cidr_mask_size} node CIDR"
+                  f"{'' if per_cell == 1 else 's'}; {columns} per row)", color="#222222")
+    if columns <= 64:
+        # white lines between cells, so each node CIDR reads as a square
+        ax.set_xticks([x - 0.5 for x in range(1, columns)], minor=True)
+        ax.set_yticks([y - 0.5 for y in range(1, rows)], minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+    ax.set_ylabel("row (its first node CIDR)", color="#222222")
+    ax.set_title(f"{p.cluster_cidr} as /{p.node_cidr_mask_size} node CIDRs: {p.node_cidrs:,} blocks, "
+                 f"{p.nodes:,} assignable", fontsize=10, color="#222222")
+    ax.set_xticks([0, columns - 1] if columns > 1 else [0])
+    ax.set_xticklabels(["1", str(columns)] if columns > 1 else ["1"])
+    ax.set_yticks([0, rows - 1] if rows > 1 else [0])
+    ax.set_yticklabels([str(p.node_cidr(r * columns * per_cell)) for r in ((0, rows - 1) if rows > 1 else (0,))])
+    ax.tick_params(colors="#222222", labelsize=8)
+    shown = sorted({int(s) for s in grid.flat} | {CIDRState.FREE})
+    legend = ax.legend(handles=[Patch(color=_STATE_COLOURS[s], label=_STATE_LABELS[s]) for s in shown],
+                       loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
+    for text in legend.get_texts():
+        text.set_color("#222222")
+    fig.tight_layout()
+    return fig
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def node_cidr_png(p: Plan, used: Iterable[IPv4Network] = (), *, width: int = 320) -> bytes:
+    """:func:`node_cidr_grid` drawn straight to PNG bytes, one square per cell with a white
+    border, about ``width`` pixels wide: the widget's fast picture (the labelled figure is
+    :func:`node_cidr_figure`; the widget prints its title and legend beside the picture).
+    """
+    import io
+
+    import numpy as np
+    from matplotlib.image import imsave
+
+    grid, _ = node_cidr_grid(p, used)
+    rows, columns = grid.shape
+    cell = max(1, width // columns)
+    palette = np.array([_rgb(c) for c in _STATE_COLOURS], dtype=np.uint8)
+    pixels = palette[np.repeat(np.repeat(grid, cell, axis=0), cell, axis=1)]
+    if cell >= 4:
+        pixels[cell - 1::cell, :, :] = 255
+        pixels[:, cell - 1::cell, :] = 255
+    buffer = io.BytesIO()
+    imsave(buffer, pixels, format="png")
+    return buffer.getvalue()
+
+
+def _legend_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
+    grid, per_cell = node_cidr_grid(p, used)
+    rows, columns = grid.shape
+    unit = "one node CIDR" if per_cell == 1 else f"{per_cell:,} node CIDRs"
+    shown = sorted({int(s) for s in grid.flat} | {CIDRState.FREE})
+    keys = "".join(
+        f'<span style="display:inline-block;width:10px;height:10px;background:{_STATE_COLOURS[s]};'
+        f'margin:0 4px 0 10px"></span>{html.escape(_STATE_LABELS[s])}'
+        for s in shown
+    )
+    return (
+        f'<div class="k8snet-sizing-legend"><b>{html.escape(str(p.cluster_cidr))} as /{p.node_cidr_mask_size} node '
+        f"CIDRs</b>: {rows} row{'s' if rows != 1 else ''} of {columns}, lowest address top left; each square is "
+        f"{unit}.<br>{keys}</div>"
+    )
+
+
+@dataclasses.dataclass
+class SizingExplorer:
+    """Five text boxes (the flags) in; capacities, overlaps, warnings and a tiling figure out."""
+
+    cluster_cidr: Any
+    mask: Any
+    max_pods: Any
+    service_cidr: Any
+    node_network: Any
+    result: Any
+    image: Any
+    legend: Any
+    message: Any
+    ui: Any
+    last: Plan | None = None
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def _sizing_html(p: Plan) -> str:
+    table = sizing_table(p)
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+        f"<td class='k8snet-sizing-value'>{html.escape(v)}</td></tr>"
+        for k, v in table["value"].items()
+    )
+    overlaps = "".join(f'<li class="k8snet-sizing-overlap" style="color:#b00020">{html.escape(str(o))}</li>'
+                       for o in p.overlaps)
+    warnings = "".join(f'<li class="k8snet-sizing-warning" style="color:#8a4b00">{html.escape(w)}</li>'
+                       for w in p.warnings)
+    verdict = ("the three networks are disjoint" if p.ok
+               else f"{len(p.overlaps)} overlap{'s' if len(p.overlaps) != 1 else ''}: addresses would be ambiguous")
+    return (
+        f'<div class="k8snet-sizing-summary" data-ok="{str(p.ok).lower()}" data-nodes="{p.nodes}" '
+        f'data-pods-per-node="{p.pods_per_node}" data-total-pods="{p.total_pods}" '
+        f'data-service-ips="{p.service_ips}"><b>{p.nodes:,} nodes x {p.pods_per_node} pods = '
+        f"{p.total_pods:,} pods; {p.service_ips:,} ClusterIPs; {verdict}</b></div>"
+        f"<table>{rows}</table>"
+        + (f"<ul>{overlaps}</ul>" if overlaps else "")
+        + (f"<ul>{warnings}</ul>" if warnings else "")
+    )
+
+
+def render_sizing(explorer: SizingExplorer) -> None:
+    """The sizing explorer's callback: plan the flags, tabulate, draw (or say what is wrong)."""
+    node_network = explorer.node_network.value.strip() or None
+    try:
+        p = plan(
+            cluster_cidr=explorer.cluster_cidr.value,
+            node_cidr_mask_size=explorer.mask.value,
+            service_cidr=explorer.service_cidr.value,
+            node_network=node_network,
+            max_pods=explorer.max_pods.value,
+        )
+    except K8snetError as exc:
+        # nothing stale stays on screen next to the message
+        explorer.message.value = _message_html(str(exc))
+        explorer.result.value = ""
+        explorer.legend.value = ""
+        explorer.image.layout.visibility = "hidden"
+        explorer.last = None
+        return
+    explorer.message.value = ""
+    explorer.result.value = _sizing_html(p)
+    explorer.legend.value = _legend_html(p)
+    explorer.image.value = node_cidr_png(p)
+    explorer.image.layout.visibility = "visible"
+    explorer.last = p
+
+
+def sizing_explorer(cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: int | str = 24,
+                    max_pods: int | str = 110, service_cidr: str = "10.96.0.0/12",
+                    node_network: str = "192.168.0.0/16") -> SizingExplorer:
+    """Text boxes for the cluster CIDR, node mask, max pods, service CIDR and node network."""
+    import ipywidgets as w
+
+    style = {"description_width": "150px"}
+    layout = w.Layout(width="360px")
+
+    def box(value: Any, description: str, css: str) -> Any:
+        text = w.Text(value=str(value), description=description, continuous_update=False, style=style, layout=layout)
+        text.add_class(css)
+        return text
+
+    cluster_box = box(cluster_cidr, "cluster CIDR", "k8snet-sizing-cluster-cidr")
+    mask_box = box(node_cidr_mask_size, "node CIDR mask", "k8snet-sizing-mask")
+    pods_box = box(max_pods, "max pods per node", "k8snet-sizing-max-pods")
+    service_box = box(service_cidr, "service CIDR", "k8snet-sizing-service-cidr")
+    node_box = box(node_network, "node network", "k8snet-sizing-node-network")
+    result = w.HTML()
+    result.add_class("k8snet-sizing-result")
+    message = w.HTML()
+    message.add_class("k8snet-message")
+    image = w.Image(format="png", layout=w.Layout(width="320px"))
+    image.add_class("k8snet-sizing-figure")
+    legend = w.HTML(layout=w.Layout(width="340px"))
+    ui = w.VBox([w.HBox([w.VBox([cluster_box, mask_box, pods_box]), w.VBox([service_box, node_box])]),
+                 message, w.HBox([result, w.VBox([legend, image])])])
+    explorer = SizingExplorer(cluster_box, mask_box, pods_box, service_box, node_box, result, image, legend,
+                              message, ui)
+    for control in (cluster_box, mask_box, pods_box, service_box, node_box):
+        control.observe(lambda change: render_sizing(explorer), names="value")
+    render_sizing(explorer)
+    return explorer
