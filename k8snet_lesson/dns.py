@@ -53,7 +53,7 @@ import enum
 from ipaddress import IPv4Address, ip_address
 
 from .cluster import Cluster, Container, ContainerPort, EndpointSlice, Pod, Protocol, Service, ServicePort, ServiceType
-from .errors import InvalidValue, NotFound
+from .errors import InvalidValue
 from .ipam import dns_service_ip
 
 __all__ = [
