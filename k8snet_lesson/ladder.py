@@ -1,0 +1,509 @@
+"""The debugging ladder: DNS name -> ClusterIP -> Endpoints -> Pod IP -> inside the pod.
+
+The lesson's runbook ("Practical Network Debugging"), climbed from a client pod towards
+a Service, one rung per layer, each rung recording what its tools printed (the
+simulated netshoot of :mod:`k8snet_lesson.netshoot`):
+
+1. **DNS name**: ``curl -v http://<service>:<port>/health``, then ``nslookup
+   <service>.<namespace>.svc.cluster.local``. DNS fails: CoreDNS is down.
+2. **ClusterIP**: ``curl -v http://<ClusterIP>:<port>/health``. DNS works but the
+   ClusterIP fails: kube-proxy, or no endpoints.
+3. **Endpoints**: ``kubectl get endpoints``. Empty: the selector matches no pod, or the
+   pods are not ready (their addresses are in notReadyAddresses).
+4. **Pod IP**: ``curl -v http://<pod IP>:<targetPort>/health`` for every ready endpoint
+   (this bypasses kube-proxy). Pod IPs work but the ClusterIP does not: kube-proxy on
+   the client's node. A pod IP times out: a NetworkPolicy drops it, or the address is
+   caught by another Service's rules (pod and service ranges overlap).
+5. **inside the pod**: ``kubectl exec ... -- netstat -tlnp`` and ``kubectl describe
+   pod``: bound to 127.0.0.1, listening on another port than declared, a targetPort
+   that is not the containerPort, or nothing listening at all.
+
+:func:`climb` stops at the rung that localises the break and returns a :class:`Climb`
+with a :class:`Finding`: the layer, the likely fault (a name from
+:data:`k8snet_lesson.faults.FAULTS`), the evidence and the advice. :func:`mystery` picks
+one or two faults for an exercise, seeded; :func:`check_diagnosis` checks the
+learner's answer and that the fix passes the ladder.
+
+The lesson's transcript is internally odd (curl to the ClusterIP answers 200 OK while
+curl to one endpoint's Pod IP is refused); the model reproduces it when one endpoint of
+three is broken and kube-proxy's draw for the ClusterIP request picks a healthy one,
+and the climb says so in its notes.
+
+What it simplifies: one request per rung (the ClusterIP draw is seeded); the first
+Service port is the one climbed; the classification reads the model's reasons (which
+the real debugger infers from timeouts, resets and netstat).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterable, Sequence
+
+from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
+from .connect import Outcome, Reason, enforces_network_policy
+from .errors import InvalidValue, NotFound
+from .faults import FAULTS, Broken, Layer, fault, inject
+from .netshoot import Output, curl, cat_resolv_conf, kubectl_describe_pod, kubectl_get_endpoints, netstat, nslookup
+
+__all__ = [
+    "Layer",
+    "Rung",
+    "Finding",
+    "Climb",
+    "Mystery",
+    "Verdict",
+    "climb",
+    "mystery",
+    "check_diagnosis",
+]
+
+HEALTH_PATH = "/health"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rung:
+    """One rung: what was run, what it printed, and whether this layer works."""
+
+    name: str
+    layer: Layer
+    outputs: tuple[Output, ...]
+    passed: bool
+    summary: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """Where the ladder broke: the layer at fault, the likely fault, why, and what to do.
+
+    ``fault_name`` is a registered fault's name, or None when the symptom matches none
+    (the evidence still says what was seen).
+    """
+
+    layer: Layer
+    fault_name: str | None
+    evidence: tuple[str, ...]
+    advice: str
+
+    def __str__(self) -> str:
+        name = self.fault_name or "no registered fault matches"
+        lines = [f"Finding: {self.layer.value}: {name}"]
+        lines += [f"  - {line}" for line in self.evidence]
+        lines.append(f"  Fix: {self.advice}")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Climb:
+    """A climb of the ladder: the rungs in order, the finding (None: every rung passed), notes."""
+
+    client: str
+    service: str
+    cni: str
+    seed: int
+    rungs: tuple[Rung, ...]
+    finding: Finding | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.finding is None
+
+    def __str__(self) -> str:
+        head = f"Debugging ladder from {self.client} to Service {self.service} (CNI {self.cni}, seed {self.seed})"
+        out = [head, "=" * len(head)]
+        for i, rung in enumerate(self.rungs, 1):
+            out += ["", f"{i}. {rung.name}: {'ok' if rung.passed else 'BROKEN'} - {rung.summary}", ""]
+            out += [o.transcript for o in rung.outputs]
+        out.append("")
+        out.append(str(self.finding) if self.finding else "Every rung passed: DNS, the ClusterIP, the endpoints and the pods all answer.")
+        if self.notes:
+            out += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+# --- the climb -------------------------------------------------------------------------------
+
+
+def _resolve_targets(cluster: Cluster, client: Pod | str, service: Service | str) -> tuple[Pod, Service]:
+    source = client if isinstance(client, Pod) else cluster.pod(client)
+    target = service if isinstance(service, Service) else cluster.service(service)
+    if not target.ports:
+        raise InvalidValue(f"service {target.key} has no ports to climb towards")
+    return source, target
+
+
+def _draw(draws: random.Random) -> int:
+    """A fresh seed for one request: each connection is its own draw, as in the kernel."""
+    return draws.randrange(2**32)
+
+
+def _short_name(client: Pod, service: Service) -> str:
+    return service.name if client.namespace == service.namespace else f"{service.name}.{service.namespace}"
+
+
+def _finding(name: str | None, layer: Layer | None, evidence: Iterable[str], advice: str | None = None) -> Finding:
+    if name is not None:
+        registered = fault(name)
+        return Finding(layer or registered.layer, name, tuple(evidence), advice or registered.fix)
+    return Finding(layer or Layer.POD_IP, None, tuple(evidence), advice or "read the evidence; no registered fault matches")
+
+
+def _dns_rung(cluster: Cluster, client: Pod, service: Service, cni: str, draws: random.Random) -> tuple[Rung, Finding | None]:
+    from .dns import dns_endpoints, dns_service
+
+    port = service.ports[0].port
+    by_name = curl(cluster, client, f"http://{_short_name(client, service)}:{port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
+    look = nslookup(cluster, client, service.dns_name, cni=cni, seed=_draw(draws))
+    resolution = look.resolution
+    if resolution is not None and resolution.ok:
+        summary = f"{service.dns_name} is {', '.join(map(str, resolution.addresses))}"
+        if by_name.ok:
+            summary += "; the Service answers by name, so DNS and the Service work"
+        return Rung("DNS name", Layer.DNS, (by_name, look), True, summary), None
+
+    outputs = [by_name, look, cat_resolv_conf(cluster, client)]
+    kube_dns = dns_service(cluster)
+    evidence = []
+    if resolution is not None and resolution.timed_out:
+        evidence.append(f"nslookup got no answer from {resolution.nameserver}: {resolution.reason}")
+    if kube_dns is None:
+        evidence.append("there is no kube-system/kube-dns Service at all")
+        name = None
+    else:
+        outputs.append(kubectl_get_endpoints(cluster, kube_dns))
+        ready = dns_endpoints(cluster)
+        coredns = [p for p in cluster.pods if kube_dns.selects(p)]
+        if not ready:
+            states = ", ".join(f"{p.name} (Ready: {p.ready}, restarts {p.restarts})" for p in coredns) or "none"
+            evidence.append(f"kube-dns has no ready endpoints; CoreDNS pods: {states}")
+            name = "coredns-down"
+        else:
+            evidence.append(f"kube-dns has ready endpoints ({', '.join(map(str, ready))}) but the query was lost on the way")
+            name = None
+    if resolution is not None and not resolution.timed_out:
+        evidence.append(f"CoreDNS answered {resolution.answers[-1].rcode.value} for {service.dns_name}")
+    rung = Rung("DNS name", Layer.DNS, tuple(outputs), False, f"{service.dns_name} does not resolve")
+    return rung, _finding(name, Layer.DNS, evidence)
+
+
+def _endpoints_rung(cluster: Cluster, service: Service) -> tuple[Rung, Finding | None, tuple]:
+    from .endpoints import endpoints_for
+
+    endpoints = endpoints_for(cluster, service)
+    shown = kubectl_get_endpoints(cluster, service)
+    ready = [(a.ip, a, s.ports) for s in endpoints.subsets for a in s.addresses]
+    if ready:
+        summary = f"{len(ready)} ready address{'es' if len(ready) != 1 else ''}"
+        if endpoints.not_ready_addresses:
+            summary += f", {len(endpoints.not_ready_addresses)} not ready"
+        return Rung("Endpoints", Layer.ENDPOINTS, (shown,), True, summary), None, tuple(ready)
+
+    selected = [p for p in cluster.pods if service.selects(p)]
+    outputs = [shown]
+    evidence = [f"kubectl get endpoints shows no ready address for {service.key}"]
+    if not selected:
+        selector = service.selector
+        evidence.append(f"the selector {selector} matches no pod in namespace {service.namespace}")
+        near = [p for p in cluster.pods if p.namespace == service.namespace and selector and set(selector) & set(p.labels)]
+        for p in near[:5]:
+            shared = ", ".join(f"{k}={p.labels[k]}" for k in sorted(set(selector or ()) & set(p.labels)))
+            evidence.append(f"pod {p.name} is labelled {shared}")
+        name = "selector-mismatch" if selector else None
+    elif endpoints.not_ready_addresses:
+        not_ready = [p for p in selected if not p.ready]
+        evidence.append(
+            "notReadyAddresses: " + ", ".join(str(ip) for ip in endpoints.not_ready_addresses)
+            + " (the pods run but fail their readiness probes; kube-proxy never sends them traffic)"
+        )
+        if not_ready:
+            outputs.append(kubectl_describe_pod(cluster, not_ready[0]))
+        name = "readiness-failing"
+    else:
+        evidence.append(f"{len(selected)} pods match the selector but none has an address or a matching port")
+        name = None
+    rung = Rung("Endpoints", Layer.ENDPOINTS, tuple(outputs), False, "no ready endpoints")
+    return rung, _finding(name, Layer.ENDPOINTS, evidence), ()
+
+
+def _endpoint_port(ports: Sequence, service: Service) -> int | None:
+    first = service.ports[0]
+    for p in ports:
+        if (p.name or "") == (first.name or "") and p.protocol == first.protocol:
+            return p.port
+    return ports[0].port if ports else None
+
+
+def _inside(cluster: Cluster, pod: Pod, port: int) -> tuple[Rung, Finding]:
+    shown = netstat(cluster, pod)
+    described = kubectl_describe_pod(cluster, pod)
+    declared = {p.container_port for c in pod.containers for p in c.ports if p.protocol is Protocol.TCP}
+    sockets = [(a, p) for c in pod.containers for (a, p, proto) in c.listening if proto is Protocol.TCP]
+    public = {p for (a, p) in sockets if a != LOOPBACK}
+    loopback = {p for (a, p) in sockets if a == LOOPBACK}
+    listing = ", ".join(f"{a}:{p}" for a, p in sorted(sockets, key=lambda s: (s[1], int(s[0])))) or "nothing"
+    evidence = [f"netstat -tlnp in {pod.name}: listening on {listing}"]
+    declared_text = ", ".join(map(str, sorted(declared))) or "none"
+    if port in loopback:
+        evidence.append(f"the app listens on 127.0.0.1:{port}, loopback only: a connection to {pod.pod_ip}:{port} arrives on eth0 and is refused")
+        name = "bound-to-localhost"
+    elif port not in declared and public & declared:
+        evidence.append(
+            f"the endpoints send traffic to port {port} (the Service's targetPort), but the pod declares "
+            f"containerPort {declared_text} and the app listens there"
+        )
+        name = "wrong-target-port"
+    elif public:
+        evidence.append(f"the pod declares containerPort {declared_text}, but the app listens on {', '.join(map(str, sorted(public)))}")
+        name = "app-wrong-port" if port in declared else "wrong-target-port"
+    else:
+        evidence.append(f"containerPort {declared_text} is declared, but nothing in the pod listens on {port}")
+        name = "nothing-listening"
+    rung = Rung("inside the pod", Layer.APP, (shown, described), False, f"nothing accepts connections on {pod.pod_ip}:{port}")
+    return rung, _finding(name, None, evidence)
+
+
+def _policy_notes(cluster: Cluster, client: Pod, service: Service, cni: str) -> list[str]:
+    if enforces_network_policy(cni):
+        return []
+    notes = []
+    for pod in (p for p in cluster.pods if service.selects(p)):
+        for policy in cluster.network_policies:
+            if policy.applies_to(pod) and not policy.allows(client, pod):
+                notes.append(
+                    f"NetworkPolicy {policy.namespace}/{policy.name} would deny {client.name}, but {cni} does not "
+                    "enforce NetworkPolicy: the traffic is allowed (switch to Calico or Cilium and it is dropped)"
+                )
+                return notes
+    return notes
+
+
+def climb(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str | None = None, seed: int = 0) -> Climb:
+    """Climb the ladder from ``client`` to ``service``; stop at the rung that localises the break."""
+    source, target = _resolve_targets(cluster, client, service)
+    cni = cni or cluster.cni
+    enforces_network_policy(cni)  # an unknown CNI fails here, naming the known ones
+    rungs: list[Rung] = []
+    notes = _policy_notes(cluster, source, target, cni)
+
+    def done(finding: Finding | None) -> Climb:
+        return Climb(source.key, target.key, cni, seed, tuple(rungs), finding, tuple(notes))
+
+    draws = random.Random(seed)
+    rung, finding = _dns_rung(cluster, source, target, cni, draws)
+    rungs.append(rung)
+    if finding:
+        return done(finding)
+
+    port = target.ports[0].port
+    through_service = None
+    if target.cluster_ip is not None:
+        through_service = curl(cluster, source, f"http://{target.cluster_ip}:{port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
+        conn = through_service.connection
+        summary = "200 OK" if through_service.ok else conn.detail
+        rungs.append(Rung("ClusterIP", Layer.SERVICE, (through_service,), through_service.ok, summary))
+    else:
+        notes.append(f"{target.key} is headless (clusterIP: None): DNS returns the pod IPs and there is no ClusterIP rung")
+
+    rung, finding, ready = _endpoints_rung(cluster, target)
+    rungs.append(rung)
+    if finding:
+        return done(finding)
+
+    outputs, failed = [], []
+    for address, endpoint_address, ports in ready:
+        pod_port = _endpoint_port(ports, target)
+        if pod_port is None:
+            continue
+        shown = curl(cluster, source, f"http://{address}:{pod_port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
+        outputs.append(shown)
+        if not shown.ok:
+            failed.append((shown, endpoint_address, pod_port))
+    broken = len(failed)
+    summary = f"{len(outputs) - broken} of {len(outputs)} pod IPs answer"
+    rungs.append(Rung("Pod IP", Layer.POD_IP, tuple(outputs), not failed, summary))
+
+    if not failed:
+        if through_service is not None and not through_service.ok:
+            conn = through_service.connection
+            evidence = [f"every pod IP answers, the ClusterIP does not: {conn.detail}"]
+            node = cluster.node(conn.node_name)
+            name = None
+            if conn.reason is Reason.NO_RULE and not node.kube_proxy_synced:
+                evidence.append(f"kube-proxy on {node.name} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
+                name = "kube-proxy-stale"
+            elif conn.reason is Reason.SERVICE_DROP:
+                evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
+            return done(_finding(name, Layer.SERVICE, evidence))
+        return done(None)
+
+    shown, endpoint_address, pod_port = failed[0]
+    conn = shown.connection
+    if through_service is not None and through_service.ok:
+        picked = through_service.connection.endpoint
+        notes.append(
+            f"The ClusterIP request succeeded because kube-proxy's random draw (climb seed {seed}) picked "
+            f"{picked[0]}:{picked[1]}, a healthy endpoint; {broken} of {len(outputs)} endpoints are broken, so about "
+            f"{broken} in {len(outputs)} requests through the Service fail. The lesson's transcript "
+            "(ClusterIP 200 OK, Pod IP refused) is this case."
+        )
+    pod_ip = f"{conn.destination}:{conn.port}"
+    if conn.service is not None and conn.service.cluster_ip == conn.destination:
+        evidence = [
+            f"pod IP {conn.destination} is also the ClusterIP of Service {conn.service.key}: kube-proxy on "
+            f"{conn.node_name} catches {pod_ip} ({conn.detail})",
+            f"the pod network {cluster.cluster_cidr} overlaps the service range {cluster.service_cidr}",
+        ]
+        return done(_finding("cidr-overlap", None, evidence))
+    if conn.reason is Reason.POLICY_DENIED:
+        server = conn.server
+        inside = netstat(cluster, server)
+        rungs.append(Rung("inside the pod", Layer.APP, (inside,), True, "the app listens; the packets never reach it"))
+        names = ", ".join(f"{p.namespace}/{p.name}" for p in conn.policies)
+        evidence = [
+            f"curl to {pod_ip} times out while the app listens (netstat): the SYN is dropped on the way",
+            f"NetworkPolicy {names} selects {server.name} and admits no ingress from {source.name}; {cni} enforces it",
+        ]
+        return done(_finding("network-policy-deny", None, evidence))
+    if conn.outcome is Outcome.REFUSED and conn.server is not None:
+        rung, finding = _inside(cluster, conn.server, conn.final_port)
+        rungs.append(rung)
+        return done(finding)
+    return done(_finding(None, Layer.POD_IP, [f"curl to {pod_ip}: {conn.detail}"]))
+
+
+# --- exercises ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Mystery:
+    """A broken cluster for an exercise: one or two hidden faults on the way to a Service."""
+
+    broken: Broken
+    seed: int
+    cni: str
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.broken.cluster
+
+    @property
+    def client(self) -> str:
+        return self.broken.client
+
+    @property
+    def service(self) -> str:
+        return self.broken.service
+
+    @property
+    def count(self) -> int:
+        """How many faults are hidden (the exercise may tell the learner)."""
+        return len(self.broken.faults)
+
+    def climb(self, cluster: Cluster | None = None) -> Climb:
+        """Climb the ladder on the mystery cluster (or on ``cluster``, a partly fixed one)."""
+        return climb(cluster or self.cluster, client=self.client, service=self.service, cni=self.cni, seed=self.seed)
+
+    def without(self, name: str) -> Cluster:
+        """The cluster with fault ``name`` fixed (the others stay)."""
+        return self.broken.without(name)
+
+    def fixed(self) -> Cluster:
+        return self.broken.fixed()
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The check of a diagnosis: which faults were named right, missed, or named wrongly."""
+
+    correct: bool
+    found: tuple[str, ...]
+    missed: tuple[str, ...]
+    wrong: tuple[str, ...]
+    fixed_passes: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _observable(cluster: Cluster, names: tuple[str, ...], client: str, service: str, cni: str, seed: int) -> Broken | None:
+    """Inject ``names``; keep it only if the ladder finds each fault, one after the other."""
+    try:
+        broken = inject(cluster, names, service=service, client=client)
+    except (InvalidValue, NotFound):
+        return None
+    remaining, current = set(names), broken.cluster
+    while remaining:
+        result = climb(current, client=client, service=service, cni=cni, seed=seed)
+        if result.finding is None or result.finding.fault_name not in remaining:
+            return None
+        remaining.discard(result.finding.fault_name)
+        current = inject(broken.healthy, tuple(remaining), service=service, client=client).cluster
+    return broken
+
+
+def mystery(
+    cluster: Cluster,
+    seed: int,
+    client: Pod | str,
+    service: Service | str,
+    *,
+    cni: str | None = None,
+    candidates: Sequence[str] | None = None,
+) -> Mystery:
+    """Pick one or two faults (seeded) that the ladder can find here, and hide them in ``cluster``.
+
+    Two faults are always of different layers. Faults the ladder cannot see on this
+    cluster (a NetworkPolicy on a CNI that ignores policy, CoreDNS in a cluster without
+    it) are never picked. ``candidates`` limits the choice to those fault names.
+    """
+    source, target = _resolve_targets(cluster, client, service)
+    cni = cni or cluster.cni
+    enforces = enforces_network_policy(cni)
+    pool = list(candidates) if candidates is not None else list(FAULTS)
+    for name in pool:
+        fault(name)
+    pool = [n for n in pool if enforces or not FAULTS[n].needs_policy_enforcement]
+    if climb(cluster, client=source, service=target, cni=cni, seed=seed).finding is not None:
+        raise InvalidValue(f"the cluster is broken already on the way from {source.key} to {target.key}: start from a healthy one")
+    rng = random.Random(seed)
+    singles = list(pool)
+    rng.shuffle(singles)
+    pairs = [(a, b) for i, a in enumerate(pool) for b in pool[i + 1 :] if FAULTS[a].layer is not FAULTS[b].layer]
+    rng.shuffle(pairs)
+    choices: list[tuple[str, ...]] = [(n,) for n in singles]
+    if rng.random() < 0.5:
+        choices = [tuple(p) for p in pairs] + choices
+    for names in choices:
+        broken = _observable(cluster, names, source.key, target.key, cni, seed)
+        if broken is not None:
+            return Mystery(broken, seed, cni)
+    raise InvalidValue(f"no fault the ladder can find from {source.key} to {target.key} on {cni}")
+
+
+def check_diagnosis(mystery: Mystery, names: str | Iterable[str]) -> Verdict:
+    """Check the learner's fault names against the mystery's, and that the fix passes the ladder."""
+    given = (names,) if isinstance(names, str) else tuple(names)
+    for name in given:
+        fault(name)
+    actual = set(mystery.broken.faults)
+    found = tuple(n for n in mystery.broken.faults if n in given)
+    missed = tuple(n for n in mystery.broken.faults if n not in given)
+    wrong = tuple(dict.fromkeys(n for n in given if n not in actual))
+    fixed_passes = mystery.climb(mystery.fixed()).passed
+    correct = not missed and not wrong
+    if correct:
+        message = f"Right: {', '.join(found)}. " + " ".join(f"Fix: {FAULTS[n].fix}." for n in found)
+    else:
+        parts = []
+        if found:
+            parts.append(f"right: {', '.join(found)}")
+        if wrong:
+            parts.append(f"not the fault here: {', '.join(wrong)}")
+        if missed:
+            parts.append(f"{len(missed)} fault{'s' if len(missed) != 1 else ''} still hidden")
+        message = "Not yet: " + "; ".join(parts) + ". Climb again, rung by rung."
+    if not fixed_passes:
+        message += " (The fixed cluster does not pass the ladder: the starting cluster was not healthy.)"
+    return Verdict(correct, found, missed, wrong, fixed_passes, message)
