@@ -106,7 +106,7 @@ class Outer:
 
 def scapy_available() -> bool:
     try:
-        import scapy  # noqa: F401
+        __import__("scapy")
     except ImportError:
         return False
     return True
