@@ -1,0 +1,79 @@
+"""``k8snet rules``: the iptables rules kube-proxy would program on one node.
+
+Reads Kubernetes manifests (Services, EndpointSlices, Endpoints, Pods, Nodes; YAML or
+JSON, ``-`` for standard input), derives the EndpointSlices the controller would
+write, and prints what kube-proxy (iptables mode, v1.28+) programs on ``--node``:
+
+* ``--form restore`` (the default): kube-proxy's own ``iptables-restore`` input, in the
+  order kube-proxy's unit tests compare it;
+* ``--form save``: the node's filter and nat tables as ``iptables-save`` prints them,
+  built-in chains and kube-proxy's jumps into them included.
+
+The node's InternalIP and the cluster CIDR come from the manifests (a Node, a kubeadm
+ClusterConfiguration); ``--node-ip`` and ``--cluster-cidr`` override them. When the
+manifests hold no Node at all, any node name is accepted.
+"""
+
+from __future__ import annotations
+
+import sys
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+
+from ..errors import InvalidValue
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "rules",
+        help="print the iptables rules kube-proxy would program on a node",
+        description="Print the iptables rules kube-proxy (iptables mode, v1.28+) programs on one node "
+        "for the Services, EndpointSlices, Endpoints, Pods and Nodes in MANIFEST files.",
+    )
+    parser.add_argument("manifests", nargs="+", metavar="MANIFEST",
+                        help="YAML or JSON manifest file (several documents or a List); - reads standard input")
+    parser.add_argument("--node", required=True, metavar="NAME", help="the node whose rules to print")
+    parser.add_argument("--node-ip", metavar="IP", help="the node's InternalIP (default: from its Node manifest)")
+    parser.add_argument("--cluster-cidr", metavar="CIDR",
+                        help="the pod network kube-proxy treats as local (default: from the manifests)")
+    parser.add_argument("--form", choices=("restore", "save"), default="restore",
+                        help="restore: kube-proxy's iptables-restore input (default); "
+                        "save: the node's tables as iptables-save prints them")
+    parser.set_defaults(func=run)
+
+
+def _node_ip(text: str) -> IPv4Address:
+    try:
+        address = ip_address(text.strip())
+    except ValueError:
+        raise InvalidValue(f"--node-ip {text!r} is not an IPv4 address") from None
+    if not isinstance(address, IPv4Address):
+        raise InvalidValue(f"--node-ip {text!r} is not an IPv4 address (the model is IPv4 only)")
+    return address
+
+
+def _cluster_cidr(text: str) -> IPv4Network:
+    try:
+        network = ip_network(text.strip())
+    except ValueError as exc:
+        raise InvalidValue(f"--cluster-cidr {text!r} is not a CIDR such as 10.244.0.0/16 ({exc})") from None
+    if not isinstance(network, IPv4Network):
+        raise InvalidValue(f"--cluster-cidr {text!r} is not an IPv4 CIDR (the model is IPv4 only)")
+    return network
+
+
+def run(args) -> int:
+    from .. import iptables
+    from ..kube_proxy import rules_for
+    from ..manifests import load
+
+    overrides = {}
+    if args.node_ip is not None:
+        overrides["node_ip"] = _node_ip(args.node_ip)
+    if args.cluster_cidr is not None:
+        overrides["cluster_cidr"] = _cluster_cidr(args.cluster_cidr)
+    cluster = load(args.manifests)
+    save = args.form == "save"
+    ruleset = rules_for(cluster, args.node, include_builtin=save, **overrides)
+    text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
+    sys.stdout.write(text)  # written whole, once every step has succeeded
+    return 0
