@@ -291,7 +291,7 @@ class Spread:
     kernel_counts: tuple[int, ...]
     failures: tuple[tuple[str, int], ...]  # (error, count) seen by the client
     listing: str  # iptables -t nat -L <chain> -v -x -n
-    chi_square: Any  # simulate.ChiSquare(statistic, dof, p_value)
+    chi_square: Any  # simulate.ChiSquare(statistic, dof, p_value); None for one endpoint
 
     @property
     def counts_agree(self) -> bool:
@@ -376,7 +376,7 @@ def spread(
         kernel_counts=kernel_counts,
         failures=tuple(sorted(answer["errors"].items())),
         listing=listing,
-        chi_square=chi_square(list(client_counts), list(shares)),
+        chi_square=chi_square(list(client_counts), list(shares)) if len(shares) > 1 else None,
     )
 
 

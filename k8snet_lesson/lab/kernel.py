@@ -432,12 +432,12 @@ def build(
     if not found.ok:
         raise LabUnavailable(found.reason)
     backend = Backend(backend)
-    built, _ = lab_cluster(cluster)
+    plan(cluster, prefix or "k8snet-check-")  # refuse a cluster the lab cannot build before starting anything
     started = time.monotonic()
     sandbox = Sandbox.start(prefix, detach=detach, ttl=ttl)
     try:
-        topology = plan(built, sandbox.prefix)
-        lab = Lab(sandbox=sandbox, topology=topology, cluster=built, backend=backend, ttl=ttl)
+        topology = plan(cluster, sandbox.prefix)
+        lab = Lab(sandbox=sandbox, topology=topology, cluster=topology.cluster, backend=backend, ttl=ttl)
         sandbox.run(["sh", "-e"], input=build_script(topology), timeout=120)
         lab.netns_inodes = _inodes(sandbox, topology.namespaces)
         _start_components(lab)

@@ -33,7 +33,7 @@ from .topology import check_prefix, plan
 __all__ = ["STATE_ENV", "LabState", "state_path", "save", "load", "attach", "Down", "down", "host_lab_namespaces"]
 
 STATE_ENV = "K8SNET_LAB_STATE_DIR"
-_HOST_LAB_NAME = re.compile(r"^k8snet-[0-9a-z]{1,12}-\S*$")
+_HOST_LAB_NAME = re.compile(r"^k8snet-[0-9a-z]{1,12}-(underlay|probe|node-\S+|pod-\S+)$")
 
 
 def state_path() -> Path:

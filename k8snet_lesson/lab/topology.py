@@ -184,17 +184,22 @@ def _buildable(pod: Pod) -> bool:
 
 
 def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
-    """The cluster the lab builds: ``cluster`` with its nodes on 192.168.0.0/24.
+    """The cluster the lab builds: ``cluster`` on Flannel, with its nodes on 192.168.0.0/24.
 
     Nodes keep their InternalIPs when all of them lie in 192.168.0.0/24 (the lab's
     node network) and none is its network, router (``.1``) or broadcast address;
     otherwise every node is renumbered to 192.168.0.10, .11, ... in order (and the
     cluster's node network becomes 192.168.0.0/24), hostNetwork pods follow their node,
-    and a note says so. Pod IPs, pod CIDRs and Services are never changed. Nodes
+    and a note says so. A cluster modelled on another CNI is built as Flannel, and a
+    note says that too. Pod IPs, pod CIDRs and Services are never changed. Nodes
     without a pod CIDR cannot host pods and are an error.
     """
     if not cluster.nodes:
         raise InvalidValue("the cluster has no nodes to build")
+    notes: tuple[str, ...] = ()
+    if cluster.cni != CNI:
+        notes = (f"the lab builds Flannel's VXLAN network; the cluster's CNI {cluster.cni} is replaced by {CNI}",)
+        cluster = cluster.with_(cni=CNI)
     for node in cluster.nodes:
         if node.pod_cidr is None:
             raise InvalidValue(f"node {node.name} has no podCIDR: the lab cannot give its pods a bridge")
@@ -202,7 +207,7 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
     reserved = {NODE_NETWORK.network_address, NODE_NETWORK.network_address + 1, NODE_NETWORK.broadcast_address}
     fits = len(taken) == len(cluster.nodes) and all(ip in NODE_NETWORK and ip not in reserved for ip in taken)
     if fits and (cluster.node_network is None or NODE_NETWORK.subnet_of(cluster.node_network)):
-        return cluster, ()
+        return cluster, notes
     if len(cluster.nodes) > 200:
         raise InvalidValue(f"{len(cluster.nodes)} nodes do not fit the lab's node network {NODE_NETWORK}")
     mapping = {node.internal_ip: NODE_NETWORK.network_address + 10 + i for i, node in enumerate(cluster.nodes)}
@@ -213,7 +218,7 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
     )
     moves = ", ".join(f"{old.name} {old.internal_ip} -> {new.internal_ip}" for old, new in zip(cluster.nodes, nodes))
     note = f"node InternalIPs outside {NODE_NETWORK} were renumbered: {moves}"
-    return cluster.with_(nodes=nodes, pods=pods, node_network=NODE_NETWORK), (note,)
+    return cluster.with_(nodes=nodes, pods=pods, node_network=NODE_NETWORK), (*notes, note)
 
 
 def _check_pods(cluster: Cluster, pods: list[Pod]) -> None:

@@ -217,3 +217,10 @@ def test_plan_invariants(cluster):
     script = build_script(topology)
     # each node: a default route and one per remote lease; each pod: default and cluster CIDR
     assert script.count("route add ") == len(topology.nodes) ** 2 + 2 * len(topology.pods)
+
+
+def test_another_cni_is_built_as_flannel_and_said_so():
+    cluster = two_nodes().with_(cni="calico")
+    built, notes = lab_cluster(cluster)
+    assert built.cni == "flannel"
+    assert notes == ("the lab builds Flannel's VXLAN network; the cluster's CNI calico is replaced by flannel",)
