@@ -300,6 +300,28 @@ def test_route_text(route: cni.Route, text: str) -> None:
     assert str(route) == text
 
 
+def test_dump_order_is_by_address_longer_prefix_first() -> None:
+    # As `ip route show` lists a Calico node's table (iproute2 6.1, Linux 6.1).
+    table = cni.NetworkNamespace(
+        "node",
+        (),
+        (
+            cni.Route(N("192.168.0.0/24"), "eth0", protocol=cni.RouteProtocol.KERNEL, scope="link", source=A("192.168.0.10")),
+            cni.Route(N("10.244.2.0/24"), "cni0", protocol=cni.RouteProtocol.KERNEL, scope="link", source=A("10.244.2.1")),
+            cni.Route(N("10.244.2.20/32"), "cali0b08960e0ec", scope="link"),
+            cni.Route(N("10.244.2.0/26"), None, type=cni.RouteType.BLACKHOLE, protocol=cni.RouteProtocol.BIRD),
+            cni.Route(N("0.0.0.0/0"), "eth0", gateway=A("192.168.0.1")),
+        ),
+    )
+    assert table.ip_route_show().splitlines() == [
+        "default via 192.168.0.1 dev eth0",
+        "blackhole 10.244.2.0/26 proto bird",
+        "10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1",
+        "10.244.2.20 dev cali0b08960e0ec scope link",
+        "192.168.0.0/24 dev eth0 proto kernel scope link src 192.168.0.10",
+    ]
+
+
 def test_lookup_is_longest_prefix_match() -> None:
     routes = [
         cni.Route(N("0.0.0.0/0"), "eth0", gateway=A("192.168.0.1")),
@@ -313,13 +335,15 @@ def test_lookup_is_longest_prefix_match() -> None:
 
 
 # --- the CNI ADD: golden output built from the plugins' documented behaviour ------------
+# The line formats are iproute2 6.1's on Linux 6.1, as a veth pair configured with these
+# commands in scratch namespaces printed them (trailing spaces stripped).
 def test_calico_pod_prints_the_lessons_shape() -> None:
     add = cni.cni_add(LESSON, CHECKOUT, "calico")
     mac = cni.MACAddress.derive("eth0", CHECKOUT)
     # eth0 is index 3 (lo, then the veth peer registered first); the host end is the
     # node's 3rd device (lo, eth0) + the pod's place among the node's pods (first).
     assert add.ip_addr_show == (
-        "3: eth0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default\n"
+        "3: eth0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000\n"
         f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff link-netnsid 0\n"
         "    inet 10.244.2.14/32 scope global eth0\n"
         "       valid_lft forever preferred_lft forever"
@@ -342,7 +366,7 @@ def test_flannel_pod_shows_a_slash_24_and_the_bridge_gateway() -> None:
     mac = cni.MACAddress.derive("eth0", CHECKOUT)
     # Node devices: lo 1, eth0 2, flannel.1 3, cni0 4; the first pod's veth is 5.
     assert add.ip_addr_show == (
-        "3: eth0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default\n"
+        "3: eth0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default qlen 1000\n"
         f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff link-netnsid 0\n"
         "    inet 10.244.2.14/24 brd 10.244.2.255 scope global eth0\n"
         "       valid_lft forever preferred_lft forever"
