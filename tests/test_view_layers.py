@@ -97,6 +97,45 @@ def test_environment_check_reports_the_package_and_live_widgets():
     assert frame.loc["widgets", "result"].startswith("yes")
 
 
+def test_pods_view_prints_what_kubectl_prints_for_each_choice():
+    view = layers.pods_view(lesson_like(), namespace="production")
+    lines = view.last.splitlines()
+    assert lines[0] == "$ kubectl get pods -o wide -n production"
+    assert lines[1].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
+                                "READINESS", "GATES"]
+    # the API server lists by name
+    assert [line.split()[0] for line in lines[2:]] == sorted(p.split("/")[1] for p in (CHECKOUT_A, CHECKOUT_B, PAYMENT, AUTH))
+
+    view.columns.value = "lesson"
+    assert view.last.splitlines()[1].split() == ["NAME", "READY", "STATUS", "NODE", "IP"]
+    row = next(line for line in view.last.splitlines() if line.startswith("checkout-api-6f8b9d-2xkpj"))
+    assert row.split() == ["checkout-api-6f8b9d-2xkpj", "1/1", "Running", "node-eu-west-1a", "10.244.2.14"]
+
+    view.node.value = "node-eu-west-1a"  # the lesson's two pods that share a node
+    lines = view.last.splitlines()
+    assert lines[0] == "$ kubectl get pods -o wide -n production --field-selector spec.nodeName=node-eu-west-1a"
+    assert [line.split()[0] for line in lines[2:]] == ["checkout-api-6f8b9d-2xkpj", "payment-api-7d9c4b-xr7nq"]
+    assert "k8snet-pods-text" in view.output.value
+
+
+def test_pods_view_says_no_resources_like_kubectl():
+    cluster = lesson_like().with_pod(Pod("staging", "web-1", node_name="node-eu-west-1b", pod_ip="10.244.3.30"))
+    view = layers.pods_view(cluster, namespace="staging", node="node-eu-west-1a")
+    assert view.last.splitlines()[1] == "No resources found in staging namespace."
+    view.namespace.value = ""
+    assert view.last.splitlines()[0] == "$ kubectl get pods -o wide -A --field-selector spec.nodeName=node-eu-west-1a"
+    assert view.last.splitlines()[1].split()[:2] == ["NAMESPACE", "NAME"]
+
+
+def test_pods_view_refuses_unknown_names():
+    with pytest.raises(NotFound, match="no pods in namespace 'staging'"):
+        layers.pods_view(lesson_like(), namespace="staging")
+    with pytest.raises(NotFound, match="no node 'node-9'"):
+        layers.pods_view(lesson_like(), node="node-9")
+    with pytest.raises(InvalidValue, match="columns 'tall' is not one of wide, lesson"):
+        layers.pods_view(lesson_like(), columns="tall")
+
+
 # --- the three layers -------------------------------------------------------------------
 
 
@@ -354,6 +393,16 @@ def test_churn_table_the_clusterip_stays_while_endpoints_follow_the_pods():
     for step, cluster in enumerate(history.clusters):
         ips = sorted(str(p.pod_ip) for p in cluster.pods if p.labels.get("app") == "checkout-api")
         assert sorted(e.split(":")[0] for e in frame.loc[step, "ready endpoints"].split(",")) == ips
+
+
+def test_replacements_table_one_row_per_pod_per_step():
+    history = layers.churn(lesson_like(), "production/checkout-api-svc", ["container restart", "pod deleted"], seed=2)
+    frame = layers.replacements_table(history)
+    assert list(frame.index) == [1, 1, 2, 2]
+    assert list(frame["IP changed"]) == [False, False, True, True]
+    assert list(frame["old IP"]) == ["10.244.2.14", "10.244.3.7", "10.244.2.14", "10.244.3.7"]
+    assert list(frame["new IP"])[2:] == ["10.244.2.16", "10.244.3.8"]
+    assert frame.iloc[0]["old pod"] == frame.iloc[0]["new pod"] == "checkout-api-6f8b9d-2xkpj"
 
 
 def test_churn_is_reproducible_by_seed():

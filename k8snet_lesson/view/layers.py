@@ -57,6 +57,10 @@ __all__ = [
     "COURSE",
     "course_map",
     "environment_check",
+    "PodsView",
+    "pods_command",
+    "pods_view",
+    "render_pods",
     "NetworkLayer",
     "LESSON_NETWORK_LAYERS",
     "network_layers",
@@ -77,6 +81,7 @@ __all__ = [
     "Churn",
     "churn",
     "churn_table",
+    "replacements_table",
     "sizing_table",
     "CIDRState",
     "node_cidr_grid",
@@ -181,6 +186,96 @@ def environment_check() -> Any:
         answer = probe()
         rows.append(("kernel lab", "available" if answer.ok else f"not available: {answer.reason}"))
     return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
+
+
+_COLUMN_CHOICES = (("kubectl -o wide (real columns)", "wide"), ("the lesson's abridged columns", "lesson"))
+
+
+@dataclasses.dataclass
+class PodsView:
+    """Namespace, node and columns in; ``kubectl get pods -o wide`` as it would print out."""
+
+    cluster: Cluster
+    namespace: Any
+    node: Any
+    columns: Any
+    output: Any
+    message: Any
+    ui: Any
+    last: str | None = None  # the command and its output, as printed
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def pods_command(namespace: str | None, node: str | None) -> str:
+    """The kubectl command a view shows (``-A`` for all namespaces; a node is a field selector).
+
+    >>> pods_command("production", "node-eu-west-1a")
+    'kubectl get pods -o wide -n production --field-selector spec.nodeName=node-eu-west-1a'
+    """
+    command = "kubectl get pods -o wide " + (f"-n {namespace}" if namespace else "-A")
+    return command + (f" --field-selector spec.nodeName={node}" if node else "")
+
+
+def render_pods(view: PodsView) -> None:
+    """The pods view's callback: the command and what kubectl prints for it."""
+    from . import kubectl
+
+    namespace = view.namespace.value or None
+    node = view.node.value or None
+    try:
+        cluster = view.cluster
+        if node is not None:
+            cluster.node(node)
+            cluster = cluster.with_(pods=tuple(p for p in cluster.pods if p.node_name == node))
+        text = kubectl.get_pods_wide(cluster, namespace, columns=view.columns.value)
+    except K8snetError as exc:
+        view.message.value = _message_html(str(exc))
+        view.output.value = ""
+        view.last = None
+        return
+    printed = f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
+    view.message.value = ""
+    view.output.value = f'<pre class="k8snet-pods-text">{html.escape(printed)}</pre>'
+    view.last = printed
+
+
+def pods_view(cluster: Cluster, namespace: str | None = "production", node: str | None = None,
+              columns: str = "wide") -> PodsView:
+    """Dropdowns for the namespace (or all) and the node (or any), buttons for the columns."""
+    import ipywidgets as w
+
+    namespaces = sorted({p.namespace for p in cluster.pods})
+    nodes = [n.name for n in cluster.nodes]
+    if namespace is not None and namespace not in namespaces:
+        raise NotFound(f"no pods in namespace {namespace!r} (namespaces: {', '.join(namespaces) or 'none'})")
+    if node is not None and node not in nodes:
+        raise NotFound(f"no node {node!r} (nodes: {', '.join(nodes) or 'none'})")
+    if columns not in dict(_COLUMN_CHOICES).values():
+        raise InvalidValue(f"columns {columns!r} is not one of wide, lesson")
+    style = {"description_width": "90px"}
+    namespace_box = w.Dropdown(options=[("all namespaces (-A)", "")] + [(n, n) for n in namespaces],
+                               value=namespace or "", description="namespace", style=style)
+    node_box = w.Dropdown(options=[("any node", "")] + [(n, n) for n in nodes], value=node or "",
+                          description="node", style=style)
+    column_buttons = w.ToggleButtons(options=list(_COLUMN_CHOICES), value=columns, description="columns",
+                                     style={"description_width": "90px", "button_width": "230px"})
+    output = w.HTML()
+    message = w.HTML()
+    namespace_box.add_class("k8snet-pods-namespace")
+    node_box.add_class("k8snet-pods-node")
+    column_buttons.add_class("k8snet-pods-columns")
+    output.add_class("k8snet-pods-output")
+    message.add_class("k8snet-message")
+    ui = w.VBox([w.HBox([namespace_box, node_box]), column_buttons, message, output])
+    view = PodsView(cluster, namespace_box, node_box, column_buttons, output, message, ui)
+    for control in (namespace_box, node_box, column_buttons):
+        control.observe(lambda change: render_pods(view), names="value")
+    render_pods(view)
+    return view
 
 
 # --- the three network layers ----------------------------------------------------------
@@ -663,8 +758,8 @@ def churn(cluster: Cluster, service: Service | str, events: Iterable[ChurnEvent 
 
 
 def churn_table(history: Churn) -> Any:
-    """One row per step: the pods and their IPs, the Service's ready endpoints, and its
-    ClusterIP and DNS name (which do not change)."""
+    """One row per step: the Service's ready endpoints (``ip:port``, as kube-proxy will
+    program them), its ClusterIP and its DNS name (the last two do not change)."""
     import pandas as pd
 
     from ..endpoints import endpoints_for
@@ -672,22 +767,31 @@ def churn_table(history: Churn) -> Any:
     rows = []
     for step, cluster in enumerate(history.clusters):
         service = cluster.service(history.service)
-        pods = [p for p in cluster.pods if service.selects(p)]
         endpoints = endpoints_for(cluster, service)
-        pairs = []
-        for subset in endpoints.subsets:
-            for address in subset.addresses:
-                for port in subset.ports:
-                    pairs.append(f"{address.ip}:{port.port}")
+        pairs = [f"{address.ip}:{port.port}" for subset in endpoints.subsets
+                 for address in subset.addresses for port in subset.ports]
         rows.append({
             "step": step,
             "event": "(start)" if step == 0 else history.events[step - 1].value,
-            "pods (name IP restarts)": "; ".join(f"{p.name} {p.pod_ip} {p.restarts}" for p in pods),
             "ready endpoints": ",".join(pairs) or "<none>",
             "ClusterIP": str(service.cluster_ip),
             "DNS name": service.dns_name,
         })
     return pd.DataFrame(rows).set_index("step")
+
+
+def replacements_table(history: Churn) -> Any:
+    """One row per pod per step: the pod before and after the event, and its IP."""
+    import pandas as pd
+
+    rows = [
+        {"step": r.step, "event": r.event.value, "node": r.node, "old pod": r.old_pod.split("/", 1)[1],
+         "old IP": str(r.old_ip), "new pod": r.new_pod.split("/", 1)[1], "new IP": str(r.new_ip),
+         "IP changed": r.ip_changed}
+        for r in history.replacements
+    ]
+    columns = ["step", "event", "node", "old pod", "old IP", "new pod", "new IP", "IP changed"]
+    return pd.DataFrame(rows, columns=columns).set_index("step")
 
 
 # --- 02: sizing ------------------------------------------------------------------------
