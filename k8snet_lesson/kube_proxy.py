@@ -28,6 +28,9 @@ unit tests compare in (:func:`canonical_order`). What it models:
   KUBE-FIREWALL) ensure in them, the nfacct counter rules of v1.30+, ``--random-fully``,
   ``masqueradeAll``, and a partial sync that rewrites only changed services' chains.
 
+A nodePort counts only on NodePort and LoadBalancer Services (the only ones the API
+lets have one); load balancer IPs are the Service's ``status.loadBalancer`` ingress IPs.
+
 What it simplifies or leaves out: IPv4 only; topology-aware routing (hints,
 trafficDistribution) is ignored; nodePortAddresses is "all local addresses"; the local
 traffic detector is the default cluster-CIDR one; a partial sync does not delete stale
@@ -52,12 +55,14 @@ kube-proxy formats it for restore (``0x004000``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
 import socket
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from itertools import chain as _chain_iterables, repeat
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
@@ -353,17 +358,23 @@ def generate(
     chains in full, but the per-service chains only of those services, so the result
     jumps to chains it does not declare, as kube-proxy's own partial restore input does.
     """
-    # Hundreds of thousands of small tuples and no cycles among them: the cyclic
-    # collector would only rescan them over and over.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _no_cycle_collection():
         return _generate(services, endpoint_slices, node_name=node_name, node_ip=node_ip, cluster_cidr=cluster_cidr,
                          masquerade_mark=masquerade_mark, localhost_nodeports=localhost_nodeports,
                          include_builtin=include_builtin, masquerade_all=masquerade_all, random_fully=random_fully,
                          nfacct=nfacct, changed_services=changed_services)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Pause the cyclic garbage collector: a big node's rules are ~10^6 small tuples
+    without a cycle among them, which it would otherwise rescan again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
-        if collecting:
+        if enabled:
             gc.enable()
 
 
@@ -766,17 +777,14 @@ def _table(name: str, chains: Iterable[Chain], rules_by_chain: Mapping[str, list
     declared = first + kube + names[:lo] + names[hi:]
     # Rules of a chain the table does not declare (a partial sync's) follow, in the same order.
     undeclared = sorted(rules_by_chain.keys() - by_name.keys(), key=_chain_key)
-    rules: list[Rule] = []
-    for chain in declared + undeclared:
-        bucket = rules_by_chain.get(chain)
-        if not bucket:
-            continue
-        if chain == KUBE_NODEPORTS or (chain == KUBE_SERVICES and name != "nat"):
-            bucket = sorted(bucket, key=_service_name_key)
-        elif chain == KUBE_SERVICES:
-            bucket = sorted(bucket, key=_last_rule_key)
-        rules.extend(bucket)
-    return Table(name, tuple(map(by_name.__getitem__, declared)), tuple(rules))
+    buckets = dict(rules_by_chain)
+    if KUBE_NODEPORTS in buckets:
+        buckets[KUBE_NODEPORTS] = sorted(buckets[KUBE_NODEPORTS], key=_service_name_key)
+    if KUBE_SERVICES in buckets:
+        buckets[KUBE_SERVICES] = sorted(buckets[KUBE_SERVICES],
+                                        key=_last_rule_key if name == "nat" else _service_name_key)
+    rules = tuple(_chain_iterables.from_iterable(map(buckets.get, declared + undeclared, repeat(()))))
+    return Table(name, tuple(map(by_name.__getitem__, declared)), rules)
 
 
 def canonical_order(ruleset: RuleSet) -> RuleSet:

@@ -772,3 +772,20 @@ def test_rules_for_an_unknown_node_names_the_nodes_there_are():
 
     with pytest.raises(NotFound, match="no node 'node-x' \\(nodes: node-eu-west-1a, node-eu-west-1b, node-eu-west-1c\\)"):
         kube_proxy.rules_for(lesson_like_cluster(), "node-x")
+
+
+def test_generation_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    assert gc.isenabled()
+    generate([service()], [], node_name=NODE)
+    assert gc.isenabled()
+    with pytest.raises(InvalidValue):
+        generate([service(), service()], [], node_name=NODE)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        generate([service()], [], node_name=NODE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
