@@ -17,6 +17,7 @@ two-node flow: Pod A towards the Service whose one endpoint is Pod B).
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from ..cluster import Cluster
 from ..errors import NotFound
 from .topology import CNI
 
-__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "RulesCheck", "rules_agree", "Report", "full_run"]
+__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "from_manifests", "RulesCheck", "rules_agree", "Report", "full_run", "masked"]
 
 # The lesson's failure modes, each shown broken and fixed, in the kernel and the model.
 DEFAULT_FAULTS = (
@@ -235,6 +236,27 @@ class Report:
             out.append("Seconds: " + ", ".join(f"{name} {s:.2f}" for name, s in self.seconds) + f"; total {self.total_seconds:.1f}")
         out.append("Verdict: " + ("the kernel agrees with the model" if self.ok else "the kernel and the model DISAGREE (see above)"))
         return "\n".join(out)
+
+
+_DURATION = re.compile(r"\b(after|in) \d+(\.\d+)? (ms|milliseconds|seconds|s)\b")
+_PID = re.compile(r"\bpid=\d+")
+_PREFIX = re.compile(r"\bk8snet-[0-9a-z]{1,12}-")
+_PEER_PORT = re.compile(r'"peer_port": \d+')
+
+
+def masked(text: str) -> str:
+    """``text`` without what changes from run to run: durations, PIDs, the run's prefix,
+    the client's ephemeral port (so a committed notebook shows no machine details).
+
+    >>> masked('curl: (7) Failed to connect to 10.244.2.14 port 3000 after 3 ms: Couldn\\'t connect')
+    "curl: (7) Failed to connect to 10.244.2.14 port 3000 after … ms: Couldn't connect"
+    >>> masked('users:(("python",pid=41,fd=3)) k8snet-3fa2c1-node-a "peer_port": 40780')
+    'users:(("python",pid=…,fd=3)) <lab>-node-a "peer_port": …'
+    """
+    text = _DURATION.sub(lambda m: f"{m.group(1)} … {m.group(3)}", text)
+    text = _PID.sub("pid=…", text)
+    text = _PEER_PORT.sub('"peer_port": …', text)
+    return _PREFIX.sub("<lab>-", text)
 
 
 def _verdict(value: tuple[str, str | None] | None) -> str:
