@@ -200,3 +200,24 @@ def test_capture_of_a_cross_node_request(lab, lesson):
     )
     assert outbound[0].inner_flags == "S"
     assert len(caught.pcap) > 24 and caught.pcap[:4] == b"\xd4\xc3\xb2\xa1"  # a little-endian pcap file
+
+
+def test_a_change_leaves_no_stale_chain_in_the_kernel(lab, lesson):
+    """After selector-mismatch the checkout Service's KUBE-SVC/KUBE-SEP chains are gone from
+    the kernel (kube-proxy's -X), and they come back with the fix."""
+    from k8snet_lesson.faults import inject
+
+    healthy = lab.cluster
+    broken = inject(healthy, "selector-mismatch", service=SERVICE, client=lesson.client)
+
+    def chains(rules):
+        return {c.name for t in rules.tables for c in t.chains if c.name.startswith("KUBE-")}
+
+    lab.apply(broken.cluster)
+    try:
+        for node in lab.topology.nodes:
+            assert chains(lab.kernel_rules(node.name)) == chains(lab.model_rules(node.name))
+    finally:
+        lab.apply(healthy)
+    for node in lab.topology.nodes:
+        assert chains(lab.kernel_rules(node.name)) == chains(lab.model_rules(node.name))
