@@ -267,9 +267,14 @@ class NotebookPage:
         return base64.b64decode(before.split(",", 1)[1]), base64.b64decode(after.split(",", 1)[1])
 
     def click_and_wait(self, target, *, timeout_s: float = 60.0) -> None:
-        """Click ``target`` (a selector or a locator) and wait for the kernel to go busy, then idle.
+        """Click ``target`` (a selector or a locator); wait until the kernel has handled it."""
+        locator = self.page.locator(target) if isinstance(target, str) else target
+        self.act_and_wait(locator.click, timeout_s=timeout_s)
 
-        Waiting for "idle" alone could pass before the click's message reached the kernel.
+    def act_and_wait(self, action, *, timeout_s: float = 60.0) -> None:
+        """Do ``action()`` (which must send the kernel a message); wait for the kernel to go busy, then idle.
+
+        Waiting for "idle" alone could pass before the action's message reached the kernel.
         """
         self.page.evaluate(
             """() => {
@@ -284,8 +289,7 @@ class NotebookPage:
                 });
             }"""
         )
-        locator = self.page.locator(target) if isinstance(target, str) else target
-        locator.click()
+        action()
         self.page.evaluate(
             """(ms) => Promise.race([window.k8snetBusyThenIdle, new Promise((_, fail) => setTimeout(
                 () => fail(new Error(`kernel did not go busy then idle within ${ms} ms`)), ms))])""",
@@ -323,6 +327,13 @@ class NotebookPage:
         self._next_frame()  # the panels lay out again for the taller viewport
         self.page.locator(".jp-NotebookPanel:visible").first.screenshot(path=str(path))
         self.page.set_viewport_size(size)
+        return path
+
+    def screenshot_output(self, selector: str, path: Path, *, index: int = 0) -> Path:
+        """The ``index``-th cell output holding ``selector`` (a widget after an interaction, say)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        output = self.page.locator(".jp-OutputArea-output", has=self.page.locator(selector)).nth(index)
+        output.screenshot(path=str(path))
         return path
 
     def close(self) -> None:

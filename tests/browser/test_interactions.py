@@ -10,6 +10,9 @@
 - 06 (debugging ladder): each diagnosis of the mystery fault submitted; one
   verdict says it is right, the others explain why not.
 
+After each, the widget's output is saved as ``build/screenshots/<notebook>--<widget>.png``
+(``scripts/refresh_gallery.py`` picks the README's pictures from there).
+
 The notebooks are found by their number (``notebooks/05_*.ipynb``); a test is
 skipped, naming the file, while its notebook is not in the checkout.
 """
@@ -17,6 +20,7 @@ skipped, naming the file, while its notebook is not in the checkout.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +60,7 @@ def assert_consistent(shown: dict) -> None:
     assert shown["connections"] == shown["connections readout"] == sum(shown["counts"]), shown
 
 
-def test_spread_sliders_redraw_and_recount(executed, course_notebook):
+def test_spread_sliders_redraw_and_recount(executed, course_notebook, screenshots):
     path = course_notebook("05_")
     page = executed.get(path)
     try:
@@ -78,6 +82,7 @@ def test_spread_sliders_redraw_and_recount(executed, course_notebook):
         assert_consistent(more_connections)
         assert more_connections["endpoints"] == more_endpoints["endpoints"]
         assert more_connections["connections"] > more_endpoints["connections"]
+        page.screenshot_output(".k8snet-spread-output", screenshots / f"{Path(path).stem}--spread.png")
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -85,7 +90,7 @@ def test_spread_sliders_redraw_and_recount(executed, course_notebook):
         executed.release(path)
 
 
-def test_packet_walk_steps_through_hops(executed, course_notebook):
+def test_packet_walk_steps_through_hops(executed, course_notebook, screenshots):
     path = course_notebook("04_")
     page = executed.get(path)
     try:
@@ -102,6 +107,8 @@ def test_packet_walk_steps_through_hops(executed, course_notebook):
 
         page.click_and_wait(".k8snet-walk-prev")
         assert page.text(".k8snet-walk-hop") == first.string
+        page.click_and_wait(".k8snet-walk-next")
+        page.screenshot_output(".k8snet-walk-hop", screenshots / f"{Path(path).stem}--walk.png")
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -109,37 +116,45 @@ def test_packet_walk_steps_through_hops(executed, course_notebook):
         executed.release(path)
 
 
-def check_every_choice(page, question) -> list[tuple[str, str, str]]:
-    """Pick each choice of one question box and press Check: (choice, headline, explanation) each."""
-    answers = []
-    choices = question.locator(".k8snet-choices input[type=radio]")
-    labels = question.locator(".k8snet-choices .widget-radio-box label").all_inner_texts()
-    assert choices.count() == len(labels) >= 2, labels
-    for index, label in enumerate(labels):
-        page.click_and_wait(choices.nth(index))  # the choice goes to the kernel first
-        page.click_and_wait(question.locator(".k8snet-check"))
-        text = question.locator(".k8snet-feedback").inner_text().strip()
-        feedback = FEEDBACK.match(text)
-        assert feedback, f"feedback for {label!r} does not start with Correct/Not quite: {text!r}"
-        answers.append((label.strip(), feedback.group(1), feedback.group(2)))
-    return answers
+def answer(page, question, index: int) -> tuple[str, str]:
+    """Pick choice ``index`` of one question box and press Check: (headline, explanation)."""
+    choice = question.locator(".k8snet-choices input[type=radio]").nth(index)
+    if not choice.is_checked():
+        page.click_and_wait(choice)  # the choice reaches the kernel before Check does
+    page.click_and_wait(question.locator(".k8snet-check"))
+    text = question.locator(".k8snet-feedback").inner_text().strip()
+    feedback = FEEDBACK.match(text)
+    assert feedback, f"feedback for choice {index} does not start with Correct/Not quite: {text!r}"
+    return feedback.group(1), feedback.group(2)
 
 
-def test_quiz_explains_right_and_wrong_answers(executed, course_notebook):
+def test_quiz_explains_right_and_wrong_answers(executed, course_notebook, screenshots):
     path = course_notebook("07_")
     page = executed.get(path)
     try:
         ran_clean(page)
         questions = page.page.locator(".k8snet-question")
         assert questions.count() >= 2
+        headlines_of = []
         for q in range(2):
-            answers = check_every_choice(page, questions.nth(q))
-            headlines = [headline for _, headline, _ in answers]
+            question = questions.nth(q)
+            labels = question.locator(".k8snet-choices .widget-radio-box label").all_inner_texts()
+            assert question.locator(".k8snet-choices input[type=radio]").count() == len(labels) >= 2, labels
+            answers = [answer(page, question, index) for index in range(len(labels))]
+            headlines = [headline for headline, _ in answers]
             assert headlines.count("Correct") == 1, answers
             assert headlines.count("Not quite") == len(answers) - 1, answers
-            explanations = [explanation for _, _, explanation in answers]
+            explanations = [explanation for _, explanation in answers]
             assert all(len(e) > 20 for e in explanations), answers
             assert len(set(explanations)) == len(explanations), "each choice should explain itself"
+            headlines_of.append(headlines)
+
+        # One question answered wrongly, one rightly, as a learner would leave them.
+        stem = Path(path).stem
+        for q, wanted, picture in ((0, "Not quite", "quiz-wrong"), (1, "Correct", "quiz-right")):
+            headline, _ = answer(page, questions.nth(q), headlines_of[q].index(wanted))
+            assert headline == wanted
+            page.screenshot_output(".k8snet-question", screenshots / f"{stem}--{picture}.png", index=q)
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -147,7 +162,7 @@ def test_quiz_explains_right_and_wrong_answers(executed, course_notebook):
         executed.release(path)
 
 
-def test_ladder_judges_each_diagnosis(executed, course_notebook):
+def test_ladder_judges_each_diagnosis(executed, course_notebook, screenshots):
     path = course_notebook("06_")
     page = executed.get(path)
     try:
@@ -161,13 +176,18 @@ def test_ladder_judges_each_diagnosis(executed, course_notebook):
         assert len(options) >= 2, options
         verdicts = {}
         for value in options:
-            diagnosis.select_option(value)
+            if diagnosis.input_value() != value:
+                page.act_and_wait(lambda: diagnosis.select_option(value))  # reaches the kernel before Submit
             page.click_and_wait(".k8snet-submit")
             verdicts[value] = page.text(".k8snet-verdict")
         assert all(verdicts.values()), verdicts
         right = [value for value, verdict in verdicts.items() if verdict.startswith("Correct")]
         assert len(right) == 1, verdicts
         assert len(set(verdicts.values())) == len(verdicts), "each wrong diagnosis should get its own explanation"
+        if diagnosis.input_value() != right[0]:
+            page.act_and_wait(lambda: diagnosis.select_option(right[0]))
+        page.click_and_wait(".k8snet-submit")
+        page.screenshot_output(".k8snet-verdict", screenshots / f"{Path(path).stem}--ladder.png")
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
