@@ -205,7 +205,7 @@ def connect(
 
     walk = _trace(cluster, node_name, client, destination, port, protocol)
     service = cluster.service_by_ip(destination)
-    verdict = str(walk.verdict).upper()
+    verdict = str(getattr(walk.verdict, "value", walk.verdict)).upper()  # a str or an enum of them
     if verdict == "REJECT":
         who = f"Service {service.key}" if service else "the Service"
         return Connection(

@@ -9,7 +9,8 @@ like the real tool's, byte for byte where the real tool was checked:
   ``Address 1: 10.96.0.10 kube-dns.kube-system.svc.cluster.local`` / ``Name:      ...``;
   each address followed by its PTR name, when CoreDNS has one), or in BIND 9.16's
   form (``Server:\\t\\t10.96.0.10`` / ``Address:\\t10.96.0.10#53``, ``** server can't find
-  NAME: NXDOMAIN``, ``;; connection timed out; no servers could be reached``);
+  NAME: NXDOMAIN``, ``*** Can't find NAME: No answer`` for a name without records,
+  ``;; connection timed out; no servers could be reached``);
 - ``curl -v URL`` as curl 7.88.1 prints it on a terminal (``*   Trying 10.96.214.88:80...``,
   ``* Connected to ... (#0)``, request and response headers, ``* connect to 10.244.2.14
   port 3000 failed: Connection refused``, ``curl: (7) ...``; exit 6 when the host does not
@@ -37,7 +38,7 @@ from urllib.parse import urlsplit
 
 from .cluster import Cluster, Container, Pod, Protocol, Service
 from .connect import Connection, Outcome, connect
-from .dns import Resolution, resolv_conf, resolve, reverse
+from .dns import Rcode, Resolution, resolv_conf, resolve, reverse
 from .errors import InvalidValue
 
 __all__ = [
@@ -179,9 +180,12 @@ def nslookup(
                     lines += [f"Name:\t{resolution.fqdn}", f"Address: {address}"]
                 lines.append("")
                 code = 0
+            elif resolution.answers and resolution.answers[-1].rcode is Rcode.NOERROR:
+                # NODATA: the name exists with no A record; BIND reports it and exits 0
+                lines += [f"*** Can't find {resolution.answers[-1].name}: No answer", ""]
+                code = 0
             else:
-                rcode = resolution.answers[-1].rcode.value if resolution.answers else "NXDOMAIN"
-                lines += [f"** server can't find {shown}: {rcode}", ""]
+                lines += [f"** server can't find {shown}: NXDOMAIN", ""]
                 code = 1
     return Output(f"nslookup {name}", "\n".join(lines), code, resolution=resolution)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import NotFound
+from ..errors import InvalidValue, NotFound
 
 DEBUG_POD = "debug-pod"
 
@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     for name in args.faults:
         fault(name)
+    if args.fault_pod is not None and not args.faults:
+        raise InvalidValue(f"--fault-pod {args.fault_pod!r} needs a --fault to apply to it")
     if args.cni is not None:
         profile(args.cni)
     cluster = load(args.manifests)
