@@ -222,6 +222,10 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         nodes = list(yaml.compose_all(text, Loader=loader_class))
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ManifestError(f"invalid YAML: character {exc.character!r} is not allowed", source=source,
+                            line=line + line_offset) from None
     except yaml.MarkedYAMLError as exc:
         stripped = text.lstrip()
         if stripped[:1] in "{[":
@@ -448,6 +452,9 @@ class _Reader:
     def node(self, obj: _Map) -> Node:
         meta, _, name, where = self.meta(obj, "Node", namespaced=False)
         spec, status = self.mapping(obj, "spec", where), self.mapping(obj, "status", where)
+        pod_cidr = None
+        if spec.get("podCIDR") is not None:
+            pod_cidr = self.network(spec, "podCIDR", where, "spec.podCIDR")
         internal_ip = None
         addresses = self.sequence(status, "addresses", where)
         for i, entry in enumerate(addresses):
@@ -457,9 +464,6 @@ class _Reader:
                 internal_ip = self.address(entry, "address", where, "status.addresses InternalIP")
         if internal_ip is None:
             raise self.fail(f"{where}: status.addresses has no InternalIP", obj)
-        pod_cidr = None
-        if spec.get("podCIDR") is not None:
-            pod_cidr = self.network(spec, "podCIDR", where, "spec.podCIDR")
         annotations = self.annotations(meta, where)
         synced = annotations.get(ANNOTATION_PREFIX + "kube-proxy-synced", "true")
         if synced not in ("true", "false"):
