@@ -316,6 +316,8 @@ class NotebookPage:
                 app.shell.collapseRight();
                 const panel = app.shell.currentWidget;
                 const scroller = panel.node.querySelector('.jp-WindowedPanel-outer') || panel.content.node;
+                panel.content.activeCellIndex = 0;  // Run All leaves the last cell active, scrolled to
+                scroller.scrollTop = 0;
                 // Up to the last cell's bottom: the notebook pads its end so it can scroll past it.
                 const cells = panel.content.widgets;
                 const last = cells[cells.length - 1].node.getBoundingClientRect().bottom + scroller.scrollTop;
