@@ -145,12 +145,9 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _print_layout(lab) -> None:
-    for node in lab.topology.nodes:
-        print(f"node {node.name:<18} {str(node.address):<15} podCIDR {node.pod_cidr}")
-        for pod in lab.topology.pods_on(node.name):
-            apps = ", ".join(f"{a.program} on " + " ".join(f"{ad}:{p}/{pr.value}" for ad, p, pr in a.sockets)
-                             for a in lab.apps.values() if a.pod == pod.key)  # fmt: skip
-            print(f"  pod {pod.key:<45} {str(pod.address):<13} {apps}")
+    from ..lab.run import layout
+
+    print(layout(lab.topology, lab.apps.values()))
 
 
 def _attached():

@@ -307,10 +307,16 @@ def _tcp_once(address: str, port: int, timeout: float) -> str:
     return json.loads(body)["pod"]
 
 
-def _udp_once(address: str, port: int, timeout: float) -> str:
+# UDP source ports the client hands out itself, below Linux's ephemeral range (32768-60999):
+# a port the kernel picked could repeat within conntrack's UDP timeout, and a repeated
+# 4-tuple is the same conntrack entry, which is not load balanced again.
+UDP_PORTS = range(10000, 32000)
+
+
+def _udp_once(address: str, port: int, timeout: float, source_port: int) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
-        sock.bind(("0.0.0.0", 0))  # a fresh source port: a new conntrack entry, a new draw
+        sock.bind(("0.0.0.0", source_port))  # a source port of its own: a new conntrack entry, a new draw
         sock.connect((address, port))
         sock.send(b"k8snet")
         return json.loads(sock.recv(2048))["pod"]
@@ -319,14 +325,19 @@ def _udp_once(address: str, port: int, timeout: float) -> str:
 def client(args: argparse.Namespace) -> int:
     address, _, port_text = args.target.rpartition(":")
     port = int(port_text)
-    once = _udp_once if args.protocol == "udp" else _tcp_once
+    if args.protocol == "udp" and args.count > len(UDP_PORTS):
+        _print_json({"error": f"{args.count} UDP datagrams need as many source ports; {len(UDP_PORTS)} are set aside"})
+        return 1
     counts: dict[str, int] = {}
     errors: dict[str, int] = {}
     lock = threading.Lock()
 
-    def attempt(_: int) -> None:
+    def attempt(i: int) -> None:
         try:
-            pod = once(address, port, args.timeout)
+            if args.protocol == "udp":
+                pod = _udp_once(address, port, args.timeout, UDP_PORTS[i])
+            else:
+                pod = _tcp_once(address, port, args.timeout)
         except (OSError, ValueError, KeyError) as exc:
             kind = type(exc).__name__ if not isinstance(exc, OSError) or not exc.strerror else exc.strerror
             with lock:

@@ -26,7 +26,7 @@ from ..cluster import Cluster
 from ..errors import NotFound
 from .topology import CNI
 
-__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "from_manifests", "RulesCheck", "rules_agree", "Report", "full_run", "masked"]
+__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "from_manifests", "RulesCheck", "rules_agree", "Report", "full_run", "masked", "layout", "verdict_text"]
 
 # The lesson's failure modes, each shown broken and fixed, in the kernel and the model.
 DEFAULT_FAULTS = (
@@ -213,8 +213,8 @@ class Report:
         if self.faults:
             out.append("The debugging ladder on each fault (model verdict | kernel verdict; then fixed):")
             for f in self.faults:
-                model = _verdict(f.model_verdict)
-                kernel = _verdict(f.kernel_verdict)
+                model = verdict_text(f.model_verdict)
+                kernel = verdict_text(f.kernel_verdict)
                 fixed = "both pass" if f.model_fixed.passed and f.kernel_fixed.passed else "NOT BOTH PASS"
                 out.append(f"  {f.fault:<20} {model} | {kernel if kernel != model else 'same'}; fixed: {fixed}")
             out.append("")
@@ -259,7 +259,23 @@ def masked(text: str) -> str:
     return _PREFIX.sub("<lab>-", text)
 
 
-def _verdict(value: tuple[str, str | None] | None) -> str:
+def layout(topology: Any, apps: Any = ()) -> str:
+    """Nodes, their pods and what each pod runs, as a short listing (no namespace names)."""
+    lines = []
+    for node in topology.nodes:
+        lines.append(f"node {node.name:<18} {str(node.address):<15} podCIDR {node.pod_cidr}")
+        for pod in topology.pods_on(node.name):
+            runs = ", ".join(
+                f"{a.program} on " + " ".join(f"{address}:{port}/{protocol.value}" for address, port, protocol in a.sockets)
+                for a in apps
+                if a.pod == pod.key
+            )
+            lines.append(f"  pod {pod.key:<45} {str(pod.address):<13} {runs}".rstrip())
+    return "\n".join(lines)
+
+
+def verdict_text(value: tuple[str, str | None] | None) -> str:
+    """A ladder verdict as one phrase: ``passes`` or ``<fault> at <layer>``."""
     if value is None:
         return "passes"
     layer, name = value
