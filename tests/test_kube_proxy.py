@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from k8snet_lesson import kube_proxy
+from k8snet_lesson import iptables, kube_proxy
 from k8snet_lesson.cluster import (
     Endpoint,
     EndpointConditions,
@@ -44,18 +44,8 @@ def h(text: str) -> str:
     return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
 
 
-def line(rule: Rule) -> str:
-    return " ".join(["-A", rule.chain, *(f'"{w}"' if " " in w else w for w in rule.args)])
-
-
-def restore(ruleset: RuleSet) -> str:
-    out = []
-    for table in ruleset.tables:
-        out.append(f"*{table.name}")
-        out += [f":{c.name} {c.policy} [0:0]" for c in table.chains]
-        out += [line(r) for r in table.rules]
-        out.append("COMMIT")
-    return "\n".join(out) + "\n"
+line = iptables.restore_line  # "-A CHAIN words...", quoted as kube-proxy writes them
+restore = str  # a RuleSet's str() is its iptables-restore text
 
 
 def lines(ruleset: RuleSet, table: str, chain: str) -> list[str]:
@@ -643,6 +633,7 @@ def test_no_rule_jumps_to_an_undeclared_chain(shapes, with_cidr, builtin, localh
                 assert chain.name in jumped, f"nothing jumps to {chain.name}"
     assert canonical_order(rs) == rs
     assert lines(rs, "nat", "KUBE-SERVICES")[-1].startswith(LAST_RULE[:60])
+    assert iptables.parse(str(rs)) == rs  # every word survives the restore text
 
 
 @settings(max_examples=40, deadline=None)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from k8snet_lesson import kube_proxy
+from k8snet_lesson import iptables, kube_proxy
 from k8snet_lesson.cluster import (
     Endpoint,
     EndpointConditions,
@@ -41,19 +41,6 @@ CASES = sorted(p.name for p in GOLDEN.glob("*.json") if p.name != "chain_names.j
 CHAIN_NAMES = json.loads((GOLDEN / "chain_names.json").read_text()) if GOLDEN else []
 
 pytestmark = pytest.mark.skipif(GOLDEN is None, reason=SKIP_REASON)
-
-
-def render_restore(ruleset) -> str:
-    """iptables-restore text: words with a space double-quoted, as kube-proxy writes them."""
-    lines = []
-    for table in ruleset.tables:
-        lines.append(f"*{table.name}")
-        lines += [f":{c.name} {c.policy} [{c.counters[0]}:{c.counters[1]}]" for c in table.chains]
-        for rule in table.rules:
-            words = [f'"{w}"' if " " in w else w for w in rule.args]
-            lines.append(" ".join(["-A", rule.chain, *words]))
-        lines.append("COMMIT")
-    return "\n".join(lines) + "\n"
 
 
 def service_from_json(s: dict) -> Service:
@@ -115,7 +102,7 @@ def test_the_reference_data_is_complete():
 @pytest.mark.parametrize("name", CASES)
 def test_generate_reproduces_kube_proxys_expected_restore_input(name):
     case = json.loads((GOLDEN / name).read_text())
-    got = render_restore(generate_case(case))
+    got = str(generate_case(case))  # iptables-restore text, as kube-proxy writes it
     assert got == case["expected"]
     # The .expected.txt beside the JSON holds the same text.
     text_file = GOLDEN / name.replace(".json", ".expected.txt")
@@ -126,6 +113,12 @@ def test_generate_reproduces_kube_proxys_expected_restore_input(name):
 def test_the_golden_sets_are_already_in_canonical_order(name):
     ruleset = generate_case(json.loads((GOLDEN / name).read_text()))
     assert kube_proxy.canonical_order(ruleset) == ruleset
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_expected_text_parses_back_to_what_generate_returns(name):
+    case = json.loads((GOLDEN / name).read_text())
+    assert iptables.parse(case["expected"], source=name) == generate_case(case)
 
 
 @pytest.mark.parametrize(
