@@ -175,6 +175,7 @@ def environment_check() -> Any:
         slider = w.IntSlider(value=1, min=0, max=2)
         slider.observe(lambda change: seen.append(change["new"]), names="value")
         slider.value = 2
+        slider.close()  # a test slider, never drawn: take its model out of the front end again
         rows.append(("widgets", "yes: a slider's callback fired" if seen == [2] else "no: the callback did not fire"))
     except ImportError:
         rows.append(("widgets", "no: ipywidgets is not installed"))
@@ -239,7 +240,10 @@ def render_pods(view: PodsView) -> None:
         return
     printed = f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
     view.message.value = ""
-    view.output.value = f'<pre class="k8snet-pods-text">{html.escape(printed)}</pre>'
+    view.output.value = (
+        '<pre class="k8snet-pods-text" style="white-space:pre;overflow-x:auto;font-size:12px;line-height:1.35">'
+        f"{html.escape(printed)}</pre>"
+    )
     view.last = printed
 
 
@@ -1067,9 +1071,9 @@ def sizing_explorer(cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: in
     message.add_class("k8snet-message")
     image = w.Image(format="png", layout=w.Layout(width="320px"))
     image.add_class("k8snet-sizing-figure")
-    legend = w.HTML(layout=w.Layout(width="340px"))
+    legend = w.HTML(layout=w.Layout(max_width="720px"))
     ui = w.VBox([w.HBox([w.VBox([cluster_box, mask_box, pods_box]), w.VBox([service_box, node_box])]),
-                 message, w.HBox([result, w.VBox([legend, image])])])
+                 message, result, legend, image])
     explorer = SizingExplorer(cluster_box, mask_box, pods_box, service_box, node_box, result, image, legend,
                               message, ui)
     for control in (cluster_box, mask_box, pods_box, service_box, node_box):
