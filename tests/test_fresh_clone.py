@@ -153,6 +153,7 @@ def stop_group(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def readme() -> str:
+    REPORT.unlink(missing_ok=True)  # the report holds this run's timings only
     return (CHECKOUT / "README.md").read_text(encoding="utf-8")
 
 

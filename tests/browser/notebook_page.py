@@ -154,16 +154,20 @@ class NotebookPage:
         """
         start = time.monotonic()
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
-        self.page.set_default_timeout(timeout_s * 1000)
-        try:
-            self.run_all_result = bool(
-                self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            )
-            self.wait_idle(timeout_s=timeout_s)
-        finally:
-            self.page.set_default_timeout(30_000)
+        self.run_all_result = bool(
+            self._await("window.jupyterapp.commands.execute('notebook:run-all-cells')", timeout_s, "Run All")
+        )
+        self.wait_idle(timeout_s=timeout_s)
         self.timings["run_all"] = time.monotonic() - start
         return self.run_all_result
+
+    def _await(self, promise: str, timeout_s: float, what: str):
+        """The value of the JavaScript ``promise``, or an error after ``timeout_s`` (evaluate never times out)."""
+        return self.page.evaluate(
+            f"""(ms) => Promise.race([{promise}, new Promise((_, fail) => setTimeout(
+                () => fail(new Error(`{what} did not finish within ${{ms}} ms`)), ms))])""",
+            timeout_s * 1000,
+        )
 
     def wait_idle(self, *, timeout_s: float = 60.0) -> None:
         self.page.wait_for_function(KERNEL_READY_JS, timeout=timeout_s * 1000)
@@ -290,11 +294,7 @@ class NotebookPage:
             }"""
         )
         action()
-        self.page.evaluate(
-            """(ms) => Promise.race([window.k8snetBusyThenIdle, new Promise((_, fail) => setTimeout(
-                () => fail(new Error(`kernel did not go busy then idle within ${ms} ms`)), ms))])""",
-            timeout_s * 1000,
-        )
+        self._await("window.k8snetBusyThenIdle", timeout_s, "the kernel going busy then idle")
         self._next_frame()
 
     def _next_frame(self) -> None:
