@@ -49,7 +49,7 @@ from typing import Any
 from .. import __version__
 from ..cluster import Cluster, Pod, Service
 from ..errors import InvalidValue, K8snetError, NotFound
-from ..ipam import HostLocal, Plan, ServiceIPRange, parse_cidr, plan
+from ..ipam import HostLocal, Plan, ServiceIPRange, plan
 from ..networking_model import FLAT, Connection, Network, RuleCheck, natted, what_the_app_sees
 
 __all__ = [

@@ -152,7 +152,9 @@ for plugin in ("flannel", "calico"):
 #
 # Let us do it to the pods behind `checkout-api-svc`: a crash (the container restarts),
 # a deleted pod (its ReplicaSet creates a replacement), then a rolling update (a new
-# ReplicaSet). Each row is the state after one event.
+# ReplicaSet). Each row is the state after one event. The replacement is placed on its
+# predecessor's node and gets the address host-local would hand out there (Calico's own
+# IPAM orders addresses its own way; no IPAM promises a new pod its predecessor's IP).
 
 # %%
 # NBVAL_CHECK_OUTPUT
