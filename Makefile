@@ -24,8 +24,8 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) tests k8snet_lesson
-	$(PY) -m pytest $(PYTEST_ARGS) -p no:doctest --nbval-lax --nbval-current-env notebooks/
+	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules tests k8snet_lesson
+	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "figure_png",
+    "show",
     "spread_figure",
     "probability_tree_figure",
     "convergence_figure",
@@ -48,6 +49,13 @@ def figure_png(fig, dpi: int = 80) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
+
+
+def show(fig, dpi: int = 80):
+    """The figure as an IPython PNG image, so a notebook cell displays it (no pyplot needed)."""
+    from IPython.display import Image
+
+    return Image(data=figure_png(fig, dpi=dpi), format="png")
 
 
 def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
