@@ -596,7 +596,7 @@ _WORD = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_ca
 _FREE_WORD = st.text(alphabet=string.ascii_letters + string.digits + "./:_", min_size=1, max_size=10).filter(
     lambda w: w not in iptables._GENERIC and w != "!")
 _CHAIN = st.text(alphabet=string.ascii_uppercase + string.digits + "-_", min_size=1, max_size=28).filter(
-    lambda n: n[0] not in "-!")
+    lambda n: n[0] not in "-!" and n not in iptables._TARGETS)  # "-j MARK" is the MARK target, not a chain
 
 
 @st.composite
