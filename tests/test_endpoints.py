@@ -352,3 +352,19 @@ def test_slices_and_endpoints_agree(states, publish):
     assert set(object_.ready_addresses) == expect_ready
     assert set(object_.not_ready_addresses) == expect_not_ready
     assert not (set(object_.ready_addresses) & set(object_.not_ready_addresses))
+
+
+def test_the_controllers_and_views_import_without_yaml_or_plotting():
+    # The core imports only the standard library; YAML is read at the edge, when asked.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import k8snet_lesson.endpoints, k8snet_lesson.scenarios, k8snet_lesson.manifests, k8snet_lesson.view.kubectl\n"
+        "heavy = {'yaml', 'matplotlib', 'ipywidgets', 'pandas', 'networkx', 'scapy'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
