@@ -1,0 +1,65 @@
+"""``k8snet explain DUMP``: what a node's kube-proxy rules do to each Service port.
+
+Reads ``iptables-save`` output (with or without ``-c``), kube-proxy's iptables-restore
+input, or ``iptables -t nat -S`` output, and prints each Service port's cluster IP and
+port, its endpoints with their exact share of new connections and the probability
+printed for each, session affinity and REJECT rules; ``--json`` prints the same as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InvalidValue, NotFound
+from ..explain import explain, explanations_as_json, explanations_as_text
+from ..iptables import TABLES, parse
+
+HELP = "explain a node's iptables dump: each Service port's endpoints and their shares"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help=HELP,
+        description=HELP + ". Reads iptables-save output (on a node: iptables-save > dump.txt), "
+        "kube-proxy's iptables-restore input, or iptables -t nat -S output.",
+        epilog="examples: k8snet explain data/dumps/node-eu-west-1a.iptables-save.txt; "
+        "sudo iptables-save | k8snet explain - --json",
+    )
+    parser.add_argument("dump", metavar="DUMP", help="the dump file, or - to read standard input")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "-t", "--table", choices=TABLES, default="nat",
+        help="the table that iptables -S output holds (it does not name it; default: nat)",
+    )
+    parser.set_defaults(func=run)
+
+
+def read_dump(name: str) -> tuple[str, str]:
+    """The text of ``name`` (``-`` is standard input) and the source name errors should use."""
+    if name == "-":
+        return sys.stdin.read(), "<stdin>"
+    path = Path(name)
+    try:
+        return path.read_text(encoding="utf-8"), name
+    except FileNotFoundError:
+        raise NotFound(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidValue(f"{name}: is a directory, not a dump") from None
+    except PermissionError:
+        raise InvalidValue(f"{name}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidValue(f"{name}: not UTF-8 text (byte {exc.start}); is it an iptables dump?") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    text, source = read_dump(args.dump)
+    rules = parse(text, source=source, table=args.table)
+    explanations = explain(rules)
+    if args.json:
+        print(explanations_as_json(explanations))
+    else:
+        print(explanations_as_text(explanations))
+    return 0
