@@ -16,9 +16,15 @@ Every decision comes from the rest of the model, computed once:
   via ``flannel.1`` (Flannel), BGP routes via the other node (Calico), ``tunl0`` onlink
   (Calico IP-in-IP), ``vxlan.calico`` (Calico VXLAN), the VPC's own routing (AWS VPC CNI);
 - the DNAT is :func:`k8snet_lesson.trace.trace` over the rules
-  :func:`k8snet_lesson.kube_proxy.rules_for` writes for the client's node; the endpoint
-  is drawn with the rules' shares from ``random.Random(seed)``, the same draw
-  :func:`k8snet_lesson.connect.connect` makes, so both pick the same endpoint;
+  :func:`k8snet_lesson.kube_proxy.rules_for` writes for the client's node (as
+  :func:`k8snet_lesson.connect.node_rules` holds them: a node whose kube-proxy stopped
+  syncing has only the system Services' rules); the endpoint is drawn with the rules'
+  shares from ``random.Random(seed)``, the same draw :func:`k8snet_lesson.connect.connect`
+  makes, so both pick the same endpoint; a masquerade mark becomes SNAT to the address
+  of the interface the packet leaves by, and the reply is un-NATed by conntrack;
+- on a bridge, a frame between two pods of one node is bridged, not routed (no TTL
+  change); br_netfilter still shows it to iptables, which is how conntrack can un-DNAT
+  a reply there;
 - Cilium replaces kube-proxy: its socket-level load balancer rewrites the destination at
   ``connect()``, so the packet leaves the pod already addressed to the backend and no
   DNAT happens on the wire; its eBPF programs forward by the ipcache, not the routing
@@ -39,7 +45,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import random
 import zlib
 from collections.abc import Callable
@@ -256,44 +261,57 @@ class _Translation:
     verdict: str
 
 
-@functools.lru_cache(maxsize=32)
 def _node_rules(cluster: Cluster, node_name: str) -> Any:
-    """kube-proxy's rules for a node (clusters are values: one generation per cluster)."""
-    from .kube_proxy import rules_for
+    """kube-proxy's rules on a node, as :func:`k8snet_lesson.connect.node_rules` has them
+    (a node whose kube-proxy stopped syncing keeps only the system Services' rules)."""
+    from .connect import node_rules
 
-    return rules_for(cluster, node_name)
+    return node_rules(cluster, node_name)
 
 
 def _kube_proxy(cluster: Cluster, node: Node, headers: Headers, seed: int) -> _Translation:
     from .trace import Packet, trace
 
-    result = trace(_node_rules(cluster, node.name), Packet(headers.src_ip, headers.dst_ip, headers.dst_port, headers.protocol))
-    verdict = getattr(result.verdict, "value", result.verdict)
-    verdict = str(verdict)
-    chains = tuple(dict.fromkeys(r.chain for r in result.rules))
+    packet = Packet(headers.src_ip, headers.dst_ip, headers.dst_port, headers.protocol, sport=headers.src_port)
+    result = trace(_node_rules(cluster, node.name), packet, node_ip=node.internal_ip)
+    verdict = str(getattr(result.verdict, "value", result.verdict))
     destinations = tuple(result.destinations)
     if not destinations:
-        return _Translation(None, tuple(result.rules), chains, None, bool(result.masqueraded), verdict)
+        rules = tuple(result.rules)
+        return _Translation(None, rules, _chains(rules), None, bool(result.masqueraded), verdict)
     weights = [float(d.share) for d in destinations]
     if len(destinations) == 1 or sum(weights) <= 0:
         index = 0
     else:
+        # The draw connect() makes too: one endpoint, weighted by the rules' shares.
         index = random.Random(seed).choices(range(len(destinations)), weights=weights)[0]
     chosen = destinations[index]
-    chain = getattr(chosen, "chain", None)
+    rules = tuple(getattr(chosen, "rules", ()) or result.rules)
+    chains = _chains(rules)
+    if chosen.chain and chosen.chain not in chains:
+        chains += (chosen.chain,)
     return _Translation(
         (_address(chosen.address), int(chosen.port)),
-        tuple(result.rules),
-        chains + ((chain,) if chain and chain not in chains else ()),
+        rules,
+        chains,
         float(chosen.share),
-        bool(result.masqueraded),
+        bool(getattr(chosen, "masqueraded", result.masqueraded)),
         verdict,
     )
 
 
+def _chains(rules: tuple[Any, ...]) -> tuple[str, ...]:
+    """The chains a path went through, in order, without the mark-setting helper."""
+    return tuple(c for c in dict.fromkeys(r.chain for r in rules) if c != "KUBE-MARK-MASQ")
+
+
 # --- the walk engine -------------------------------------------------------------------------
 class _Stop(Exception):
-    """The packet goes no further; the message says why."""
+    """The packet goes no further; the message says why, ``where`` names the place."""
+
+    def __init__(self, message: str, where: str = "stop") -> None:
+        super().__init__(message)
+        self.where = where
 
 
 @dataclasses.dataclass
@@ -368,7 +386,10 @@ def _first_hop_mac(cluster: Cluster, p: CNIProfile, sender: Pod, route: Route, d
     if route.gateway is None and route.destination.prefixlen < 32:
         neighbour = _local_pod(cluster, node, destination)
         if neighbour is not None:
-            return pod_mac(neighbour), f"on-link ({route}): ARP gives {neighbour.key}'s MAC"
+            return pod_mac(neighbour), f"on-link ('{route}'): ARP gives {neighbour.key}'s MAC"
+        if p.attachment is Attachment.BRIDGE:
+            bridge = p.bridge or "cni0"
+            return device_mac(node, bridge), f"on-link ('{route}'): {destination} is {bridge}'s own address"
     if p.attachment is Attachment.BRIDGE:
         return device_mac(node, p.bridge or "cni0"), f"route '{route}': to the gateway, the {p.bridge} bridge"
     mac = host_veth_mac(sender, p)
@@ -633,11 +654,17 @@ def request(
         if t.to is None:
             if service is None:
                 return headers, f"kube-proxy: no rule matches {headers.dst_ip}:{headers.dst_port}; not translated (rule 3: no NAT between pods)"
+            where = f"filter {t.chains[-1]}" if t.chains else "filter KUBE-SERVICES"
             if "REJECT" in t.verdict.upper():
-                raise _Stop(f"{path}: REJECT: {service.key} has no ready endpoints; ICMP port unreachable: connection refused")
+                raise _Stop(f"{path}: REJECT: {service.key} has no ready endpoints; ICMP port unreachable: connection refused", where)
             if "DROP" in t.verdict.upper():
-                raise _Stop(f"{path}: DROP: no usable endpoint for this node; the SYN is dropped: timed out")
-            raise _Stop(f"{path}: no rule translates {headers.dst_ip}:{headers.dst_port}; nothing holds a ClusterIP: timed out")
+                raise _Stop(f"{path}: DROP: no usable endpoint for this node; the SYN is dropped: timed out", where)
+            stale = "" if node.kube_proxy_synced else f" (kube-proxy on {node.name} has not synced)"
+            raise _Stop(
+                f"no kube-proxy rule on {node.name} translates {headers.dst_ip}:{headers.dst_port}{stale}; "
+                "no interface holds a ClusterIP: timed out",
+                "nat PREROUTING",
+            )
         state["dnat"] = (headers.dst_ip, headers.dst_port)
         state["masq"] = t.masqueraded
         to_ip, to_port = t.to
@@ -672,7 +699,7 @@ def request(
         end = _leg(b, client, first, prerouting=forward_pre, postrouting=forward_post, first_action=action, lb=lb)
     except _Stop as stop:
         delivered, outcome, end = False, str(stop), None
-        _stop_hop(b, client_node.name, first, str(stop))
+        _stop_hop(b, client_node.name, first, stop)
     if delivered:
         arrived = b.hops[-1].inner
         if isinstance(end, Pod):
@@ -704,9 +731,9 @@ def request(
     )
 
 
-def _stop_hop(b: _Builder, node: str | None, fallback: Headers, reason: str) -> None:
+def _stop_hop(b: _Builder, node: str | None, fallback: Headers, stop: _Stop) -> None:
     last = b.hops[-1] if b.hops else None
-    b.add(last.node if last else node, "stop", reason, last.inner if last else fallback, last.outer if last else None)
+    b.add(last.node if last else node, stop.where, f"stops here: {stop}", last.inner if last else fallback, last.outer if last else None)
 
 
 def _first_packet(protocol: Protocol) -> str:
@@ -779,7 +806,7 @@ def _reply(
     try:
         _leg(b, server, answer, prerouting=reply_pre, postrouting=reply_post, first_action=f"answers with a {kind} to {answer.dst_ip}:{answer.dst_port}")
     except _Stop as stop:
-        _stop_hop(b, server.node_name, answer, str(stop))
+        _stop_hop(b, server.node_name, answer, stop)
         return b.hops
     got = b.hops[-1].inner
     if p.replaces_kube_proxy and dnat is not None:
