@@ -520,3 +520,16 @@ def test_pod_address_lies_in_its_node_range(name: str) -> None:
         node = LESSON.node_of(pod)
         if name != "aws-vpc":
             assert any(pod.pod_ip in block for block in cni.pod_blocks(LESSON, node, name))
+
+
+def test_core_modules_import_without_the_edge_libraries() -> None:
+    # YAML, pandas and scapy are imported inside the functions that need them.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, k8snet_lesson.cni, k8snet_lesson.frames, k8snet_lesson.walk, k8snet_lesson.cli.trace; "
+        "print(sorted(m for m in ('yaml', 'pandas', 'scapy', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
