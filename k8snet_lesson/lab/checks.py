@@ -291,11 +291,21 @@ class Spread:
     kernel_counts: tuple[int, ...]
     failures: tuple[tuple[str, int], ...]  # (error, count) seen by the client
     listing: str  # iptables -t nat -L <chain> -v -x -n
+    syn_retransmits: int  # SYNs the client sent again (each may be drawn again by the kernel)
     chi_square: Any  # simulate.ChiSquare(statistic, dof, p_value); None for one endpoint
 
     @property
     def counts_agree(self) -> bool:
         return self.client_counts == self.kernel_counts
+
+
+def _syn_retransmits(lab: Lab, pod: str) -> int:
+    """The pod's ``TcpExtTCPSynRetrans`` counter (``/proc/net/netstat`` in its namespace)."""
+    lines = lab.exec(pod, ["cat", "/proc/net/netstat"]).stdout.splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split()[1:], values.split()[1:])).get("TCPSynRetrans", 0))
+    return 0
 
 
 def _service_entry(explained: Sequence[Any], cluster_ip: IPv4Address, port: int, protocol: str) -> Any:
@@ -340,11 +350,20 @@ def spread(
     if kernel is None or [e.chain for e in kernel.endpoints] != [e.chain for e in model.endpoints]:
         raise InvalidValue(f"the kernel's rules for {svc.key} on {node} are not the model's: apply the cluster first")
     chain = _svc_chain(lab, node, kernel)
+    from .programs import SOURCE_PORTS
+
+    if connections > len(SOURCE_PORTS):
+        raise InvalidValue(f"{connections} connections need as many distinct source ports; the client has {len(SOURCE_PORTS)}")
+    first = lab.next_source_port if lab.next_source_port in SOURCE_PORTS else SOURCE_PORTS.start
+    lab.next_source_port = SOURCE_PORTS[(SOURCE_PORTS.index(first) + connections) % len(SOURCE_PORTS)]
     lab.flush_conntrack(node)
     lab.zero_counters(node)
+    retransmits = _syn_retransmits(lab, client)
     target = f"{svc.cluster_ip}:{service_port.port}"
-    args = ["--target", target, "--protocol", protocol.iptables, "--count", str(connections), "--concurrency", str(concurrency)]
+    args = ["--target", target, "--protocol", protocol.iptables, "--count", str(connections),
+            "--concurrency", str(concurrency), "--first-port", str(first)]  # fmt: skip
     answer = json.loads(lab.exec(client, lab.sandbox.program("client", *args), timeout=600).stdout)
+    retransmits = _syn_retransmits(lab, client) - retransmits
     listing = lab.list_chain(node, chain)
     by_chain = {row.target: row.packets for row in chain_counters(listing)}
     pod_to_endpoint = {}
@@ -376,6 +395,7 @@ def spread(
         kernel_counts=kernel_counts,
         failures=tuple(sorted(answer["errors"].items())),
         listing=listing,
+        syn_retransmits=retransmits,
         chi_square=chi_square(list(client_counts), list(shares)) if len(shares) > 1 else None,
     )
 

@@ -136,6 +136,7 @@ class Lab:
     loaded_rules: dict[str, RuleSet] = dataclasses.field(default_factory=dict)
     netns_inodes: dict[str, int] = dataclasses.field(default_factory=dict)
     build_seconds: float = 0.0
+    next_source_port: int = 10000  # where the next spread's client starts handing out source ports
 
     # --- where things run ---------------------------------------------------------
     @property

@@ -290,9 +290,9 @@ def _in_threads(function, items, workers: int) -> list:
 
 
 
-def _tcp_once(address: str, port: int, timeout: float) -> str:
+def _tcp_once(address: str, port: int, timeout: float, source_port: int) -> str:
     request = f"GET /health HTTP/1.1\r\nHost: {address}:{port}\r\nConnection: close\r\n\r\n".encode()
-    with socket.create_connection((address, port), timeout=timeout) as sock:
+    with socket.create_connection((address, port), timeout=timeout, source_address=("0.0.0.0", source_port)) as sock:
         sock.sendall(request)
         chunks = []
         while True:
@@ -307,10 +307,13 @@ def _tcp_once(address: str, port: int, timeout: float) -> str:
     return json.loads(body)["pod"]
 
 
-# UDP source ports the client hands out itself, below Linux's ephemeral range (32768-60999):
-# a port the kernel picked could repeat within conntrack's UDP timeout, and a repeated
-# 4-tuple is the same conntrack entry, which is not load balanced again.
-UDP_PORTS = range(10000, 32000)
+# Source ports the client hands out itself, below Linux's ephemeral range (32768-60999),
+# each to one connection, from a cursor the caller moves on between runs. A port the
+# kernel picked could repeat a recent 4-tuple: for UDP that is the same conntrack entry
+# (not load balanced again); for TCP, once DNAT'd, it can meet the server's TIME_WAIT
+# socket of an earlier connection, whose answer makes the client reset and resend its
+# SYN, which is drawn again (the kernel then counts two draws for one connection).
+SOURCE_PORTS = range(10000, 32000)
 
 
 def _udp_once(address: str, port: int, timeout: float, source_port: int) -> str:
@@ -325,19 +328,18 @@ def _udp_once(address: str, port: int, timeout: float, source_port: int) -> str:
 def client(args: argparse.Namespace) -> int:
     address, _, port_text = args.target.rpartition(":")
     port = int(port_text)
-    if args.protocol == "udp" and args.count > len(UDP_PORTS):
-        _print_json({"error": f"{args.count} UDP datagrams need as many source ports; {len(UDP_PORTS)} are set aside"})
+    if args.count > len(SOURCE_PORTS):
+        _print_json({"error": f"{args.count} connections need as many source ports; {len(SOURCE_PORTS)} are set aside"})
         return 1
+    once = _udp_once if args.protocol == "udp" else _tcp_once
     counts: dict[str, int] = {}
     errors: dict[str, int] = {}
     lock = threading.Lock()
+    first = SOURCE_PORTS.index(args.first_port) if args.first_port in SOURCE_PORTS else 0
 
     def attempt(i: int) -> None:
         try:
-            if args.protocol == "udp":
-                pod = _udp_once(address, port, args.timeout, UDP_PORTS[i])
-            else:
-                pod = _tcp_once(address, port, args.timeout)
+            pod = once(address, port, args.timeout, SOURCE_PORTS[(first + i) % len(SOURCE_PORTS)])
         except (OSError, ValueError, KeyError) as exc:
             kind = type(exc).__name__ if not isinstance(exc, OSError) or not exc.strerror else exc.strerror
             with lock:
@@ -446,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument("--first-port", type=int, default=SOURCE_PORTS.start, help="the first source port to hand out")
     p.set_defaults(func=client)
 
     p = commands.add_parser("reach")

@@ -209,6 +209,8 @@ class Report:
                 out.append(f"  one endpoint: nothing to test; client counts equal kernel counters: {agree}")
             if s.failures:
                 out.append("  failed connections: " + ", ".join(f"{n} {e}" for e, n in s.failures))
+            if s.syn_retransmits:
+                out.append(f"  {s.syn_retransmits} SYNs were sent again; each resent SYN of a connection the node no longer tracks is drawn again")
             out.append("")
         if self.faults:
             out.append("The debugging ladder on each fault (model verdict | kernel verdict; then fixed):")
