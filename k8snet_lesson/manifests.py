@@ -307,7 +307,10 @@ class _Reader:
             # the word is the value itself, or a part of it (one port of "80,http")
             found = column if text.startswith(word, column) else text.find(word, column)
             if found >= 0:
-                return ManifestError(message, source=self.source, line=line, text=text, column=found, word=word)
+                # tabs would shift the caret: show them as the spaces they stand for
+                found = len(text[:found].expandtabs(8))
+                return ManifestError(message, source=self.source, line=line, text=text.expandtabs(8),
+                                     column=found, word=word)
         return ManifestError(message, source=self.source, line=line, text=text if word is None else None, word=word)
 
     def mappings(self, parent: _Map, key: str, where: str) -> list[_Map]:
@@ -805,8 +808,35 @@ def _read_text(text: str, source: str, now: datetime, into: _Collected, line_off
     reader = _Reader(text, source, now)
     if line_offset:
         reader.lines = [""] * line_offset + reader.lines
+    if text.lstrip()[:1] in ("{", "["):
+        # JSON (``kubectl get -o json``): the json module reads it many times faster than
+        # a YAML parser. It keeps no positions, so a bad field is read again as YAML,
+        # which finds the same first error and can say on which line it is.
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        if data is not None:
+            trial = dataclasses.replace(into, seen=dict(into.seen), networks=dict(into.networks),
+                                        **{f: list(getattr(into, f)) for f in _BUCKETS})
+            try:
+                _read_object(reader, _plain(data), trial)
+            except ManifestError as exc:
+                try:
+                    documents = _documents(text, source, line_offset)
+                except ManifestError:
+                    raise exc from None
+                for document in documents:
+                    _read_object(reader, document, into)
+                raise exc from None  # pragma: no cover - the YAML reading raises first
+            for name in ("seen", "networks", *_BUCKETS):
+                setattr(into, name, getattr(trial, name))
+            return
     for document in _documents(text, source, line_offset):
         _read_object(reader, document, into)
+
+
+_BUCKETS = ("nodes", "pods", "services", "endpoint_slices", "endpoints", "network_policies")
 
 
 def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:

@@ -628,3 +628,22 @@ def test_any_text_either_loads_or_raises_a_manifest_error(text):
         loads(text, source="fuzz.yaml")
     except ManifestError as exc:
         assert str(exc).startswith("fuzz.yaml")
+
+
+def test_a_bad_field_in_kubectl_json_is_reported_at_its_line():
+    listing = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "status": {"podIP": "10.244.1.5"}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db"}, "status": {"podIP": "10.244.1.500"}},
+    ]}
+    text = json.dumps(listing, indent=4)
+    line = text.splitlines().index('                "podIP": "10.244.1.500"') + 1
+    with pytest.raises(ManifestError) as caught:
+        loads(text, source="pods.json")
+    assert str(caught.value).startswith(f"pods.json:{line}: Pod default/db: status.podIP is not an IPv4 address: '10.244.1.500'")
+    # tab-indented: the caret still sits under the value, tabs shown as spaces
+    tabbed = json.dumps(listing, indent="\t")
+    with pytest.raises(ManifestError) as caught:
+        loads(tabbed, source="pods.json")
+    _, shown, caret = str(caught.value).splitlines()
+    assert shown == "    " + " " * 32 + '"podIP": "10.244.1.500"'  # four tabs, eight columns each
+    assert caret.index("^") == shown.index("10.244.1.500")
