@@ -224,3 +224,27 @@ def test_with_cluster_dns_needs_a_node():
         dns.with_cluster_dns(Cluster())
     with pytest.raises(InvalidValue, match="replicas"):
         dns.with_cluster_dns(Cluster(nodes=(Node("n", "192.168.0.1", "10.244.0.0/24"),)), replicas=0)
+
+
+def test_resolve_sends_the_search_list_until_the_first_noerror():
+    c = cluster()
+    client = c.pod("production/db-0")
+    short = dns.resolve(c, client, "checkout-api-svc")
+    assert [a.name for a in short.answers] == ["checkout-api-svc.production.svc.cluster.local"]
+    assert short.addresses == (IP("10.96.214.88"),) and not short.timed_out
+    # the full name, four dots < ndots:5: three NXDOMAINs before the name as written answers
+    full = dns.resolve(c, client, "checkout-api-svc.production.svc.cluster.local")
+    assert [a.rcode.value for a in full.answers] == ["NXDOMAIN", "NXDOMAIN", "NXDOMAIN", "NOERROR"]
+    assert full.fqdn == "checkout-api-svc.production.svc.cluster.local"
+    # a namespace's own name is NODATA, and musl stops there with no address
+    nodata = dns.resolve(c, client, "production")
+    assert [a.name for a in nodata.answers] == ["production.production.svc.cluster.local", "production.svc.cluster.local"]
+    assert not nodata.ok
+
+
+def test_resolve_times_out_when_no_coredns_pod_is_ready():
+    c = cluster()
+    down = c.with_(pods=tuple(p.with_ready(False) if p.namespace == "kube-system" else p for p in c.pods))
+    result = dns.resolve(down, down.pod("production/db-0"), "checkout-api-svc")
+    assert result.timed_out and result.answers == () and not result.ok
+    assert "kube-system/kube-dns has no endpoints" in result.reason

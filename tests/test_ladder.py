@@ -1,0 +1,237 @@
+"""The debugging ladder on the lesson's cluster: every fault found when broken, nothing when fixed.
+
+The lesson's runbook: DNS fails = CoreDNS; DNS works but the ClusterIP fails = kube-proxy
+or no endpoints; the ClusterIP works but a Pod IP fails = the application (wrong port,
+not bound to 0.0.0.0). Its transcript (ClusterIP 200 OK, Pod IP 10.244.2.14:3000
+refused) needs one endpoint of three broken and kube-proxy's draw landing on another.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from k8snet_lesson import faults, ladder, netshoot, scenarios
+from k8snet_lesson.errors import InvalidValue, NotFound
+from k8snet_lesson.faults import Layer
+
+SERVICE = "production/checkout-api-svc"
+CLIENT = "production/debug-pod"
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    cluster, _ = netshoot.debug_pod(scenarios.lesson_cluster(), "production")
+    return cluster
+
+
+def test_the_healthy_lesson_cluster_passes_every_rung(lesson):
+    result = ladder.climb(lesson, client=CLIENT, service=SERVICE)
+    assert result.passed and result.finding is None
+    assert [(r.name, r.passed) for r in result.rungs] == [("DNS name", True), ("ClusterIP", True), ("Endpoints", True), ("Pod IP", True)]
+    assert [o.command for o in result.rungs[0].outputs] == [
+        "curl -v http://checkout-api-svc:80/health",
+        "nslookup checkout-api-svc.production.svc.cluster.local",
+    ]
+    assert [o.command for o in result.rungs[3].outputs] == [
+        "curl -v http://10.244.2.14:3000/health",
+        "curl -v http://10.244.3.7:3000/health",
+        "curl -v http://10.244.4.2:3000/health",
+    ]
+
+
+@pytest.mark.parametrize("name", list(faults.FAULTS))
+def test_every_fault_is_found_when_broken_and_the_fix_passes(lesson, name):
+    broken = faults.inject(lesson, name, service=SERVICE, client=CLIENT)
+    found = ladder.climb(broken.cluster, client=CLIENT, service=SERVICE, cni="calico")
+    assert found.finding is not None and found.finding.fault_name == name, str(found)
+    assert found.finding.layer is faults.fault(name).layer
+    assert found.finding.evidence and found.finding.advice == faults.fault(name).fix
+    assert ladder.climb(broken.fixed(), client=CLIENT, service=SERVICE, cni="calico").passed
+
+
+@pytest.mark.parametrize(
+    "name, last_rung",
+    [
+        ("coredns-down", "DNS name"),
+        ("kube-proxy-stale", "Pod IP"),
+        ("selector-mismatch", "Endpoints"),
+        ("readiness-failing", "Endpoints"),
+        ("wrong-target-port", "inside the pod"),
+        ("app-wrong-port", "inside the pod"),
+        ("nothing-listening", "inside the pod"),
+        ("bound-to-localhost", "inside the pod"),
+        ("network-policy-deny", "inside the pod"),
+        ("cidr-overlap", "Pod IP"),
+    ],
+)
+def test_the_climb_stops_where_the_fault_is_localised(lesson, name, last_rung):
+    broken = faults.inject(lesson, name, service=SERVICE, client=CLIENT).cluster
+    assert ladder.climb(broken, client=CLIENT, service=SERVICE).rungs[-1].name == last_rung
+
+
+@pytest.mark.parametrize(
+    "name, evidence",
+    [
+        ("coredns-down", "kube-dns has no ready endpoints; CoreDNS pods: coredns-5d78c9869d-4k7mz (Ready: False"),
+        ("selector-mismatch", "pod checkout-api-6f8b9d-2xkpj is labelled app=checkout"),
+        ("readiness-failing", "notReadyAddresses: 10.244.2.14, 10.244.3.7, 10.244.4.2"),
+        ("kube-proxy-stale", "kube-proxy on node-eu-west-1a has not synced"),
+        ("bound-to-localhost", "netstat -tlnp in checkout-api-6f8b9d-2xkpj: listening on 127.0.0.1:3000"),
+        ("wrong-target-port", "the endpoints send traffic to port 8080 (the Service's targetPort), but the pod declares containerPort 3000"),
+        ("app-wrong-port", "the pod declares containerPort 3000, but the app listens on 8080"),
+        ("nothing-listening", "containerPort 3000 is declared, but nothing in the pod listens on 3000"),
+        ("network-policy-deny", "NetworkPolicy production/checkout-api-svc-allow-frontend-only selects"),
+        ("cidr-overlap", "pod IP 10.96.2.14 is also the ClusterIP of Service production/legacy-checkout-api-svc"),
+    ],
+)
+def test_findings_name_their_evidence(lesson, name, evidence):
+    broken = faults.inject(lesson, name, service=SERVICE, client=CLIENT).cluster
+    finding = ladder.climb(broken, client=CLIENT, service=SERVICE).finding
+    assert any(evidence in line for line in finding.evidence), finding.evidence
+
+
+def test_coredns_down_shows_the_dns_tools_and_kube_dns_endpoints(lesson):
+    broken = faults.inject(lesson, "coredns-down", service=SERVICE, client=CLIENT).cluster
+    rung = ladder.climb(broken, client=CLIENT, service=SERVICE).rungs[0]
+    commands = [o.command for o in rung.outputs]
+    assert commands[-2:] == ["cat /etc/resolv.conf", "kubectl get endpoints kube-dns -n kube-system"]
+    assert rung.outputs[1].text.endswith("nslookup: can't resolve 'checkout-api-svc.production.svc.cluster.local'")
+    # pods exist but none is ready: kubectl prints an empty ENDPOINTS cell (no ready address
+    # in the one subset), not <none> (which means no subsets at all)
+    assert rung.outputs[-1].text.splitlines()[1].split() == ["kube-dns", "8d"]
+
+
+def test_network_policy_on_flannel_is_silently_allowed(lesson):
+    broken = faults.inject(lesson, "network-policy-deny", service=SERVICE, client=CLIENT).cluster
+    result = ladder.climb(broken, client=CLIENT, service=SERVICE, cni="flannel")
+    assert result.passed
+    assert any("flannel does not enforce NetworkPolicy" in note for note in result.notes)
+
+
+def _seeds_where_the_clusterip_works(cluster, seeds=range(12)):
+    return [s for s in seeds if ladder.climb(cluster, client=CLIENT, service=SERVICE, seed=s).rungs[1].passed]
+
+
+@pytest.mark.parametrize("name", ["bound-to-localhost", "app-wrong-port"])
+def test_the_lessons_transcript_with_one_endpoint_of_three_broken(lesson, name):
+    broken = faults.inject(lesson, name, service=SERVICE, client=CLIENT, pod="checkout-api-6f8b9d-2xkpj").cluster
+    seeds = _seeds_where_the_clusterip_works(broken)
+    assert seeds and len(seeds) < 12  # some draws hit the broken endpoint, some do not
+    result = ladder.climb(broken, client=CLIENT, service=SERVICE, seed=seeds[0])
+    dns_rung, cluster_ip, endpoints, pod_ip, inside = result.rungs
+    nslookup = dns_rung.outputs[1]
+    assert nslookup.text.splitlines() == [
+        "Server:    10.96.0.10",
+        "Address 1: 10.96.0.10 kube-dns.kube-system.svc.cluster.local",
+        "",
+        "Name:      checkout-api-svc.production.svc.cluster.local",
+        "Address 1: 10.96.214.88 checkout-api-svc.production.svc.cluster.local",
+    ]
+    # The lesson abridges curl: it prints "* Trying" where curl prints "*   Trying", and
+    # leaves out the request and response headers between the lines it shows.
+    lines = cluster_ip.outputs[0].text.splitlines()
+    assert lines[0] == "*   Trying 10.96.214.88:80..."
+    assert "* Connected to 10.96.214.88 (10.96.214.88) port 80 (#0)" in lines
+    assert "> GET /health HTTP/1.1" in lines and "< HTTP/1.1 200 OK" in lines and lines[-1] == '{"status":"healthy"}'
+    refused = pod_ip.outputs[0].text.splitlines()
+    assert refused[:2] == ["*   Trying 10.244.2.14:3000...", "* connect to 10.244.2.14 port 3000 failed: Connection refused"]
+    assert [o.ok for o in pod_ip.outputs] == [False, True, True]
+    assert inside.outputs[1].command == "kubectl describe pod checkout-api-6f8b9d-2xkpj -n production"
+    assert result.finding.fault_name == name
+    assert any("1 of 3 endpoints are broken" in n and "lesson's transcript" in n for n in result.notes)
+
+
+def test_the_climb_renders_as_a_report(lesson):
+    broken = faults.inject(lesson, "readiness-failing", service=SERVICE, client=CLIENT).cluster
+    text = str(ladder.climb(broken, client=CLIENT, service=SERVICE))
+    assert text.splitlines()[0] == "Debugging ladder from production/debug-pod to Service production/checkout-api-svc (CNI calico, seed 0)"
+    assert "3. Endpoints: BROKEN - no ready endpoints" in text
+    assert "$ kubectl get endpoints checkout-api-svc -n production" in text
+    assert "Finding: Endpoints: readiness-failing" in text
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(client="production/nobody", service=SERVICE), NotFound, "no pod 'nobody'"),
+        (dict(client=CLIENT, service="production/nope"), NotFound, "no service 'nope'"),
+        (dict(client=CLIENT, service=SERVICE, cni="weave"), NotFound, "no CNI profile 'weave'"),
+    ],
+)
+def test_bad_targets_are_named(lesson, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ladder.climb(lesson, **kwargs)
+
+
+# --- exercises ---------------------------------------------------------------------------
+
+
+def test_a_mystery_is_reproducible_and_solvable(lesson):
+    first = ladder.mystery(lesson, 7, CLIENT, SERVICE)
+    assert ladder.mystery(lesson, 7, CLIENT, SERVICE) == first
+    assert 1 <= first.count <= 2 and first.cluster != lesson
+    # climb, fix what was found, climb again: the faults come out one by one
+    remaining, cluster = set(first.broken.faults), first.cluster
+    while remaining:
+        finding = first.climb(cluster).finding
+        assert finding.fault_name in remaining
+        remaining.discard(finding.fault_name)
+        cluster = faults.inject(lesson, sorted(remaining), service=SERVICE, client=CLIENT).cluster
+    assert first.climb(cluster).passed
+
+
+def test_mysteries_over_many_seeds(lesson):
+    seen, counts = set(), set()
+    for seed in range(8):
+        m = ladder.mystery(lesson, seed, CLIENT, SERVICE, cni="flannel")
+        seen.update(m.broken.faults)
+        counts.add(m.count)
+        if m.count == 2:
+            a, b = m.broken.faults
+            assert faults.fault(a).layer is not faults.fault(b).layer
+    assert counts == {1, 2}
+    assert "network-policy-deny" not in seen  # flannel would hide it: never picked there
+    assert len(seen) >= 4
+
+
+def test_check_diagnosis(lesson):
+    m = ladder.mystery(lesson, 3, CLIENT, SERVICE, candidates=["bound-to-localhost", "coredns-down"])
+    right = ladder.check_diagnosis(m, m.broken.faults)
+    assert right.correct and right.fixed_passes and right.message.startswith("Right: ")
+    wrong = ladder.check_diagnosis(m, ["cidr-overlap"])
+    assert not wrong.correct and wrong.wrong == ("cidr-overlap",) and set(wrong.missed) == set(m.broken.faults)
+    assert "not the fault here: cidr-overlap" in wrong.message
+    with pytest.raises(NotFound, match="no fault 'dns'"):
+        ladder.check_diagnosis(m, ["dns"])
+
+
+def test_a_two_fault_mystery_needs_both_names(lesson):
+    m = next(m for m in (ladder.mystery(lesson, s, CLIENT, SERVICE) for s in range(20)) if m.count == 2)
+    one = m.broken.faults[0]
+    partial = ladder.check_diagnosis(m, [one])
+    assert not partial.correct and partial.found == (one,) and len(partial.missed) == 1
+    assert "1 fault still hidden" in partial.message
+    assert ladder.check_diagnosis(m, reversed(m.broken.faults)).correct
+
+
+def test_a_mystery_needs_a_healthy_start(lesson):
+    broken = faults.inject(lesson, "coredns-down", service=SERVICE, client=CLIENT).cluster
+    with pytest.raises(InvalidValue, match="broken already"):
+        ladder.mystery(broken, 0, CLIENT, SERVICE)
+    with pytest.raises(InvalidValue, match="no fault the ladder can find"):
+        ladder.mystery(lesson, 0, CLIENT, SERVICE, cni="flannel", candidates=["network-policy-deny"])
+
+
+def test_layers_are_the_lessons_rungs():
+    assert [layer.value for layer in Layer] == ["DNS", "ClusterIP (kube-proxy)", "Endpoints", "Pod IP (network)", "inside the pod (app)"]
+
+
+def test_a_headless_service_has_no_clusterip_rung(lesson):
+    from k8snet_lesson.cluster import Service, ServicePort
+
+    headless = Service("production", "checkout-api-headless", ports=(ServicePort(3000),), selector={"app.kubernetes.io/part-of": "checkout"})
+    cluster = lesson.with_service(headless)
+    result = ladder.climb(cluster, client=CLIENT, service=headless.key)
+    assert result.passed and [r.name for r in result.rungs] == ["DNS name", "Endpoints", "Pod IP"]
+    assert result.rungs[0].summary.startswith("checkout-api-headless.production.svc.cluster.local is 10.244.2.14, 10.244.3.7, 10.244.4.2")
+    assert any("headless" in n for n in result.notes)
