@@ -15,6 +15,7 @@ __all__ = [
     "figure_png",
     "show",
     "spread_figure",
+    "SpreadPlot",
     "probability_tree_figure",
     "convergence_figure",
     "chain_shares_figure",
@@ -93,6 +94,84 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
     _style(ax)
     fig.tight_layout()
     return fig
+
+
+class SpreadPlot:
+    """A reusable spread chart for widgets: one figure, updated in place.
+
+    Building a matplotlib figure, and laying out its text, costs far more than
+    updating one. The static parts (axes, labels, legend) are drawn once and kept as a
+    background; each update restores it and draws only the bars, markers, ticks and
+    title (matplotlib's blitting). Bars are numbered by their position in the KUBE-SVC
+    chain; the table beside the chart names the endpoints.
+    """
+
+    def __init__(self, max_endpoints: int = 10, width: float = 7.0, height: float = 3.4, dpi: int = 72) -> None:
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self._np = np
+        self.fig = _figure(width, height)
+        self.fig.set_dpi(dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.ax = ax = self.fig.add_subplot(1, 1, 1)
+        self.fig.subplots_adjust(left=0.12, right=0.98, top=0.84, bottom=0.17)
+        x = np.arange(max_endpoints)
+        self.bars = ax.bar(x, np.zeros(max_endpoints), color=[_PALETTE[i % 10] for i in x], animated=True)
+        self.marks = ax.scatter(x, np.zeros(max_endpoints), color=_INK, marker="_", s=700, linewidths=2.5,
+                                zorder=3, animated=True)
+        # Axis labels as static figure text: an animated axis would re-render its label too.
+        self.fig.text(0.545, 0.015, "endpoint (position in the KUBE-SVC chain)", ha="center", va="bottom",
+                      fontsize=10, color=_INK)
+        self.fig.text(0.015, 0.5, "new connections (count)", ha="left", va="center", rotation=90,
+                      fontsize=10, color=_INK)
+        ax.xaxis.set_animated(True)
+        ax.yaxis.set_animated(True)
+        self.title = self.fig.suptitle("", fontsize=10, color=_INK, animated=True)
+        legend = ax.legend([self.bars[0], self.marks], ["simulated connections", "exact share x N"],
+                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
+        for text in legend.get_texts():
+            text.set_color(_INK)
+        _style(ax)
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def png(self, counts: Sequence[int], shares: Sequence[float], *, p_value: float | None = None,
+            seed: int | None = None) -> bytes:
+        from PIL import Image
+
+        np = self._np
+        ax = self.ax
+        counts = np.asarray(counts, dtype=float)
+        n = len(counts)
+        total = counts.sum()
+        expected = np.asarray(shares, dtype=float) * total
+        for i, bar in enumerate(self.bars):
+            bar.set_visible(i < n)
+            bar.set_height(counts[i] if i < n else 0.0)
+        self.marks.set_offsets(np.c_[np.arange(n), expected])
+        ax.set_xlim(-0.6, n - 0.4)
+        ax.set_ylim(0, max(counts.max(initial=0), expected.max(initial=0)) * 1.2 + 1)
+        ax.set_xticks(np.arange(n))
+        ax.set_xticklabels([str(i + 1) for i in range(n)], fontsize=8)
+        title = f"{int(total):,} new connections over {n} endpoint{'s' if n != 1 else ''}"
+        details = [f"seed {seed}"] if seed is not None else []
+        if p_value is not None:
+            details.append(f"chi-square p = {p_value:.3g}")
+        if details:
+            title += " (" + ", ".join(details) + ")"
+        self.title.set_text(title)
+        self.canvas.restore_region(self._background)
+        for bar in self.bars[:n]:
+            ax.draw_artist(bar)
+        for artist in (self.marks, ax.xaxis, ax.yaxis):
+            ax.draw_artist(artist)
+        self.fig.draw_artist(self.title)
+        width, height = self.canvas.get_width_height()
+        buffer = io.BytesIO()
+        Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+            buffer, format="png", compress_level=1)
+        return buffer.getvalue()
 
 
 def probability_tree_figure(probability_texts: Sequence[str | None], shares: Sequence[float], *,

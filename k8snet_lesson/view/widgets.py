@@ -1,0 +1,195 @@
+"""ipywidgets for the notebooks: controls, a callback, and what it renders.
+
+Each explorer is a small dataclass holding its widgets; its callback is a plain
+function of the explorer (read the controls, call the model, render), so tests set
+widget values and read the result without a browser. A value that makes no sense
+shows a message in the widget (``.message``), never a traceback.
+
+Widgets carry CSS classes (``k8snet-...``) so the browser tests can find them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+
+from ..errors import K8snetError
+
+__all__ = [
+    "SpreadExplorer",
+    "spread_explorer",
+    "render_spread",
+    "QuestionWidget",
+    "question_widget",
+    "render_feedback",
+]
+
+
+def _message_html(text: str) -> str:
+    return (
+        '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
+        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
+    )
+
+
+# --- load distribution -----------------------------------------------------------
+
+@dataclasses.dataclass
+class SpreadExplorer:
+    """Endpoints, connections and seed in; a bar chart and a table of counts out."""
+
+    endpoints: Any
+    connections: Any
+    seed: Any
+    image: Any
+    output: Any
+    counts: Any
+    message: Any
+    ui: Any
+    plot: Any = None  # a plots.SpreadPlot, reused across updates
+    last: Any = None  # the latest distribution.Spread
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def _counts_html(result) -> str:
+    rows = []
+    for position, (label, text, share, count) in enumerate(
+        zip(result.labels, result.probability_texts, result.shares, result.counts), start=1
+    ):
+        rows.append(
+            f'<tr class="k8snet-count-row"><td>{position}</td><td>{html.escape(label)}</td>'
+            f'<td><code>{html.escape(text) if text else "(last rule: always)"}</code></td>'
+            f"<td>{share:.4f}</td>"
+            f'<td class="k8snet-count" data-count="{count}" style="text-align:right">{count:,}</td>'
+            f"<td>{count / result.connections:.4f}</td></tr>"
+        )
+    p = result.chi_square.p_value
+    return (
+        f'<div class="k8snet-spread-summary" data-connections="{result.connections}" '
+        f'data-endpoints="{len(result.counts)}"><b>{result.connections:,} connections over '
+        f"{len(result.counts)} endpoint{'s' if len(result.counts) != 1 else ''}</b> "
+        f"(seed {result.seed}; chi-square against the exact shares: p = {p:.3g})</div>"
+        '<table class="k8snet-counts-table"><thead><tr><th>#</th><th>endpoint</th><th>--probability as printed</th>'
+        "<th>exact share</th><th>connections</th><th>observed share</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def render_spread(explorer: SpreadExplorer) -> None:
+    """The spread explorer's callback: simulate, draw, tabulate (or show why not)."""
+    from .. import distribution
+    from .plots import SpreadPlot
+
+    try:
+        n = int(explorer.endpoints.value)
+        connections = int(round(float(explorer.connections.value)))
+        seed = int(explorer.seed.value)
+        result = distribution.spread(n, connections, seed=seed)
+    except (K8snetError, ValueError, TypeError) as exc:
+        explorer.message.value = _message_html(str(exc))
+        return
+    explorer.message.value = ""
+    if explorer.plot is None:
+        explorer.plot = SpreadPlot(max_endpoints=max(10, n))
+    explorer.image.value = explorer.plot.png(result.counts, result.shares, p_value=result.chi_square.p_value, seed=seed)
+    explorer.counts.value = _counts_html(result)
+    explorer.last = result
+
+
+def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) -> SpreadExplorer:
+    """Sliders for endpoints (1-10), connections (10 to 1,000,000, log scale) and a seed."""
+    import ipywidgets as w
+
+    style = {"description_width": "110px"}
+    layout = w.Layout(width="440px")
+    endpoint_slider = w.IntSlider(value=endpoints, min=1, max=10, step=1, description="endpoints",
+                                  continuous_update=False, style=style, layout=layout)
+    connection_slider = w.FloatLogSlider(value=connections, base=10, min=1, max=6, step=0.5, description="connections",
+                                         readout_format=",.0f", continuous_update=False, style=style, layout=layout)
+    seed_box = w.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed", style=style,
+                                layout=w.Layout(width="220px"))
+    image = w.Image(format="png", layout=w.Layout(width="560px"))
+    output = w.Output()
+    with output:
+        from IPython.display import display
+
+        display(image)
+    counts = w.HTML()
+    message = w.HTML()
+    endpoint_slider.add_class("k8snet-endpoints")
+    connection_slider.add_class("k8snet-connections")
+    seed_box.add_class("k8snet-seed")
+    output.add_class("k8snet-spread-output")
+    counts.add_class("k8snet-spread-counts")
+    message.add_class("k8snet-message")
+    ui = w.VBox([w.HBox([w.VBox([endpoint_slider, connection_slider]), seed_box]), message, output, counts])
+    explorer = SpreadExplorer(endpoint_slider, connection_slider, seed_box, image, output, counts, message, ui)
+    from .plots import SpreadPlot
+
+    explorer.plot = SpreadPlot(max_endpoints=max(10, endpoints))
+    for control in (endpoint_slider, connection_slider, seed_box):
+        control.observe(lambda change: render_spread(explorer), names="value")
+    render_spread(explorer)
+    return explorer
+
+
+# --- self-checks -------------------------------------------------------------------
+
+@dataclasses.dataclass
+class QuestionWidget:
+    question: Any
+    choices: Any
+    button: Any
+    feedback: Any
+    ui: Any
+    last: Any = None  # the latest quiz.Feedback
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def render_feedback(widget: QuestionWidget) -> None:
+    """The self-check's callback: check the chosen answer and explain it, right or wrong."""
+    from .. import quiz
+
+    try:
+        feedback = quiz.check(widget.question, widget.choices.value)
+    except K8snetError as exc:
+        widget.feedback.value = _message_html(str(exc))
+        return
+    colour = "#1b5e20" if feedback.correct else "#8a4b00"
+    text = f"{feedback.headline}. {feedback.explanation}"
+    if not feedback.correct:
+        text += f" The answer: {feedback.answer}."
+    widget.feedback.value = (
+        f'<div class="k8snet-feedback-text" data-correct="{str(feedback.correct).lower()}" '
+        f'style="color:{colour};max-width:720px">{html.escape(text)}</div>'
+    )
+    widget.last = feedback
+
+
+def question_widget(question) -> QuestionWidget:
+    """A question, its choices as radio buttons, a Check button and the explanation."""
+    import ipywidgets as w
+
+    prompt = w.HTML(f'<div style="max-width:720px"><b>{html.escape(question.id)}</b>: {html.escape(question.prompt)}</div>')
+    choices = w.RadioButtons(options=[c.text for c in question.choices], value=None,
+                             layout=w.Layout(width="auto", max_width="720px"))
+    button = w.Button(description="Check", button_style="primary")
+    feedback = w.HTML()
+    choices.add_class("k8snet-choices")
+    button.add_class("k8snet-check")
+    feedback.add_class("k8snet-feedback")
+    ui = w.VBox([prompt, choices, button, feedback])
+    ui.add_class("k8snet-question")
+    widget = QuestionWidget(question, choices, button, feedback, ui)
+    button.on_click(lambda _: render_feedback(widget))
+    return widget

@@ -1,0 +1,81 @@
+"""The spread explorer and the self-check widgets, driven without a browser."""
+
+import statistics
+import time
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from k8snet_lesson import quiz
+from k8snet_lesson.view.widgets import question_widget, spread_explorer
+
+
+def _rows(explorer):
+    html = explorer.counts.value
+    return [int(part.split('"', 1)[0]) for part in html.split('data-count="')[1:]]
+
+
+def test_spread_explorer_draws_and_counts_the_initial_setting():
+    explorer = spread_explorer(endpoints=3, connections=1000, seed=7)
+    assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert explorer.last.counts == tuple(_rows(explorer))
+    assert sum(_rows(explorer)) == 1000 and len(_rows(explorer)) == 3
+    assert "1,000 connections over 3 endpoints" in explorer.counts.value
+    assert explorer.message.value == ""
+
+
+def test_moving_the_sliders_recomputes_and_redraws():
+    explorer = spread_explorer(endpoints=3, connections=1000, seed=7)
+    before = explorer.image.value
+    explorer.endpoints.value = 5
+    assert len(_rows(explorer)) == 5 and sum(_rows(explorer)) == 1000
+    assert explorer.image.value != before
+    explorer.connections.value = 100_000
+    assert sum(_rows(explorer)) == 100_000
+    assert "0.2000000000" in explorer.counts.value and "0.2500000000" in explorer.counts.value  # rules 1, 2 of 5
+    explorer.seed.value = 8
+    assert explorer.last.seed == 8
+
+
+def test_log_slider_values_become_whole_connections():
+    explorer = spread_explorer(endpoints=2, connections=10, seed=1)
+    explorer.connections.value = 10 ** 1.5  # the slider's half step: 31.62...
+    assert sum(_rows(explorer)) == 32
+
+
+def test_nonsense_shows_a_message_not_a_traceback():
+    explorer = spread_explorer(endpoints=3, connections=1000, seed=7)
+    explorer.endpoints.value = 0  # the slider clamps to its minimum, 1
+    assert explorer.endpoints.value == 1 and explorer.message.value == ""
+    shown = explorer.counts.value
+    explorer.endpoints.min = 0
+    explorer.endpoints.value = 0
+    assert "at least 1 endpoint" in explorer.message.value and "REJECT" in explorer.message.value
+    assert explorer.counts.value == shown  # the last good result stays on screen
+
+
+def test_question_widget_explains_right_and_wrong_answers():
+    widget = question_widget(quiz.question("quiz-2"))
+    widget.button.click()
+    assert "choose an answer first" in widget.feedback.value
+    widget.choices.value = quiz.question("quiz-2").choices[1].text
+    widget.button.click()
+    assert 'data-correct="false"' in widget.feedback.value and "Not quite" in widget.feedback.value
+    assert "The answer:" in widget.feedback.value
+    widget.choices.value = quiz.question("quiz-2").answer.text
+    widget.button.click()
+    assert 'data-correct="true"' in widget.feedback.value and "Correct" in widget.feedback.value
+    assert "REJECT" in widget.feedback.value
+
+
+def test_spread_callback_is_measurable():
+    # Not a speed test (that is `make bench`): the callback runs repeatedly without state leaks.
+    explorer = spread_explorer(endpoints=3, connections=1000, seed=7)
+    times = []
+    for n in (2, 4, 6, 8, 10, 3):
+        start = time.perf_counter()
+        explorer.endpoints.value = n
+        times.append(time.perf_counter() - start)
+        assert len(_rows(explorer)) == n
+    assert statistics.median(times) > 0
