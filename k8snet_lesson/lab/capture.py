@@ -115,7 +115,7 @@ def decode(pcap: bytes, vxlan_port: int) -> tuple[EncapsulatedFrame, ...]:
     return tuple(frames)
 
 
-def capture(lab: Lab, client: str, server: str, *, seconds: float = 1.0) -> Capture:
+def capture(lab: Lab, client: str, server: str, *, seconds: float = 0.5) -> Capture:
     """Capture one HTTP request from ``client`` to ``server`` (pods on different nodes)."""
     from .topology import _profile
 

@@ -27,12 +27,6 @@ CLUSTER_IP = IPv4Address("10.96.214.88")
 ENDPOINTS = ("10.244.2.14:3000", "10.244.3.7:3000", "10.244.4.2:3000")
 
 
-def needs(*modules: str) -> None:
-    """Skip until the core modules this check reads land (explain, simulate, trace)."""
-    for module in modules:
-        pytest.importorskip(f"k8snet_lesson.{module}", reason=f"k8snet_lesson.{module} is not in this checkout yet")
-
-
 @pytest.fixture(scope="module")
 def lesson():
     return scenario("lesson")
@@ -113,7 +107,6 @@ def test_node_sysctls(lab, key, value):
 
 
 def test_kube_proxy_rules_read_back_from_the_kernel(lab):
-    needs("explain")
     for check in rules_agree(lab):
         assert check.agree, check.node
         checkout = next(e for e in check.kernel if e.cluster_ip == CLUSTER_IP and e.port == 80)
@@ -141,7 +134,6 @@ def test_dns_from_the_debug_pod(lab, lesson):
 
 def test_spread_tcp(lab, lesson):
     """3,000 connections; seed: the kernel's own random numbers (prandom); threshold p > 0.001."""
-    needs("explain", "simulate")
     measured = checks.spread(lab, lesson.client, SERVICE, 3000)
     assert measured.endpoints == ENDPOINTS
     assert sum(measured.client_counts) == 3000 and not measured.failures
@@ -153,7 +145,6 @@ def test_spread_tcp(lab, lesson):
 def test_spread_udp_from_fresh_source_ports(lab, lesson):
     """A UDP port on the checkout pods: each datagram from a new source port is a new
     conntrack entry, so each is drawn again (threshold p > 0.001)."""
-    needs("explain", "simulate")
     healthy = lab.cluster
     service = healthy.service(SERVICE)
     udp = service.with_(ports=service.ports + (ServicePort(5353, 5353, "echo", Protocol.UDP),))
@@ -177,7 +168,6 @@ def test_spread_udp_from_fresh_source_ports(lab, lesson):
 def test_fault_model_and_kernel_agree(lab, lesson, fault):
     from k8snet_lesson.lab.ladder import check_fault
 
-    needs("explain", "trace")
     checked = check_fault(lab, fault, client=lesson.client, service=SERVICE)
     assert checked.model_verdict is not None and checked.model_verdict[1] == fault
     assert checked.kernel_verdict == checked.model_verdict, str(checked.kernel)

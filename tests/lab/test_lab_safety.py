@@ -117,7 +117,6 @@ def test_teardown_leaves_no_namespace_and_the_legacy_backend_stays_inside(snapsh
     from k8snet_lesson.lab.kernel import build
     from k8snet_lesson.lab.run import rules_agree, scenario
 
-    pytest.importorskip("k8snet_lesson.explain", reason="k8snet_lesson.explain is not in this checkout yet")
     before = snapshot()
     lab = build(scenario("two-node").cluster, backend="legacy")
     try:
@@ -137,4 +136,29 @@ def test_teardown_leaves_no_namespace_and_the_legacy_backend_stays_inside(snapsh
             except OSError:
                 pass
     assert not in_use & set(inodes.values())
+    assert snapshot() == before
+
+
+def test_a_full_run_agrees_and_leaves_nothing(state_dir, snapshot, tmp_path):
+    """`k8snet netlab run` end to end: the kernel agrees with the model (exit 0), the
+    capture is written as a pcap Wireshark and scapy read, and the host is unchanged."""
+    prefix = "k8snet-fullrun1-"
+    before = snapshot()
+    pcap = tmp_path / "vxlan.pcap"
+    done = subprocess.run(
+        [*K8SNET, "netlab", "run", "--prefix", prefix, "--pcap", str(pcap), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "K8SNET_LAB_STATE_DIR": str(state_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("Verdict: the kernel agrees with the model")
+    assert "chi-square" in done.stdout and "overhead 50 bytes per frame; flannel.1 MTU 1450" in done.stdout
+    from scapy.layers.inet import UDP
+    from scapy.layers.l2 import Ether  # registers LINKTYPE_ETHERNET for rdpcap
+    from scapy.utils import rdpcap
+
+    frames = rdpcap(str(pcap))
+    assert len(frames) >= 3 and all(Ether in f and UDP in f and f[UDP].dport == 8472 for f in frames)
+    assert _gone(prefix) == ()
+    assert host_lab_namespaces() == ()
     assert snapshot() == before
