@@ -79,3 +79,26 @@ def test_spread_callback_is_measurable():
         times.append(time.perf_counter() - start)
         assert len(_rows(explorer)) == n
     assert statistics.median(times) > 0
+
+
+def test_readiness_flip_moves_the_address_and_rewrites_the_chain():
+    from k8snet_lesson import scenarios
+    from k8snet_lesson.view.widgets import readiness_explorer
+
+    cluster = scenarios.lesson_cluster()
+    service = cluster.service("checkout-api-svc", "production")
+    explorer = readiness_explorer(cluster, service, node_name="node-eu-west-1a")
+    assert len(explorer.checkboxes) == 3
+    assert explorer.rules.value.count("-j KUBE-SEP-") == 3
+    assert "0.3333333333" in explorer.rules.value and "0.5000000000" in explorer.rules.value
+    explorer.checkboxes["checkout-api-6f8b9d-2xkpj"].value = False
+    endpoints = explorer.endpoints.value
+    assert "10.244.3.7:3000,10.244.4.2:3000" in endpoints  # the ENDPOINTS column: ready only
+    assert "notReadyAddresses" in endpoints
+    assert explorer.rules.value.count("-j KUBE-SEP-") == 2
+    assert "0.3333333333" not in explorer.rules.value and "0.5000000000" in explorer.rules.value
+    assert explorer.current.pod("checkout-api-6f8b9d-2xkpj", "production").ready is False
+    for box in explorer.checkboxes.values():
+        box.value = False
+    assert "-j KUBE-SEP-" not in explorer.rules.value
+    assert "has no endpoints" in explorer.rules.value and "-j REJECT" in explorer.rules.value
