@@ -42,6 +42,10 @@ from typing import Any
 
 from .cluster import ANY_ADDRESS, LOOPBACK, Cluster, NetworkPolicy, Pod, PodPhase, Protocol, Service
 from .errors import InvalidValue, NotFound
+from .iptables import RuleSet
+from .kube_proxy import rules_for
+from .trace import Destination, Packet, Trace, Verdict
+from .trace import trace as follow
 
 __all__ = [
     "Outcome",
@@ -49,6 +53,7 @@ __all__ = [
     "Connection",
     "connect",
     "node_rules",
+    "pick",
     "enforces_network_policy",
 ]
 
@@ -97,7 +102,7 @@ class Connection:
     reason: Reason
     detail: str
     node_name: str
-    trace: Any = None
+    trace: Trace | None = None
     service: Service | None = None
     endpoint: tuple[IPv4Address, int] | None = None
     candidates: tuple[tuple[IPv4Address, int, float], ...] = ()
@@ -132,10 +137,8 @@ def _stale_view(cluster: Cluster) -> Cluster:
 
 
 @functools.lru_cache(maxsize=64)
-def node_rules(cluster: Cluster, node_name: str) -> Any:
-    """The rules kube-proxy has programmed on ``node_name`` (a RuleSet), stale ones included."""
-    from .kube_proxy import rules_for
-
+def node_rules(cluster: Cluster, node_name: str) -> RuleSet:
+    """The rules kube-proxy has programmed on ``node_name``, stale ones included."""
     node = cluster.node(node_name)
     seen = cluster if node.kube_proxy_synced else _stale_view(cluster)
     return rules_for(seen, node_name)
@@ -152,19 +155,12 @@ def enforces_network_policy(cni: str) -> bool:
     return bool(profile(cni).network_policy)
 
 
-def _trace(cluster: Cluster, node_name: str, client: Pod, destination: IPv4Address, port: int, protocol: Protocol) -> Any:
-    from .trace import Packet, trace
-
-    return trace(node_rules(cluster, node_name), Packet(client.pod_ip, destination, port, protocol))
-
-
-def _pick(destinations: tuple, seed: int) -> tuple[int, Any]:
-    """Draw one DNAT destination with the rules' shares (seeded)."""
+def pick(destinations: tuple[Destination, ...], seed: int) -> Destination:
+    """Draw one DNAT destination with the rules' shares, from a generator seeded with ``seed``."""
     weights = [float(d.share) for d in destinations]
     if len(destinations) == 1 or sum(weights) <= 0:
-        return 0, destinations[0]
-    index = random.Random(seed).choices(range(len(destinations)), weights=weights)[0]
-    return index, destinations[index]
+        return destinations[0]
+    return destinations[random.Random(seed).choices(range(len(destinations)), weights=weights)[0]]
 
 
 def _address(value: Any, what: str) -> IPv4Address:
@@ -203,17 +199,16 @@ def connect(
     node_name = client.node_name
     base = dict(client=client, destination=destination, port=port, protocol=protocol, node_name=node_name, cni=cni)
 
-    walk = _trace(cluster, node_name, client, destination, port, protocol)
+    walk = follow(node_rules(cluster, node_name), Packet(client.pod_ip, destination, port, protocol))
     service = cluster.service_by_ip(destination)
-    verdict = str(getattr(walk.verdict, "value", walk.verdict)).upper()  # a str or an enum of them
-    if verdict == "REJECT":
+    if walk.verdict is Verdict.REJECT:
         who = f"Service {service.key}" if service else "the Service"
         return Connection(
             **base, outcome=Outcome.REFUSED, reason=Reason.SERVICE_REJECT, trace=walk, service=service,
             detail=f"kube-proxy on {node_name} rejects {destination}:{port}: {who} has no endpoints "
             "(REJECT --reject-with icmp-port-unreachable)",
         )
-    if verdict == "DROP":
+    if walk.verdict is Verdict.DROP:
         return Connection(
             **base, outcome=Outcome.TIMED_OUT, reason=Reason.SERVICE_DROP, trace=walk, service=service,
             detail=f"kube-proxy on {node_name} drops {destination}:{port}: no endpoint on this node "
@@ -222,10 +217,10 @@ def connect(
     endpoint = None
     candidates: tuple = ()
     target, target_port = destination, port
-    if verdict == "DNAT" and walk.destinations:
+    if walk.verdict is Verdict.DNAT and walk.destinations:
         candidates = tuple((d.address, d.port, float(d.share)) for d in walk.destinations)
-        _, chosen = _pick(tuple(walk.destinations), seed)
-        target, target_port = _address(chosen.address, "endpoint"), int(chosen.port)
+        chosen = pick(walk.destinations, seed)
+        target, target_port = chosen.address, chosen.port
         endpoint = (target, target_port)
     elif service is not None or destination in cluster.service_cidr:
         # No DNAT: nothing on any host holds a ClusterIP, so the packet leaves by the

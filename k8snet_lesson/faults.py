@@ -54,6 +54,7 @@ __all__ = [
     "FAULTS",
     "fault",
     "inject",
+    "targets",
     "backends",
     "target_port",
 ]
@@ -83,7 +84,7 @@ class Fault:
     needs_policy_enforcement: bool = False
 
     def __call__(self, cluster: Cluster, *, service: Service | str, client: Pod | str, pod: str | None = None) -> Cluster:
-        target, source = _targets(cluster, service, client)
+        target, source = targets(cluster, service, client)
         return self.breaks(cluster, target, source, pod)
 
 
@@ -113,7 +114,8 @@ class Broken:
 # --- targets ----------------------------------------------------------------------------------
 
 
-def _targets(cluster: Cluster, service: Service | str, client: Pod | str) -> tuple[Service, Pod]:
+def targets(cluster: Cluster, service: Service | str, client: Pod | str) -> tuple[Service, Pod]:
+    """The Service (value or ``namespace/name``) and the client pod (value, name or ``namespace/name``)."""
     target = service if isinstance(service, Service) else cluster.service(service)
     source = client if isinstance(client, Pod) else cluster.pod(client)
     return target, source
@@ -449,7 +451,7 @@ def inject(
     wanted = (names,) if isinstance(names, str) else tuple(names)
     for name in wanted:
         fault(name)
-    target, source = _targets(cluster, service, client)
+    target, source = targets(cluster, service, client)
     broken = cluster
     ordered = tuple(f.name for f in _REGISTRY if f.name in wanted)
     for name in ordered:

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
 from .connect import Outcome, Reason, enforces_network_policy
 from .errors import InvalidValue, NotFound
-from .faults import FAULTS, Broken, Layer, fault, inject
+from .faults import FAULTS, Broken, Layer, fault, inject, targets
 from .netshoot import Output, curl, cat_resolv_conf, kubectl_describe_pod, kubectl_get_endpoints, netstat, nslookup
 
 __all__ = [
@@ -126,8 +126,7 @@ class Climb:
 
 
 def _resolve_targets(cluster: Cluster, client: Pod | str, service: Service | str) -> tuple[Pod, Service]:
-    source = client if isinstance(client, Pod) else cluster.pod(client)
-    target = service if isinstance(service, Service) else cluster.service(service)
+    target, source = targets(cluster, service, client)
     if not target.ports:
         raise InvalidValue(f"service {target.key} has no ports to climb towards")
     return source, target

@@ -235,3 +235,17 @@ def test_a_headless_service_has_no_clusterip_rung(lesson):
     assert result.passed and [r.name for r in result.rungs] == ["DNS name", "Endpoints", "Pod IP"]
     assert result.rungs[0].summary.startswith("checkout-api-headless.production.svc.cluster.local is 10.244.2.14, 10.244.3.7, 10.244.4.2")
     assert any("headless" in n for n in result.notes)
+
+
+def test_the_ladder_modules_import_without_yaml_plots_or_widgets():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import k8snet_lesson.ladder, k8snet_lesson.netshoot, k8snet_lesson.faults, k8snet_lesson.dns, "
+        "k8snet_lesson.connect, k8snet_lesson.cli.ladder\n"
+        "print(sorted(m for m in ('yaml', 'matplotlib', 'pandas', 'networkx', 'scapy', 'ipywidgets', 'IPython') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
