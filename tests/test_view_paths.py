@@ -185,7 +185,7 @@ def test_wire_frame_layers_are_the_rfc_header_sizes(flow, name):
 
 
 def test_frame_sizes_measure_overhead_and_the_documented_mtu(flow):
-    table = paths.frame_sizes(flow, POD_A, SERVICE_IP, SERVICE_PORT)
+    table = paths.frame_sizes(paths.wire_frames(flow, POD_A, SERVICE_IP, SERVICE_PORT))
     assert list(table.index) == ALL
     assert (table["pod's frame (bytes)"] == ETHERNET + IPV4 + SYN_TCP).all()
     assert table["overhead (bytes)"].to_dict() == OVERHEAD

@@ -247,9 +247,8 @@ def wire_frames(cluster: Cluster, source: Pod | str, destination: Any, port: int
     return out
 
 
-def frame_sizes(cluster: Cluster, source: Pod | str, destination: Any, port: int,
-                cnis: Iterable[str] | None = None, *, seed: int = 0) -> Any:
-    """For each CNI, the first packet of a cross-node request encoded as the pod sends it
+def frame_sizes(wire: dict[str, tuple[Any, Any]]) -> Any:
+    """For each CNI of :func:`wire_frames`, the first packet encoded as the pod sends it
     and as it crosses the node network, and what the difference makes of the MTU.
 
     ``overhead`` is the measured difference; ``pod MTU`` is the underlay's MTU minus it,
@@ -258,10 +257,10 @@ def frame_sizes(cluster: Cluster, source: Pod | str, destination: Any, port: int
     import pandas as pd
 
     rows = []
-    for name, (first, wire) in wire_frames(cluster, source, destination, port, cnis, seed=seed).items():
+    for name, (first, between) in wire.items():
         p = cni.profile(name)
-        pod_frame = frames.frame_length(first.inner)
-        wire_frame = frames.frame_length(wire.inner, wire.outer)
+        pod_frame = frames.frame_length(first.inner, first.outer)
+        wire_frame = frames.frame_length(between.inner, between.outer)
         overhead = wire_frame - pod_frame
         rows.append({
             "profile": p.name,
