@@ -42,6 +42,8 @@ from collections.abc import Iterable, Sequence
 
 from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
 from .connect import Outcome, Reason, enforces_network_policy
+from .dns import dns_endpoints, dns_service
+from .endpoints import endpoints_for
 from .errors import InvalidValue, NotFound
 from .faults import FAULTS, Broken, Layer, fault, inject, targets
 from .netshoot import Output, curl, cat_resolv_conf, kubectl_describe_pod, kubectl_get_endpoints, netstat, nslookup
@@ -149,8 +151,6 @@ def _finding(name: str | None, layer: Layer | None, evidence: Iterable[str], adv
 
 
 def _dns_rung(cluster: Cluster, client: Pod, service: Service, cni: str, draws: random.Random) -> tuple[Rung, Finding | None]:
-    from .dns import dns_endpoints, dns_service
-
     port = service.ports[0].port
     by_name = curl(cluster, client, f"http://{_short_name(client, service)}:{port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
     look = nslookup(cluster, client, service.dns_name, cni=cni, seed=_draw(draws))
@@ -187,8 +187,6 @@ def _dns_rung(cluster: Cluster, client: Pod, service: Service, cni: str, draws: 
 
 
 def _endpoints_rung(cluster: Cluster, service: Service) -> tuple[Rung, Finding | None, tuple]:
-    from .endpoints import endpoints_for
-
     endpoints = endpoints_for(cluster, service)
     shown = kubectl_get_endpoints(cluster, service)
     ready = [(a.ip, a, s.ports) for s in endpoints.subsets for a in s.addresses]
