@@ -87,6 +87,7 @@ __all__ = [
     "rules_for",
     "canonical_order",
     "rules_in",
+    "rules_of_service",
 ]
 
 # The top-level chains (pkg/proxy/iptables/proxier.go).
@@ -831,3 +832,38 @@ def rules_for(cluster: Cluster, node_name: str, *, include_builtin: bool = False
         kw.setdefault("node_ip", node.internal_ip)
     kw.setdefault("cluster_cidr", cluster.cluster_cidr)
     return generate(cluster.services, slices_for(cluster), node_name=node_name, include_builtin=include_builtin, **kw)
+
+
+def rules_of_service(ruleset: RuleSet, service_port_name: str) -> RuleSet:
+    """The part of ``ruleset`` that belongs to one service port, for showing it on its own.
+
+    What ``iptables-save | grep`` would show for ``service_port_name`` (``ns/name`` or
+    ``ns/name:port``): its rules in KUBE-SERVICES, KUBE-NODEPORTS and the filter chains,
+    its own KUBE-SVC/SVL/EXT/FW chains, and the KUBE-SEP chains of its endpoints (the
+    chains are found by following the jumps, so comment-less large-cluster rules are
+    found too). Tables and chain order stay as they were.
+    """
+    name = service_port_name
+
+    def mentions(rule: Rule) -> bool:
+        comment = rule.comment
+        return comment is not None and (comment == name or comment.startswith(name + " ")
+                                        or comment.endswith(" " + name) or f" {name} " in comment)
+
+    tables = []
+    for table in ruleset.tables:
+        own: set[str] = set()
+        pending = [r.jump_chain for r in table.rules if mentions(r) and r.jump_chain]
+        while pending:
+            chain = pending.pop()
+            if chain in own or not chain.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")):
+                continue
+            own.add(chain)
+            pending.extend(r.jump_chain for r in table.rules if r.chain == chain and r.jump_chain)
+        rules = tuple(r for r in table.rules if r.chain in own or mentions(r))
+        if not rules:
+            continue
+        used = {r.chain for r in rules}
+        chains = tuple(c for c in table.chains if c.name in used)
+        tables.append(Table(table.name, chains, rules))
+    return RuleSet(tuple(tables))
