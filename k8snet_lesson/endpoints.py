@@ -268,9 +268,10 @@ def slice_name(service: Service, *seed: object) -> str:
 
 class _PodIndex:
     """Pods indexed by (namespace, label key, label value), so that selecting the pods of
-    10,000 Services out of 150,000 pods does not test every pair."""
+    10,000 Services out of 150,000 pods does not test every pair; and nodes by name."""
 
-    def __init__(self, pods: Iterable[Pod]) -> None:
+    def __init__(self, pods: Iterable[Pod], nodes: Iterable[Node] = ()) -> None:
+        self.nodes: dict[str, Node] = {node.name: node for node in nodes}
         self._by_label: dict[tuple[str, str, str], list[Pod]] = {}
         for pod in pods:
             for key, value in pod.labels.items():
@@ -294,7 +295,7 @@ def _index_of(cluster: Cluster) -> _PodIndex:
     entry = _INDEXES.get(id(cluster))
     if entry is not None and entry[0]() is cluster:
         return entry[1]
-    index = _PodIndex(cluster.pods)
+    index = _PodIndex(cluster.pods, cluster.nodes)
     if len(_INDEXES) >= 4:
         _INDEXES.pop(next(iter(_INDEXES)))
     _INDEXES[id(cluster)] = (weakref.ref(cluster), index)
@@ -363,11 +364,11 @@ def slices_for(cluster: Cluster) -> tuple[EndpointSlice, ...]:
     the explicitly given ones for Services that have them, in Service order; explicit
     slices of Services that do not exist come last (the API keeps them; kube-proxy
     ignores them)."""
-    nodes = {node.name: node for node in cluster.nodes}
     explicit: dict[tuple[str, str], list[EndpointSlice]] = {}
     for endpoint_slice in cluster.endpoint_slices:
         explicit.setdefault((endpoint_slice.namespace, endpoint_slice.service_name), []).append(endpoint_slice)
     index = _index_of(cluster)
+    nodes = index.nodes
     out: list[EndpointSlice] = []
     for service in cluster.services:
         given = explicit.pop((service.namespace, service.name), None)
@@ -392,8 +393,8 @@ def slices_for_service(cluster: Cluster, service: Service | str) -> tuple[Endpoi
         return given
     if not _gets_controller_endpoints(service):
         return ()
-    nodes = {node.name: node for node in cluster.nodes}
-    return _derived_slices(service, _index_of(cluster).selected_by(service), nodes)
+    index = _index_of(cluster)
+    return _derived_slices(service, index.selected_by(service), index.nodes)
 
 
 # --- the Endpoints controller ------------------------------------------------------
@@ -514,8 +515,8 @@ def endpoints_for(cluster: Cluster, service: Service | str) -> Endpoints:
     if given:
         facts = _facts_from_slices(service, given)
     elif _gets_controller_endpoints(service):
-        nodes = {node.name: node for node in cluster.nodes}
-        facts = _facts_from_pods(service, _index_of(cluster).selected_by(service), nodes)
+        index = _index_of(cluster)
+        facts = _facts_from_pods(service, index.selected_by(service), index.nodes)
     else:
         facts = []
     subsets, truncated = _truncate(_repack(facts))

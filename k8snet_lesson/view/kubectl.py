@@ -269,9 +269,8 @@ def _pod_status(pod: Pod) -> str:
     return {PodPhase.SUCCEEDED: "Completed", PodPhase.FAILED: "Error"}.get(pod.phase, pod.phase.value)
 
 
-def _pod_ip(cluster: Cluster, pod: Pod) -> str:
-    node = next((n for n in cluster.nodes if n.name == pod.node_name), None)
-    address = pod_address(pod, node)
+def _pod_ip(nodes: dict[str, Any], pod: Pod) -> str:
+    address = pod_address(pod, nodes.get(pod.node_name) if pod.node_name else None)
     return str(address) if address is not None else "<none>"
 
 
@@ -284,11 +283,12 @@ def get_pods(cluster: Cluster, namespace: str | None = None, *, wide: bool = Fal
     header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     if wide:
         header += ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    nodes = {n.name: n for n in cluster.nodes}
     rows = []
     for pod in pods:
         row = [pod.name, _pod_ready(pod), _pod_status(pod), str(pod.restarts), human_duration(pod.age)]
         if wide:
-            row += [_pod_ip(cluster, pod), pod.node_name or "<none>", "<none>", "<none>"]
+            row += [_pod_ip(nodes, pod), pod.node_name or "<none>", "<none>", "<none>"]
         rows.append(([pod.namespace] if namespace is None else []) + row)
     return _table((["NAMESPACE"] if namespace is None else []) + header, rows)
 
@@ -303,8 +303,9 @@ def get_pods_wide(cluster: Cluster, namespace: str | None = None, *, columns: st
     pods = _in_namespace(cluster.pods, namespace)
     if not pods:
         return ""
+    nodes = {n.name: n for n in cluster.nodes}
     rows = [([p.namespace] if namespace is None else []) +
-            [p.name, _pod_ready(p), _pod_status(p), p.node_name or "<none>", _pod_ip(cluster, p)] for p in pods]
+            [p.name, _pod_ready(p), _pod_status(p), p.node_name or "<none>", _pod_ip(nodes, p)] for p in pods]
     return _table((["NAMESPACE"] if namespace is None else []) + ["NAME", "READY", "STATUS", "NODE", "IP"], rows)
 
 
