@@ -780,3 +780,19 @@ def test_generation_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_rules_of_service_keeps_one_service_ports_chains_and_nothing_else():
+    from k8snet_lesson import scenarios
+    from k8snet_lesson.kube_proxy import rules_for, rules_of_service
+
+    rules = rules_for(scenarios.lesson_cluster(), "node-eu-west-1a")
+    part = rules_of_service(rules, "production/checkout-api-svc")
+    (nat,) = part.tables
+    chains = {c.name for c in nat.chains}
+    assert {r.chain for r in nat.rules} <= chains
+    assert sum(c.startswith("KUBE-SEP-") for c in chains) == 3
+    assert sum(c.startswith("KUBE-SVC-") for c in chains) == 1
+    assert all("checkout-api-svc" in (r.comment or "") for r in nat.rules)
+    dns = rules_of_service(rules, "kube-system/kube-dns:dns")
+    assert not ({c.name for t in dns.tables for c in t.chains} & (chains - {"KUBE-SERVICES"}))
