@@ -795,4 +795,5 @@ def test_rules_of_service_keeps_one_service_ports_chains_and_nothing_else():
     assert sum(c.startswith("KUBE-SVC-") for c in chains) == 1
     assert all("checkout-api-svc" in (r.comment or "") for r in nat.rules)
     dns = rules_of_service(rules, "kube-system/kube-dns:dns")
+    assert dns.tables and all(":dns " in (r.comment or "") or (r.comment or "").endswith(":dns") for t in dns.tables for r in t.rules)
     assert not ({c.name for t in dns.tables for c in t.chains} & (chains - {"KUBE-SERVICES"}))
