@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from k8snet_lesson.cluster import (
     Cluster,
@@ -340,3 +342,23 @@ def test_endpoints_yaml_without_a_name_is_a_list():
     text = endpoints_yaml(lesson_cluster(), namespace="kube-system")
     assert text.startswith("apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Endpoints\n")
     assert text.endswith('kind: List\nmetadata:\n  resourceVersion: ""\n')
+
+
+
+cell = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.:/<>-", max_size=15)
+tables = st.integers(1, 5).flatmap(lambda n: st.lists(st.lists(cell, min_size=n, max_size=n), min_size=1, max_size=8))
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables)
+def test_tabwriter_aligns_every_column_of_a_table(rows):
+    lines = tab_aligned("".join("\t".join(row) + "\n" for row in rows)).splitlines()
+    assert len(lines) == len(rows)
+    # kubectl's rule: a column is as wide as its widest cell plus 3, and at least 6
+    widths = [max(6, max(len(row[j]) + 3 for row in rows)) for j in range(len(rows[0]) - 1)]
+    for line, row in zip(lines, rows):
+        start = 0
+        for j, width in enumerate(widths):
+            assert line[start:start + width] == row[j].ljust(width)
+            start += width
+        assert line[start:] == row[-1]  # the last cell is not padded
