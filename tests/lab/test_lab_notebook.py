@@ -1,0 +1,60 @@
+"""Notebook 08 where the lab cannot run: every cell still runs, says why, shows the model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "08_kernel_lab.ipynb"
+EXECUTE = """
+import sys
+import nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+nbformat.write(nb, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="dropping capabilities needs root and setpriv")
+def test_notebook_without_the_lab_shows_the_model_and_the_reason(tmp_path):
+    pytest.importorskip("nbclient")
+    import nbformat
+
+    copy = tmp_path / NOTEBOOK.name
+    shutil.copy(NOTEBOOK, copy)
+    done = subprocess.run(
+        ["setpriv", "--bounding-set", "-net_admin,-sys_admin", "--inh-caps", "-net_admin,-sys_admin", "--",
+         sys.executable, "-c", EXECUTE, str(copy), str(NOTEBOOK.parent)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(copy, as_version=4)
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "The kernel lab cannot run here: the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN" in text
+    assert "The cells below show the model's side only." in text
+    assert "model: VXLAN adds 50 bytes; flannel.1 MTU 1450" in text
+
+
+def test_the_committed_notebook_carries_no_machine_details():
+    """No run prefix, PID, duration or host path in the committed outputs."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    text = ""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text += output.get("text", "") + str(output.get("data", {}))
+    assert text, "the notebook is committed executed"
+    for pattern in (r"k8snet-[0-9a-z]{1,12}-(node|pod|underlay)", r"pid=\d", r"\d+ ms\b", r"/(work|tmp|run|root|home)/"):
+        assert not re.search(pattern, text), pattern
+    assert "The kernel lab can run here." in text or "The kernel lab cannot run here" in text
