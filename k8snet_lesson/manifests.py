@@ -227,15 +227,14 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
         raise ManifestError(f"invalid YAML: character {exc.character!r} is not allowed", source=source,
                             line=line + line_offset) from None
     except yaml.MarkedYAMLError as exc:
-        stripped = text.lstrip()
-        if stripped[:1] in "{[":
-            try:  # JSON that PyYAML's YAML 1.1 reader refuses (tabs, some escapes)
+        if text.lstrip()[:1] in ("{", "["):
+            try:  # JSON that PyYAML's YAML 1.1 reader refuses (some escapes)
                 data = json.loads(text)
             except json.JSONDecodeError as json_exc:
-                raise ManifestError(f"invalid JSON: {json_exc.msg}", source=source,
-                                    line=json_exc.lineno + line_offset,
-                                    text=text.splitlines()[json_exc.lineno - 1] if text.splitlines() else None,
-                                    column=json_exc.colno - 1) from None
+                lines = text.splitlines()
+                shown = lines[json_exc.lineno - 1] if json_exc.lineno <= len(lines) else None
+                raise ManifestError(f"invalid JSON: {json_exc.msg}", source=source, line=json_exc.lineno + line_offset,
+                                    text=shown, column=json_exc.colno - 1 if shown is not None else None) from None
             return [_plain(data)]
         mark = exc.problem_mark or exc.context_mark
         lines = text.splitlines()
@@ -247,6 +246,8 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
             text=lines[line - 1] if line and line <= len(lines) else None,
             column=mark.column if mark else None,
         ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"invalid YAML: {exc}", source=source) from None
     constructor = yaml.constructor.SafeConstructor()
     documents = []
     for node in nodes:
