@@ -311,6 +311,47 @@ def test_header_fields_ipip_and_plain_hops(flow):
     assert {h for h, _, _ in paths.header_fields(hop)} == {"Ethernet", "IPv4", "TCP", "frame"}
 
 
+def test_path_comparison_per_cni(flow):
+    walks = {name: walk.request(flow, POD_A, SERVICE_IP, SERVICE_PORT, cni=name) for name in ALL}
+    table = paths.path_comparison(walks)
+    assert list(table.index) == ALL
+    assert table["frame there (bytes)"].to_dict() == {n: 74 + OVERHEAD[n] for n in ALL}
+    assert table.loc["calico", "between the nodes"] == "no encapsulation: 10.244.1.5 -> 10.244.2.8"
+    assert table.loc["flannel", "between the nodes"].endswith("->8472 VNI 1")
+    assert table.loc["calico-vxlan", "between the nodes"].endswith("->4789 VNI 4096")
+    assert "(IP-in-IP)" in table.loc["calico-ipip", "between the nodes"]
+    assert table.loc["flannel", "Service address translated"] == "DNAT in node-1's nat PREROUTING"
+    assert table.loc["cilium", "Service address translated"].startswith("at connect()")
+    assert set(table["server sees source"]) == {"10.244.1.5"}
+    # kube-proxy's conntrack answers from the ClusterIP; Cilium's wire carries the backend
+    assert table.loc["flannel", "reply reaches the client from"] == "10.96.214.88:80"
+    assert table.loc["cilium", "reply reaches the client from"] == "10.244.2.8:3000"
+    assert table.loc["flannel", "path"].startswith("pod eth0 > veth") and table.loc["flannel", "path"].endswith("pod eth0")
+    assert " > node network > " in table.loc["calico", "path"] and " > VPC > " in table.loc["aws-vpc", "path"]
+
+
+def test_path_comparison_same_node_stays_on_the_node(lesson):
+    table = paths.path_comparison({"flannel": walk.request(lesson, CHECKOUT, "10.244.2.15", 3000, cni="flannel")})
+    assert table.loc["flannel", "between the nodes"] == "(stays on the node)"
+    assert table.loc["flannel", "Service address translated"] == "-"
+
+
+def test_capture_table_reads_back_the_walk_from_a_pcap(flow, tmp_path):
+    from k8snet_lesson import frames
+
+    w = walk.request(flow, POD_A, SERVICE_IP, SERVICE_PORT, cni="flannel")
+    table = paths.capture_table(frames.read_pcap(frames.write_pcap(w, tmp_path / "walk.pcap")))
+    assert len(table) == len(w.all_hops)
+    assert table["bytes"].tolist() == [h.frame_bytes for h in w.all_hops]
+    wire = [i for i, h in enumerate(w.all_hops, start=1) if h.node is None]
+    for i in wire:
+        assert table.loc[i, "headers"] == "Ether / IP / UDP / VXLAN / Ether / IP / TCP"
+        assert table.loc[i, "outer"].endswith("UDP " + f"{w.all_hops[i - 1].outer.src_port}->8472")
+    first = table.loc[1]
+    assert first["outer"] == "-" and first["packet"] == f"10.244.1.5:{w.hops[0].inner.src_port} -> 10.96.214.88:80"
+    assert table.iloc[-1]["packet"].startswith("10.96.214.88:80 -> 10.244.1.5:")
+
+
 # --- 04: the diagram ---------------------------------------------------------------------
 
 

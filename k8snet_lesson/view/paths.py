@@ -57,6 +57,8 @@ __all__ = [
     "cni_explorer",
     "render_cni",
     "hops_table",
+    "path_comparison",
+    "capture_table",
     "header_fields",
     "headers_table",
     "MAX_PODS_SHOWN",
@@ -545,6 +547,81 @@ def headers_table(hop: Any) -> Any:
     import pandas as pd
 
     return pd.DataFrame(header_fields(hop), columns=["header", "field", "value"]).set_index(["header", "field"])
+
+
+def _where_short(hop: Any) -> str:
+    if hop.node is None:
+        return "node network" if hop.where.startswith("node network") else hop.where
+    if hop.where.endswith(" eth0") and "/" in hop.where:
+        return "pod eth0"
+    return hop.where
+
+
+def path_comparison(walks: dict[str, Any]) -> Any:
+    """One row per CNI for the same request (``walks`` maps a label to its
+    :class:`~k8snet_lesson.walk.Walk`): the places it passes, what crosses the node
+    network, where the Service's address is translated, and what each end sees."""
+    import pandas as pd
+
+    rows = []
+    for label, w in walks.items():
+        wire = [h for h in w.hops if h.node is None]
+        if not wire:
+            on_wire = "(stays on the node)"
+        elif wire[0].outer is not None:
+            on_wire = str(wire[0].outer)
+        else:
+            on_wire = f"no encapsulation: {wire[0].inner.src_ip} -> {wire[0].inner.dst_ip}"
+        dnat = [h for h in w.hops if h.where.startswith("nat PREROUTING") and "DNAT" in h.action]
+        if dnat:
+            translated = f"DNAT in {dnat[0].node}'s nat PREROUTING"
+        elif w.service is not None and w.cni.replaces_kube_proxy:
+            translated = "at connect(), by Cilium's socket LB: no DNAT on the wire"
+        else:
+            translated = "-"
+        reply = w.reply_arrived
+        rows.append({
+            "CNI": label,
+            "request hops": len(w.hops),
+            "path": " > ".join(_where_short(h) for h in w.hops),
+            "between the nodes": on_wire,
+            "frame there (bytes)": wire[0].frame_bytes if wire and wire[0].frame_bytes is not None else "-",
+            "Service address translated": translated,
+            "server sees source": str(w.arrived.src_ip),
+            "reply reaches the client from": f"{reply.src_ip}:{reply.src_port}" if reply is not None else "-",
+        })
+    return pd.DataFrame(rows).set_index("CNI")
+
+
+def capture_table(packets: Sequence[Any]) -> Any:
+    """Frames read back from a pcap (scapy packets, :func:`k8snet_lesson.frames.read_pcap`)
+    as a capture tool lists them: length, the stack of headers, the outer and the inner
+    addresses and ports (numbers, not service names)."""
+    import pandas as pd
+
+    rows = []
+    for number, packet in enumerate(packets, start=1):
+        stack, layer = [], packet
+        while layer is not None and layer.__class__.__name__ not in ("NoPayload", "Raw", "Padding"):
+            stack.append(layer)
+            layer = layer.payload if len(layer.payload) else None
+        names = [l.__class__.__name__ for l in stack]
+        ips = [l for l in stack if l.__class__.__name__ == "IP"]
+        transport = stack[-1]
+        outer = f"{ips[0].src} -> {ips[0].dst}" if len(ips) > 1 else "-"
+        if "UDP" in names and len(ips) > 1:
+            udp = stack[names.index("UDP")]
+            outer += f" UDP {udp.sport}->{udp.dport}"
+        inner = ips[-1]
+        ports = (transport.sport, transport.dport) if hasattr(transport, "sport") else ("", "")
+        rows.append({
+            "frame": number,
+            "bytes": len(packet),
+            "headers": " / ".join(names),
+            "outer": outer,
+            "packet": f"{inner.src}:{ports[0]} -> {inner.dst}:{ports[1]}",
+        })
+    return pd.DataFrame(rows).set_index("frame")
 
 
 # --- 04: the diagram ----------------------------------------------------------------------
