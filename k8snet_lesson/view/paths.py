@@ -775,7 +775,7 @@ class WalkDiagram:
     background: Any = None
 
 
-def walk_diagram(graph: Any, *, width: float = 8.0, height: float = 4.4, dpi: int = 72,
+def walk_diagram(graph: Any, *, width: float = 8.0, height: float = 4.4, dpi: int = 84,
                  animated: bool = True) -> WalkDiagram:
     """Draw ``graph`` (from :func:`topology`): the node boxes, the links, every place
     labelled; the packet's overlays start empty."""
@@ -801,7 +801,7 @@ def walk_diagram(graph: Any, *, width: float = 8.0, height: float = 4.4, dpi: in
     labels = {}
     for n, d in graph.nodes(data=True):
         x, y = d["pos"]
-        labels[n] = ax.text(x, y, d["label"], ha="center", va="center", fontsize=7, color=_INK, zorder=3,
+        labels[n] = ax.text(x, y, d["label"], ha="center", va="center", fontsize=7.5, color=_INK, zorder=3,
                             bbox=dict(boxstyle="round,pad=0.3", facecolor=_KIND_COLOURS[d["kind"]],
                                       edgecolor="#888888", linewidth=1.0))
     trail = LineCollection([], colors=_TRAIL, linewidths=3.0, zorder=2, animated=animated)
@@ -988,7 +988,8 @@ def _headers_html(hop: Any, before: Any | None) -> str:
             f"<td>{html.escape(field)}</td><td{style}><code>{html.escape(value)}</code></td></tr>"
         )
     return (
-        '<table class="k8snet-walk-headers-table"><thead><tr><th>header</th><th>field</th><th>value</th></tr></thead>'
+        '<table class="k8snet-walk-headers-table" style="white-space:nowrap;font-size:12px;line-height:1.2">'
+        "<thead><tr><th>header</th><th>field</th><th>value</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         + ('<div style="color:#555;font-size:12px">in red: changed since the previous hop</div>' if before else "")
     )
@@ -1049,7 +1050,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     prev = w.Button(description="Previous", icon="arrow-left", layout=w.Layout(width="110px"))
     nxt = w.Button(description="Next", icon="arrow-right", button_style="primary", layout=w.Layout(width="110px"))
     hop = w.HTML(layout=w.Layout(max_width="780px"))
-    image = w.Image(format="png", layout=w.Layout(width="576px"))
+    image = w.Image(format="png", layout=w.Layout(width="672px"))
     output = w.Output()
     with output:
         display(image)
@@ -1062,7 +1063,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     output.add_class("k8snet-walk-output")
     headers.add_class("k8snet-walk-headers")
     message.add_class("k8snet-message")
-    ui = w.VBox([w.HBox([prev, nxt, cni_box]), message, hop, w.HBox([output, headers])])
+    ui = w.VBox([w.HBox([prev, nxt, cni_box]), message, hop, output, headers])
     stepper = WalkStepper(cluster, source, destination, port, seed, cni_box, nxt, prev, hop, output, image, headers,
                           message, ui, position=position)
 
