@@ -154,6 +154,7 @@ def test_climb_html_escapes_tool_output_and_opens_broken_rungs(cluster):
     assert markup.count("<details open>") == sum(not r.passed for r in result.rungs)
     hidden = debugging.climb_html(result, reveal=False)
     assert "selector-mismatch" not in hidden and "k8snet-finding" not in hidden
+    assert hidden.count("<details open>") == 1  # an exercise opens only the last rung's transcript
     # the ClusterIP rung shows curl's words, not the model's reason (which names the cause)
     assert "has no endpoints" not in text_of(hidden) and "Connection refused" in text_of(hidden)
 

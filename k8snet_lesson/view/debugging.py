@@ -88,6 +88,9 @@ MEANINGS: dict[Layer, str] = {
 
 _OK, _BROKEN = "#1b5e20", "#b00020"
 _INK = "#222222"
+_TABLE_STYLE = "border-collapse:collapse;margin:4px 0"
+_CELL_STYLE = "padding:1px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd"
+_CELL = f' style="{_CELL_STYLE}"'
 
 
 def _pandas():
@@ -228,16 +231,19 @@ def _rung_row(i: int, rung: Rung, reveal: bool) -> str:
     summary = rung.summary if reveal else observed(rung)
     word = "ok" if rung.passed else "BROKEN"
     return (
-        f'<tr class="k8snet-rung" data-passed="{str(rung.passed).lower()}"><td>{i}</td><td>{html.escape(rung.name)}</td>'
-        f'<td style="color:{colour};font-weight:bold">{word}</td><td>{html.escape(summary)}</td></tr>'
+        f'<tr class="k8snet-rung" data-passed="{str(rung.passed).lower()}"><td{_CELL}>{i}</td>'
+        f"<td{_CELL}>{html.escape(rung.name)}</td>"
+        f'<td style="{_CELL_STYLE};color:{colour};font-weight:bold">{word}</td><td{_CELL}>{html.escape(summary)}</td></tr>'
     )
 
 
-def _transcripts_html(result: Climb) -> str:
+def _transcripts_html(result: Climb, *, only_last: bool = False) -> str:
+    """Each rung's transcript, collapsible: broken rungs open (or only the last rung)."""
     parts = []
     for i, rung in enumerate(result.rungs, 1):
         text = "\n".join(o.transcript for o in rung.outputs)
-        opened = "" if rung.passed else " open"
+        shown = i == len(result.rungs) if only_last else not rung.passed
+        opened = " open" if shown else ""
         parts.append(
             f"<details{opened}><summary>{i}. {html.escape(rung.name)}: what the tools printed</summary>"
             f'<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre">{html.escape(text)}</pre></details>'
@@ -247,14 +253,16 @@ def _transcripts_html(result: Climb) -> str:
 
 def climb_html(result: Climb, *, reveal: bool = True) -> str:
     """The climb for a widget: a table of rungs, the finding and notes (when ``reveal``), and
-    each rung's transcript in a collapsible block (broken rungs open)."""
+    each rung's transcript in a collapsible block (broken rungs open; for an exercise, only
+    the last rung, so the climb reads as a short list first)."""
     rows = "".join(_rung_row(i, r, reveal) for i, r in enumerate(result.rungs, 1))
     head = (
         f'<div class="k8snet-climb-summary" data-passed="{str(result.passed).lower()}"><b>From '
         f"{html.escape(result.client)} to {html.escape(result.service)}</b> (CNI {html.escape(result.cni)}, "
         f"seed {result.seed})</div>"
-        '<table class="k8snet-rungs-table"><thead><tr><th>#</th><th>rung</th><th>result</th>'
-        f"<th>what it showed</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<table class="k8snet-rungs-table" style="{_TABLE_STYLE}"><thead><tr>'
+        + "".join(f"<th{_CELL}>{h}</th>" for h in ("#", "rung", "result", "what it showed"))
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
     )
     body = ""
     if reveal:
@@ -271,7 +279,7 @@ def climb_html(result: Climb, *, reveal: bool = True) -> str:
         if result.notes:
             body += '<div class="k8snet-notes"><b>Notes</b><ul>' + "".join(
                 f"<li>{html.escape(n)}</li>" for n in result.notes) + "</ul></div>"
-    return head + body + _transcripts_html(result)
+    return head + body + _transcripts_html(result, only_last=not reveal)
 
 
 # --- the lesson's oddity: one endpoint of three broken --------------------------------------------
@@ -343,10 +351,10 @@ def refusals_figure(table: Any, *, title: str | None = None, width: float = 6.5,
     ax.set_xticks(x)
     ax.set_xlabel("broken endpoints behind the Service (count)")
     ax.set_ylabel("share of requests refused")
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.15)
     requests = int(table["requests"].iloc[0]) if len(table) else 0
     ax.set_title(title or f"{requests} requests to the ClusterIP per case: each draws its endpoint", fontsize=10)
-    legend = ax.legend(loc="upper left", fontsize=8, frameon=True)
+    legend = ax.legend(loc="upper left", fontsize=8, frameon=True, markerscale=0.35)
     legend.get_frame().set_facecolor("white")
     for text in legend.get_texts():
         text.set_color(_INK)
@@ -681,12 +689,13 @@ class DnsExplorer:
 
 
 def _table_html(table: Any, css: str) -> str:
-    header = "".join(f"<th>{html.escape(str(c))}</th>" for c in [table.index.name or ""] + list(table.columns))
+    header = "".join(f"<th{_CELL}>{html.escape(str(c))}</th>" for c in [table.index.name or ""] + list(table.columns))
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(i))}</td>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + f"<td{_CELL}>{html.escape(str(i))}</td>"
+        + "".join(f"<td{_CELL}>{html.escape(str(v))}</td>" for v in row) + "</tr>"
         for i, row in zip(table.index, table.itertuples(index=False))
     )
-    return f'<table class="{css}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table class="{css}" style="{_TABLE_STYLE}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def render_dns(explorer: DnsExplorer) -> None:
