@@ -41,6 +41,7 @@ walked for shares; probabilities are taken as printed, not as the kernel's 31-bi
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network
@@ -165,10 +166,7 @@ class _Entry:
 
 def _host(rule: Rule) -> IPv4Address | None:
     """The ``-d`` host of a rule (kube-proxy writes a bare address; iptables-save adds /32)."""
-    network = rule.destination
-    if network is None or rule.destination_negated or network.prefixlen != 32:
-        return None
-    return network.network_address
+    return rule.destination_address
 
 
 def _service_rule(rule: Rule, suffix: str) -> tuple[str, IPv4Address, int, str] | None:
@@ -186,6 +184,18 @@ def explain(ruleset: RuleSet) -> tuple[ServiceExplanation, ...]:
 
     Sorted by Service port name, then cluster IP and port.
     """
+    # Many small values, none in cycles, next to a large parsed rule set: the cyclic
+    # collector would rescan the rule set again and again while they are being made.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _explain(ruleset)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _explain(ruleset: RuleSet) -> tuple[ServiceExplanation, ...]:
     nat = ruleset.get_table("nat")
     filter_ = ruleset.get_table("filter")
     entries: dict[tuple[IPv4Address, int, str], _Entry] = {}
@@ -284,10 +294,11 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
             if target == KUBE_MARK_MASQ:
                 _note_masquerade(item, rule)
                 continue
-            recent = rule.recent
-            if recent is not None and recent.command in ("rcheck", "update") and not recent.negated:
-                affinity = recent.seconds if recent.seconds is not None else affinity
-                continue  # only clients already pinned match: new connections go on
+            if rule.uses("recent"):
+                recent = rule.recent
+                if recent.command in ("rcheck", "update") and not recent.negated:
+                    affinity = recent.seconds if recent.seconds is not None else affinity
+                    continue  # only clients already pinned match: new connections go on
             if target == KUBE_MARK_DROP:
                 remaining = 0.0
                 continue

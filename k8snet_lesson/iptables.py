@@ -60,6 +60,7 @@ import gc
 import math
 import operator
 import re
+import socket
 import sys
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -167,7 +168,7 @@ class Rule:
     chain: str
     args: tuple[str, ...]
     counters: tuple[int, int] | None = None
-    _plan: Any = dataclasses.field(default=None, init=False, repr=False, compare=False, hash=False)
+    _plan: Any = dataclasses.field(default=None, repr=False, compare=False, hash=False, kw_only=True)
 
     @property
     def _words(self) -> _Plan:
@@ -244,6 +245,18 @@ class Rule:
         return self._words.dst_neg
 
     @property
+    def destination_address(self) -> IPv4Address | None:
+        """``-d`` when it names one host (kube-proxy's ``-d 10.96.0.10``, or ``/32``), else None."""
+        position = self._words.dst
+        if position is None or self._words.dst_neg:
+            return None
+        return _host_address(self.args[position])
+
+    def uses(self, module: str) -> bool:
+        """Whether the rule loads ``-m module`` (or the protocol match it implies)."""
+        return module in self._words.module_names
+
+    @property
     def protocol(self) -> str | None:
         """``-p``, lower case (``tcp``), or None when the rule matches every protocol."""
         position = self._words.proto
@@ -315,7 +328,7 @@ class Rule:
         if position is None:
             return None
         address, _, port = self.args[position].partition(":")
-        return IPv4Address(address.split("-", 1)[0]), (int(port.split("-", 1)[0]) if port else None)
+        return _address_of(address.split("-", 1)[0]), (int(port.split("-", 1)[0]) if port else None)
 
     @property
     def recent(self) -> RecentMatch | None:
@@ -393,6 +406,18 @@ class Rule:
     def save_args(self) -> tuple[str, ...]:
         """The words as ``iptables-save`` prints this rule back, after ``-A CHAIN``."""
         return tuple(_save_words(self._words, self.args))
+
+
+def _address_of(text: str) -> IPv4Address:
+    """A checked dotted quad as an IPv4Address (inet_aton is the quick way for checked text)."""
+    return IPv4Address(socket.inet_aton(text))
+
+
+def _host_address(text: str) -> IPv4Address | None:
+    address, slash, mask = text.partition("/")
+    if slash and mask not in ("32", "255.255.255.255"):
+        return None
+    return _address_of(address)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -666,6 +691,8 @@ _IPV4 = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][
 _NETWORK_RE = re.compile(_IPV4 + r"(?:/(?:3[0-2]|[12]?[0-9]|" + _IPV4 + r"))?")
 _ADDRESS_RE = re.compile(_IPV4)
 _NAT_RANGE_RE = re.compile(f"({_IPV4})(?:-({_IPV4}))?(?::([0-9]+)(?:-([0-9]+))?)?")
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_GOOD_NAT_RANGE_RE = re.compile(f"{_IPV4}(?:-{_IPV4})?(?::{_PORT}(?:-{_PORT})?)?")  # the common case, at once
 _PORT_RANGE_RE = re.compile(r"([0-9]{0,5})(?::([0-9]{0,5}))?")
 _UINT_RE = re.compile(r"[0-9]+")
 _NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
@@ -706,6 +733,8 @@ def _port_range(value: str) -> tuple[int, int]:
 
 
 def _check_ports(value: str) -> str | None:
+    if value.isascii() and value.isdigit() and len(value) <= 5 and int(value) <= 0xFFFF:
+        return None
     match = _PORT_RANGE_RE.fullmatch(value)
     if match is None or (not match.group(1) and match.group(2) is None):
         return "bad port (a number 0-65535 or a range first:last)"
@@ -821,6 +850,8 @@ def _check_ctstatus(value: str) -> str | None:
 
 
 def _check_nat_range(value: str) -> str | None:
+    if _GOOD_NAT_RANGE_RE.fullmatch(value):
+        return None
     match = _NAT_RANGE_RE.fullmatch(value)
     if match is None:
         return "bad address[:port] (e.g. 10.244.1.5:8080)"
@@ -917,7 +948,7 @@ class _Plan:
                  "src", "src_neg", "dst", "dst_neg", "proto", "proto_neg", "iface_in", "iface_in_neg",
                  "iface_out", "iface_out_neg", "fragment", "matches", "target", "target_name", "goto",
                  "target_module", "target_words", "counters",
-                 "comment", "probability", "dport", "dport_neg", "sport", "sport_neg", "dnat")
+                 "comment", "probability", "dport", "dport_neg", "sport", "sport_neg", "dnat", "module_names")
 
     def __init__(self) -> None:
         self.src = self.dst = self.proto = self.iface_in = self.iface_out = None
@@ -937,11 +968,12 @@ class _Plan:
 
     def fits(self, args: tuple[str, ...]) -> bool:
         """Whether ``args`` has this shape (same length, same deciding words)."""
-        if len(args) != self.length:
-            return False
-        if self.getter is not None and self.getter(args) != self.expected:
-            return False
-        return self.target_free is None or args[self.target_free] not in _TARGETS
+        return (len(args) == self.length and self.getter(args) == self.expected
+                and (self.target_free is None or args[self.target_free] not in _TARGETS))
+
+
+def _no_words(args: tuple[str, ...]) -> tuple[()]:
+    return ()
 
 
 def _check_not_negation(value: str) -> str | None:
@@ -1085,7 +1117,11 @@ def _analyse(args: tuple[str, ...]) -> _Plan:
             positions = tuple(range(i + 1, i + 1 + arity))
             if canonical in _DECIDING_VALUES:
                 deciding.extend(positions)
-            check = _CHECKS.get(canonical)
+            check = None if canonical in _DECIDING_VALUES else _CHECKS.get(canonical)
+            if canonical in _DECIDING_VALUES:
+                problem = _CHECKS[canonical](args[i + 1])
+                if problem:
+                    raise _WordError(i + 1, problem)
             if check is not None:
                 for at in positions:
                     problem = check(args[at])
@@ -1130,12 +1166,10 @@ def _finish(plan: _Plan, args: tuple[str, ...], deciding: list[int]) -> None:
     """Freeze the plan: its guard, and shortcuts to the parts explain and trace read most."""
     plan.length = len(args)
     deciding = sorted(set(deciding))
-    if deciding:
-        plan.getter = operator.itemgetter(*deciding)
-        plan.expected = plan.getter(args)
-    else:
-        plan.getter = plan.expected = None
+    plan.getter = operator.itemgetter(*deciding) if deciding else _no_words
+    plan.expected = plan.getter(args)
     plan.matches = tuple(plan.matches)
+    plan.module_names = frozenset(m.name for m in plan.matches)
     for module in (*plan.matches, *( [plan.target_module] if plan.target_module else [])):
         module.options = tuple(module.options)
         module.words = tuple(module.words)
@@ -1668,6 +1702,8 @@ def to_save(
 # --- parsing -------------------------------------------------------------------------
 
 _COUNTERS_RE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+_CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters but the newline
+_CHAIN_NAME_RE = re.compile(r'[^ \t"\n\r!-][^ \t"\n\r]{0,27}')  # what _chain_problem accepts
 _intern = sys.intern
 
 
@@ -1733,49 +1769,66 @@ def parse(text: str, *, source: str = "<string>", table: str | None = None) -> R
 
 
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     has_tables = any(line[:1] == "*" for line in lines)
+    # Text of printable ASCII without backslashes (kube-proxy's, iptables-save's) splits on
+    # spaces exactly as iptables-restore splits it; anything else goes word by word.
+    plain = text.isascii() and "\\" not in text and _CONTROL_RE.search(text) is None
     tables: list[Table] = []
     current: _TableBuilder | None = None
     if not has_tables:
         current = _TableBuilder(table or "filter", 1)
     rules_append = None if current is None else current.rules.append
     plans = _PLANS
-    good_chains: set[str] = set()
-    new_rule = Rule
-    set_plan = object.__setattr__
+    targets = _TARGETS
+    names: dict[str, str] = {}  # chain names already checked, to their interned string
+    # Frozen dataclasses set each field through object.__setattr__ in __init__; building
+    # a few hundred thousand of them is quicker through their slots directly.
+    new = object.__new__
+    rule_class, chain_class = Rule, Chain
+    set_chain, set_args, set_counters, set_plan = (
+        Rule.chain.__set__, Rule.args.__set__, Rule.counters.__set__, Rule._plan.__set__)
+    set_name, set_policy, set_chain_counters = Chain.name.__set__, Chain.policy.__set__, Chain.counters.__set__
+    no_counters = (0, 0)
+    good_name = _CHAIN_NAME_RE.fullmatch
     lineno = 0
     for lineno, line in enumerate(lines, 1):
-        if line[-1:] == "\r":
-            line = line[:-1]
-        first = line[:1]
-        if first == "-" and line[:3] == "-A ":
-            # The hot path: one appended rule, most often without quotes or escapes.
+        if line.startswith("-A "):
+            # The hot path: one appended rule, most often without escapes and with at most
+            # one quoted word (kube-proxy's comment).
             if current is None:
                 raise _error("rule outside a table (missing *table line)", source, lineno, line, 0, "-A")
-            if "\\" not in line and line.isprintable():
-                if '"' in line:
-                    words = _split_quoted(line)
-                    if words is None:
-                        words = _checked_words(line, source, lineno)
-                else:
-                    words = line.split()
-            else:
+            if not plain and ("\\" in line or not line.isprintable()):
                 words = _checked_words(line, source, lineno)
+            elif '"' not in line:
+                words = line.split()
+            elif line.count('"') == 2 and line[line.index('"') - 1] == " ":
+                head, quoted, tail = line.split('"')
+                words = head.split()
+                words.append(quoted)
+                words += tail.split()
+            else:
+                words = _split_quoted(line) or _checked_words(line, source, lineno)
             if len(words) < 2:
                 raise _error("-A needs a chain name", source, lineno, line, 0, "-A")
-            chain = words[1]
-            if chain not in good_chains:
-                problem = _chain_problem(chain)
-                if problem:
-                    raise _error(problem, source, lineno, line, _tokenize(line)[1][1], chain)
-                good_chains.add(chain)
+            chain = names.get(words[1])
+            if chain is None:
+                chain = words[1]
+                if not good_name(chain):
+                    problem = _chain_problem(chain)
+                    if problem:
+                        raise _error(problem, source, lineno, line, _tokenize(line)[1][1], chain)
+                chain = names[chain] = _intern(chain)
             args = tuple(words[2:])
             plan = None
             candidates = plans.get(args[::2])
             if candidates is not None:
+                n = len(args)
                 for candidate in candidates:
-                    if candidate.fits(args):
+                    if (candidate.length == n and candidate.getter(args) == candidate.expected
+                            and (candidate.target_free is None or args[candidate.target_free] not in targets)):
                         for position, check in candidate.checks:
                             if check(args[position]) is not None:
                                 break
@@ -1790,10 +1843,29 @@ def _parse(text: str, source: str, table: str | None) -> RuleSet:
             if plan.counters is not None:
                 rule = _counted_rule(chain, args, plan)
             else:
-                rule = new_rule(_intern(chain), args)
-                set_plan(rule, "_plan", plan)
+                rule = new(rule_class)
+                set_chain(rule, chain)
+                set_args(rule, args)
+                set_counters(rule, None)
+                set_plan(rule, plan)
             rules_append(rule)
             continue
+        first = line[:1]
+        if first == ":" and current is not None and '"' not in line and (
+                plain or ("\\" not in line and line.isprintable())):
+            # a chain declaration, most often ":NAME - [0:0]"
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "[0:0]":
+                name = names.get(parts[0][1:])
+                if name is None and good_name(parts[0][1:]):
+                    name = names[parts[0][1:]] = _intern(parts[0][1:])
+                if name is not None:
+                    chain = new(chain_class)
+                    set_name(chain, name)
+                    set_policy(chain, parts[1])
+                    set_chain_counters(chain, no_counters)
+                    current.chains[name] = chain
+                    continue
         stripped = line.strip()
         if not stripped or first == "#":
             continue
