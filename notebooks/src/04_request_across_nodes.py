@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from k8snet_lesson import cni, frames, scenarios, walk
+from k8snet_lesson.errors import NotFound
 from k8snet_lesson.view import kubectl, paths, plots
 
 pd.set_option("display.max_colwidth", 110)
@@ -212,6 +213,36 @@ assert "cni0" not in [h.where for h in same_calico.hops] and "routing" in [h.whe
 same_graph = paths.walk_topology(cluster, same_flannel)
 same_places = paths.walk_places(same_graph, same_flannel.all_hops)
 plots.show(paths.walk_figure(same_graph, same_places, len(same_flannel.hops) - 1))
+
+# %% [markdown]
+# ## A direct Pod-to-Pod call
+#
+# The lesson's commands end with a direct call by Pod IP from `checkout-api-6f8b9d-2xkpj`:
+# `curl -v http://10.244.1.5:8080/health`. That address is Pod A's in the two-node
+# diagram; in the lesson's own `production` cluster no Pod holds it, and the model says so:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    walk.request(cluster, "production/checkout-api-6f8b9d-2xkpj", "10.244.1.5", 8080)
+except NotFound as error:
+    print(error)
+
+# %% [markdown]
+# Aimed at a Pod that exists, `checkout-api-6f8b9d-7rvqn` (10.244.3.7:3000 on
+# `node-eu-west-1b`), the call works: kube-proxy has no rule for a Pod IP, so nothing is
+# translated, and the packet crosses to the other node like any other. It works until the
+# next rollout replaces that Pod (notebook 02): use the Service's name or ClusterIP.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+direct = walk.request(cluster, "production/checkout-api-6f8b9d-2xkpj", "10.244.3.7", 3000, cni="calico")
+print(direct.outcome)
+print(next(h.action for h in direct.hops if h.where == "nat PREROUTING"))
+
+# %%
+assert direct.delivered and str(direct.arrived.dst_ip) == "10.244.3.7" and direct.arrived.dst_port == 3000
+assert not any("DNAT" in h.action for h in direct.hops)
 
 # %% [markdown]
 # ## What just happened? The lesson's three points, checked
