@@ -29,9 +29,10 @@ from ipaddress import IPv4Address
 
 from ..cluster import Cluster, Pod
 
-__all__ = ["DNS_DIR", "dns_pods", "hosts_file", "resolv_conf_text", "dnsmasq_argv"]
+__all__ = ["DNS_DIR", "RESOLV_DIR", "dns_pods", "hosts_file", "resolv_conf_text", "dnsmasq_argv"]
 
 DNS_DIR = "/run/k8snet-lab/dns"  # inside the lab's private /run
+RESOLV_DIR = "/run/k8snet-lab/resolv"  # each pod's resolv.conf, as <netns>.conf
 
 
 def dns_pods(cluster: Cluster) -> tuple[Pod, ...]:
@@ -80,7 +81,8 @@ def dnsmasq_argv(pod_ip: IPv4Address, *, hosts_path: str, pid_path: str, domain:
         "--bind-interfaces",
         "--port=53",
         f"--local=/{domain}/",
-        "--user=root",
+        "--user=root",  # stay root (of the lab's user namespace, when rootless): no setuid
+        "--group=",  # and no setgid: a user namespace without setgroups refuses both
         f"--pid-file={pid_path}",
         "--log-facility=-",
     ]

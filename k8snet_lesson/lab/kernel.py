@@ -145,8 +145,10 @@ class Lab:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        return self.topology.notes + (() if self.sandbox.etc_netns else (
-            "no private /etc overlay here: pods use the DNS server directly, without resolv.conf search domains",))  # fmt: skip
+        rootless = ("rootless: the lab runs in a user namespace of its own",) if self.sandbox.rootless else ()
+        etc = () if self.sandbox.etc_netns else (
+            "no private /etc/netns here: a pod's resolv.conf is in place only for commands run as the pod (in_pod)",)  # fmt: skip
+        return self.topology.notes + rootless + etc
 
     def netns(self, where: str) -> str:
         """The lab namespace of a node (by name) or a pod (``namespace/name`` or name)."""
@@ -163,10 +165,14 @@ class Lab:
 
     def in_pod(self, pod: str, argv: Sequence[str], **kw: Any):
         """Run ``argv`` as a container in ``pod`` would see it: in the pod's network
-        namespace, with no ``/run/netns`` names in sight (so ``ip`` prints a peer
-        namespace as ``link-netnsid 0``, not by the lab's name)."""
-        hide = ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs k8snet-pod-run /run/netns && exec "$@"', "sh"]
-        return self.sandbox.run([*hide, *argv], netns=self.netns(pod), **kw)
+        namespace, with its resolv.conf, and with no ``/run/netns`` names in sight (so
+        ``ip`` prints a peer namespace as ``link-netnsid 0``, not by the lab's name)."""
+        netns = self.netns(pod)
+        script = 'mount -t tmpfs k8snet-pod-run /run/netns && exec "$@"'
+        if not self.sandbox.etc_netns and not self.topology.pod(pod).host_network:
+            # no private /etc/netns (a rootless lab): bind the pod's resolv.conf ourselves
+            script = f"mount --bind {dns.RESOLV_DIR}/{netns}.conf /etc/resolv.conf && {script}"
+        return self.sandbox.run(["unshare", "--mount", "sh", "-c", script, "sh", *argv], netns=netns, **kw)
 
     def node_of(self, pod: str) -> str:
         return self.topology.pod(pod).node
@@ -262,14 +268,16 @@ class Lab:
     def _write_dns_files(self) -> None:
         lines = ["set -e", f"mkdir -p {dns.DNS_DIR}", f"cat > {dns.DNS_DIR}/hosts <<'K8SNET_EOF'",
                  dns.hosts_file(self.cluster) + "K8SNET_EOF"]  # fmt: skip
-        if self.sandbox.etc_netns:
-            for pod_net in self.topology.pods:
-                if pod_net.host_network:
-                    continue
-                pod = self.cluster.pod(pod_net.key)
+        lines.append(f"mkdir -p {dns.RESOLV_DIR}")
+        for pod_net in self.topology.pods:
+            if pod_net.host_network:
+                continue
+            pod = self.cluster.pod(pod_net.key)
+            lines += [f"cat > {dns.RESOLV_DIR}/{pod_net.netns}.conf <<'K8SNET_EOF'",
+                      dns.resolv_conf_text(self.cluster, pod) + "K8SNET_EOF"]  # fmt: skip
+            if self.sandbox.etc_netns:  # where `ip netns exec` binds it over /etc/resolv.conf
                 directory = f"/etc/netns/{pod_net.netns}"
-                lines += [f"mkdir -p {directory}", f"cat > {directory}/resolv.conf <<'K8SNET_EOF'",
-                          dns.resolv_conf_text(self.cluster, pod) + "K8SNET_EOF"]  # fmt: skip
+                lines += [f"mkdir -p {directory}", f"cp {dns.RESOLV_DIR}/{pod_net.netns}.conf {directory}/resolv.conf"]
         self.sandbox.run(["sh", "-e"], input="\n".join(lines) + "\n")
 
     # --- changes ----------------------------------------------------------------
@@ -422,12 +430,14 @@ def build(
     backend: Backend | str = Backend.NFT,
     ttl: float = DEFAULT_TTL,
     detach: bool = False,
+    rootless: bool | None = None,
 ) -> Lab:
     """Build ``cluster`` in the kernel and return the running :class:`Lab`.
 
     Raises LabUnavailable (with the probe's reason) where the lab cannot run. The lab
     dies with this process unless ``detach`` (then it lives until :meth:`Lab.teardown`,
-    ``k8snet netlab down`` or ``ttl`` seconds).
+    ``k8snet netlab down`` or ``ttl`` seconds). ``rootless`` puts it in a user namespace
+    of its own (the default where this process lacks CAP_NET_ADMIN/CAP_SYS_ADMIN).
     """
     found = probe(trial=False)
     if not found.ok:
@@ -435,7 +445,7 @@ def build(
     backend = Backend(backend)
     plan(cluster, prefix or "k8snet-check-")  # refuse a cluster the lab cannot build before starting anything
     started = time.monotonic()
-    sandbox = Sandbox.start(prefix, detach=detach, ttl=ttl)
+    sandbox = Sandbox.start(prefix, detach=detach, ttl=ttl, rootless=found.rootless if rootless is None else rootless)
     try:
         topology = plan(cluster, sandbox.prefix)
         lab = Lab(sandbox=sandbox, topology=topology, cluster=topology.cluster, backend=backend, ttl=ttl)

@@ -2,8 +2,10 @@
 
 Root in a default container lacks CAP_SYS_ADMIN and fails at the first mount; a
 rootless user may have both capabilities inside a user namespace. So the probe reads
-the effective capability set (``CapEff`` in ``/proc/self/status``), looks for the
-tools the lab calls, and finally starts a trial sandbox (private mount, PID and
+the effective capability set (``CapEff`` in ``/proc/self/status``); without
+CAP_NET_ADMIN and CAP_SYS_ADMIN it asks whether unprivileged user namespaces are
+allowed (then the lab runs rootless, inside a user namespace of its own). It looks for
+the tools the lab calls, and finally starts a trial sandbox (private mount, PID and
 network namespaces), creates a trial network namespace inside it and deletes it
 again. The trial touches nothing outside its own sandbox.
 
@@ -18,7 +20,8 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["Probe", "probe", "TOOLS", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "effective_capabilities"]
+__all__ = ["Probe", "probe", "TOOLS", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "effective_capabilities",
+           "has_admin_capabilities", "user_namespaces"]
 
 CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
@@ -29,10 +32,15 @@ TOOLS = ("ip", "bridge", "iptables-restore", "iptables-save", "conntrack", "dnsm
 
 @dataclasses.dataclass(frozen=True)
 class Probe:
-    """The probe's answer: ``ok``, or the ``reason`` the lab cannot run."""
+    """The probe's answer: ``ok``, or the ``reason`` the lab cannot run.
+
+    ``rootless`` means the lab runs without CAP_NET_ADMIN/CAP_SYS_ADMIN here, inside a user
+    namespace of its own (``unshare --user --map-root-user``), which gives it both.
+    """
 
     ok: bool
     reason: str = ""
+    rootless: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -62,26 +70,51 @@ def probe(*, trial: bool = True) -> Probe:
         return Probe(False, f"cannot read /proc/self/status: {exc}")
     missing_caps = [name for bit, name in ((CAP_NET_ADMIN, "CAP_NET_ADMIN"), (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"))
                     if not caps >> bit & 1]  # fmt: skip
+    rootless = False
     if missing_caps:
-        return Probe(False, f"the kernel lab needs {' and '.join(missing_caps)} (CapEff is {caps:#x}): "
-                            "run as root with full capabilities, e.g. a privileged container")  # fmt: skip
+        if not user_namespaces():
+            return Probe(False, f"the kernel lab needs {' and '.join(missing_caps)} (CapEff is {caps:#x}), or "
+                                "unprivileged user namespaces: run as root with full capabilities, e.g. a "
+                                "privileged container")  # fmt: skip
+        rootless = True
     missing = [tool for tool in TOOLS if shutil.which(tool, path=_PATH) is None]
     if missing:
         return Probe(False, f"tools not installed: {', '.join(missing)} "
                             "(Debian: iproute2 iptables conntrack dnsmasq bind9-dnsutils curl util-linux procps)")  # fmt: skip
     if not trial:
-        return Probe(True, "")
+        return Probe(True, "", rootless)
     from .sandbox import LabCommandError, Sandbox
 
     try:
-        with Sandbox.start(ttl=60) as sandbox:
+        with Sandbox.start(ttl=60, rootless=rootless) as sandbox:
             name = f"{sandbox.prefix}probe"
             sandbox.run(["ip", "netns", "add", name], timeout=10)
             sandbox.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], timeout=10)
             sandbox.run(["ip", "netns", "del", name], timeout=10)
     except (LabCommandError, OSError) as exc:
-        return Probe(False, f"a trial network namespace failed: {exc}")
-    return Probe(True, "")
+        return Probe(False, f"a trial network namespace failed: {exc}", rootless)
+    return Probe(True, "", rootless)
+
+
+def has_admin_capabilities() -> bool:
+    """Whether this process holds CAP_NET_ADMIN and CAP_SYS_ADMIN (so no user namespace is needed)."""
+    try:
+        caps = effective_capabilities()
+    except OSError:
+        return False
+    return bool(caps >> CAP_NET_ADMIN & 1 and caps >> CAP_SYS_ADMIN & 1)
+
+
+def user_namespaces() -> bool:
+    """Whether this process may make a user namespace that grants it a mount and network namespace."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "--net", "true"],
+                              capture_output=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

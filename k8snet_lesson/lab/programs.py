@@ -97,6 +97,8 @@ def init(args: argparse.Namespace) -> int:
             "/etc",
         )  # fmt: skip
         os.makedirs("/etc/netns", exist_ok=True)
+        os.mkdir("/etc/netns/.k8snet-lab")  # writable here? (not in a user namespace when the
+        os.rmdir("/etc/netns/.k8snet-lab")  # host's /etc/netns exists and belongs to the real root)
     except (OSError, subprocess.CalledProcessError):
         etc_netns = False  # no private /etc: pods fall back to the node's resolver settings
     _print_json({"ready": True, "etc_netns": etc_netns, "lab": args.lab})

@@ -97,16 +97,26 @@ class Sandbox:
     start_time: int | None = None
     etc_netns: bool = True
     detached: bool = False
+    rootless: bool = False  # in a user namespace of its own (no CAP_NET_ADMIN/CAP_SYS_ADMIN outside)
     _process: subprocess.Popen | None = dataclasses.field(default=None, repr=False)
 
     # --- life -------------------------------------------------------------------
     @classmethod
-    def start(cls, prefix: str | None = None, *, detach: bool = False, ttl: float = 3 * 3600) -> Sandbox:
+    def start(
+        cls, prefix: str | None = None, *, detach: bool = False, ttl: float = 3 * 3600, rootless: bool | None = None
+    ) -> Sandbox:
         """Start a sandbox. Attached (default): it dies with this process. Detached: it
-        outlives it (``k8snet netlab up``) until :meth:`stop` or ``ttl`` seconds."""
+        outlives it (``k8snet netlab up``) until :meth:`stop` or ``ttl`` seconds.
+        ``rootless`` (default: when this process lacks CAP_NET_ADMIN/CAP_SYS_ADMIN) adds a
+        user namespace that maps this user to root inside."""
+        from .probe import has_admin_capabilities
+
         prefix = check_prefix(prefix or new_prefix())
+        if rootless is None:
+            rootless = not has_admin_capabilities()
+        user = ["--user", "--map-root-user"] if rootless else []
         argv = [
-            "unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc",
+            "unshare", *user, "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc",
             "--propagation", "private",
             sys.executable, "-I", "-S", str(PROGRAMS), "init", "--lab", prefix, "--ttl", str(ttl),
         ]  # fmt: skip
@@ -141,13 +151,14 @@ class Sandbox:
             start_time=process_start_time(init_pid),
             etc_netns=bool(ready.get("etc_netns")),
             detached=detach,
+            rootless=rootless,
             _process=process,
         )
 
     @classmethod
-    def attach(cls, prefix: str, pid: int, start_time: int | None) -> Sandbox:
+    def attach(cls, prefix: str, pid: int, start_time: int | None, *, rootless: bool = False) -> Sandbox:
         """A handle on a running (detached) sandbox; refuses a PID that is not that sandbox."""
-        sandbox = cls(prefix=check_prefix(prefix), pid=pid, start_time=start_time, detached=True)
+        sandbox = cls(prefix=check_prefix(prefix), pid=pid, start_time=start_time, detached=True, rootless=rootless)
         if not sandbox.alive:
             raise LabCommandError(f"no lab {prefix} is running as PID {pid}")
         sandbox.etc_netns = sandbox.run(["test", "-d", "/etc/netns"], check=False).returncode == 0
@@ -193,7 +204,9 @@ class Sandbox:
     def argv(self, argv: Sequence[str], netns: str | None = None) -> list[str]:
         """The host command line that runs ``argv`` inside the lab (in namespace ``netns``)."""
         inner = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
-        return ["nsenter", "-t", str(self.pid), "-m", "-p", "-n", "--", *inner]
+        # as root of the lab's user namespace: this user is mapped to it, so keep the credentials
+        user = ["-U", "--preserve-credentials"] if self.rootless else []
+        return ["nsenter", "-t", str(self.pid), *user, "-m", "-p", "-n", "--", *inner]
 
     def run(
         self,

@@ -62,6 +62,7 @@ class LabState:
     created: float
     apps: tuple[dict, ...] = ()
     netns_inodes: dict = dataclasses.field(default_factory=dict)
+    rootless: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
@@ -94,6 +95,7 @@ def save(lab: Lab, *, scenario: str, client: str, service: str) -> Path:
         created=time.time(),
         apps=apps,
         netns_inodes=dict(lab.netns_inodes),
+        rootless=lab.sandbox.rootless,
     )
     temporary = path.with_suffix(".tmp")
     temporary.write_text(state.to_json())
@@ -114,7 +116,7 @@ def load() -> LabState | None:
 
 def attach(state: LabState, cluster: Cluster) -> Lab:
     """A :class:`Lab` handle on the recorded, running lab built from ``cluster``."""
-    sandbox = Sandbox.attach(state.prefix, state.pid, state.start_time)
+    sandbox = Sandbox.attach(state.prefix, state.pid, state.start_time, rootless=state.rootless)
     topology = plan(cluster, state.prefix)
     lab = Lab(sandbox=sandbox, topology=topology, cluster=topology.cluster, backend=Backend(state.backend), ttl=state.ttl)
     for raw in state.apps:
@@ -161,7 +163,8 @@ def down() -> Down:
     left: tuple[int, ...] = ()
     if state is not None:
         check_prefix(state.prefix)
-        sandbox = Sandbox(prefix=state.prefix, pid=state.pid, start_time=state.start_time, detached=True)
+        sandbox = Sandbox(prefix=state.prefix, pid=state.pid, start_time=state.start_time, detached=True,
+                          rootless=state.rootless)  # fmt: skip
         if sandbox.alive:
             sandbox.stop()
             stopped.append(state.prefix)

@@ -4,6 +4,7 @@ and a snapshot of everything the lab promises never to touch in the root namespa
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -111,3 +112,23 @@ def root_snapshot() -> dict[str, object]:
 def snapshot():
     """The function that takes a root-namespace snapshot (call it before and after)."""
     return root_snapshot
+
+
+@pytest.fixture(scope="session")
+def without_lab() -> list[str]:
+    """An argv prefix under which the lab cannot run: a user namespace of its own that
+    forbids further user namespaces, with CAP_NET_ADMIN and CAP_SYS_ADMIN dropped (a
+    container without them, as a process sees it)."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"):
+        pytest.skip("taking the lab away needs root, unshare and setpriv")
+    prefix = [
+        "unshare", "--user", "--map-root-user", "sh", "-c",
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set -net_admin,-sys_admin '
+        '--inh-caps -net_admin,-sys_admin -- "$@"',
+        "sh",
+    ]  # fmt: skip
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not allowed here")
+    return prefix

@@ -15,10 +15,11 @@ MAIN = "import sys; from k8snet_lesson.cli import main; sys.exit(main(sys.argv[1
 PROBE = "from k8snet_lesson.lab.probe import probe; print(probe())"
 
 
-def k8snet(*args: str, env: dict | None = None, drop_caps: bool = False) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-c", MAIN, *args]
-    if drop_caps:
-        argv = ["setpriv", "--bounding-set", "-net_admin,-sys_admin", "--inh-caps", "-net_admin,-sys_admin", "--", *argv]
+DROP_CAPS = ["setpriv", "--bounding-set", "-net_admin,-sys_admin", "--inh-caps", "-net_admin,-sys_admin", "--"]
+
+
+def k8snet(*args: str, env: dict | None = None, under: list[str] = ()) -> subprocess.CompletedProcess:
+    argv = [*under, sys.executable, "-c", MAIN, *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env or os.environ.copy(), timeout=120)
 
 
@@ -40,21 +41,28 @@ def test_capability_bits(cap_eff, ok):
     assert bool(caps >> 12 & 1 and caps >> 21 & 1) is ok
 
 
-@needs_root_and_setpriv
-def test_probe_names_the_missing_capabilities():
-    done = subprocess.run(
-        ["setpriv", "--bounding-set", "-net_admin,-sys_admin", "--inh-caps", "-net_admin,-sys_admin", "--",
-         sys.executable, "-c", PROBE],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.stdout.startswith("Probe(ok=False, reason='the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN (CapEff is 0x")
+def test_probe_names_the_missing_capabilities(without_lab):
+    done = subprocess.run([*without_lab, sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith(
+        "Probe(ok=False, reason='the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN (CapEff is 0x"
+    ), done.stdout + done.stderr
+    assert "), or unprivileged user namespaces: run as root with full capabilities" in done.stdout
 
 
 @needs_root_and_setpriv
+def test_without_the_capabilities_but_with_user_namespaces_the_lab_goes_rootless():
+    from k8snet_lesson.lab.probe import user_namespaces
+
+    if not user_namespaces():
+        pytest.skip("user namespaces are not allowed here")
+    done = subprocess.run([*DROP_CAPS, sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "Probe(ok=True, reason='', rootless=True)\n", done.stderr
+
+
 @pytest.mark.parametrize("subcommand", [("run",), ("up",)])
-def test_cli_without_capabilities_exits_2_with_the_reason(subcommand, state_dir):
-    done = k8snet("netlab", *subcommand, env={**os.environ, "K8SNET_LAB_STATE_DIR": str(state_dir)}, drop_caps=True)
-    assert done.returncode == 2
+def test_cli_without_the_lab_exits_2_with_the_reason(subcommand, state_dir, without_lab):
+    done = k8snet("netlab", *subcommand, env={**os.environ, "K8SNET_LAB_STATE_DIR": str(state_dir)}, under=without_lab)
+    assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("k8snet netlab: error: the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
 
