@@ -10,9 +10,10 @@ Subcommands:
 ``exec``    run a command in a pod or node of the running lab.
 ``down``    stop the running lab and remove anything a lab left the host can see.
 
-The lab needs Linux, CAP_NET_ADMIN and CAP_SYS_ADMIN, and iproute2, iptables, conntrack,
-dnsmasq, nslookup and curl; where it cannot run, every subcommand but ``down`` and
-``status`` says why and exits with status 2.
+The lab needs Linux with CAP_NET_ADMIN and CAP_SYS_ADMIN (root), or unprivileged user
+namespaces (it then runs rootless), and iproute2, iptables, conntrack, dnsmasq, nslookup
+and curl; where it cannot run, run/up/exec say why and exit with status 2. Everything
+lives in private namespaces of one child process: the host's network is never touched.
 """
 
 from __future__ import annotations
