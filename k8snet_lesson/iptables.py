@@ -154,7 +154,7 @@ class MarkMatch:
         return ((mark & self.mask) == self.value) != self.negated
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Rule:
     """One rule: the chain it is appended to and its words after ``-A CHAIN``.
 
@@ -168,7 +168,18 @@ class Rule:
     chain: str
     args: tuple[str, ...]
     counters: tuple[int, int] | None = None
-    _plan: Any = dataclasses.field(default=None, repr=False, compare=False, hash=False, kw_only=True)
+    # The shape of ``args`` (see _Plan), worked out on first use. Not an init field, so
+    # dataclasses.replace(rule, args=...) starts the new rule without a stale one.
+    _plan: Any = dataclasses.field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __init__(self, chain: str, args: tuple[str, ...], counters: tuple[int, int] | None = None, *,
+                 _plan: Any = None) -> None:
+        # The generator builds hundreds of thousands of rules: set the slots directly
+        # rather than through object.__setattr__ as a frozen dataclass's __init__ does.
+        _set_rule_chain(self, chain)
+        _set_rule_args(self, args)
+        _set_rule_counters(self, counters)
+        _set_rule_plan(self, _plan)
 
     @property
     def _words(self) -> _Plan:
@@ -420,13 +431,26 @@ def _host_address(text: str) -> IPv4Address | None:
     return _address_of(address)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+_set_rule_chain, _set_rule_args, _set_rule_counters, _set_rule_plan = (
+    Rule.chain.__set__, Rule.args.__set__, Rule.counters.__set__, Rule._plan.__set__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Chain:
     """A chain declaration (``:NAME POLICY [packets:bytes]``); user chains have policy ``-``."""
 
     name: str
     policy: str = "-"
     counters: tuple[int, int] = (0, 0)
+
+    def __init__(self, name: str, policy: str = "-", counters: tuple[int, int] = (0, 0)) -> None:
+        _set_chain_name(self, name)
+        _set_chain_policy(self, policy)
+        _set_chain_counters(self, counters)
+
+
+_set_chain_name, _set_chain_policy, _set_chain_counters = (
+    Chain.name.__set__, Chain.policy.__set__, Chain.counters.__set__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -1324,6 +1348,11 @@ def _xmark(module: _Module, args: tuple[str, ...]) -> tuple[int, int]:
 
 
 def _saved_network(value: str) -> str:
+    """The kernel's address/prefix: a host gets /32, an address with a mask is masked."""
+    if "/" not in value:
+        return value + "/32"
+    if value.endswith("/32"):
+        return value
     network = IPv4Network(value, strict=False)
     return f"{network.network_address}/{network.prefixlen}"
 
@@ -1372,7 +1401,7 @@ class _Values:
         value = self.module.get(option)
         if value is None:
             return None
-        return value[0], tuple(self.args[p] for p in value[1])
+        return value[0], tuple(map(self.args.__getitem__, value[1]))
 
     def items(self) -> list[tuple[str, bool, tuple[str, ...]]]:
         return [(o, n, tuple(self.args[p] for p in ps)) for o, n, ps in self.module.options]
@@ -1575,10 +1604,20 @@ def restore_line(rule: Rule) -> str:
 def save_line(rule: Rule, *, counters: bool = False) -> str:
     """One rule as ``iptables-save`` prints it (``iptables-save -c`` with ``counters=True``)."""
     _check_chain_name(rule.chain)
-    line = "-A " + rule.chain
-    saved = _save_words(rule._words, rule.args)
-    if saved:
-        line += " " + " ".join(map(_save_text_word, saved))
+    return _save_line(rule, counters)
+
+
+def _save_line(rule: Rule, counters: bool) -> str:
+    parts = ["-A", rule.chain]
+    needs_quotes = _NEEDS_QUOTES.search
+    for word in _save_words(rule._words, rule.args):
+        if word.__class__ is _SaveQuoted:
+            parts.append(_save_string(word))
+        elif word and needs_quotes(word) is None:
+            parts.append(word)
+        else:
+            parts.append(_restore_word(word))
+    line = " ".join(parts)
     if counters:
         packets, octets = rule.counters or (0, 0)
         line = f"[{packets}:{octets}] " + line
@@ -1691,9 +1730,9 @@ def to_save(
             _check_policy(chain.policy)
             packets, octets = chain.counters if counters else (0, 0)
             out.append(f":{chain.name} {chain.policy} [{packets}:{octets}]")
-        for chain in order:
+        for chain in order:  # (their names were checked above)
             for rule in table.rules_in(chain.name):
-                out.append(save_line(rule, counters=counters))
+                out.append(_save_line(rule, counters))
         out.append("COMMIT")
         out.append("# Completed" + (f" on {date}" if date else ""))
     return "\n".join(out) + "\n" if out else ""
@@ -1784,13 +1823,11 @@ def _parse(text: str, source: str, table: str | None) -> RuleSet:
     plans = _PLANS
     targets = _TARGETS
     names: dict[str, str] = {}  # chain names already checked, to their interned string
-    # Frozen dataclasses set each field through object.__setattr__ in __init__; building
-    # a few hundred thousand of them is quicker through their slots directly.
+    # A few hundred thousand rules: build them through their slots, without a call each.
     new = object.__new__
     rule_class, chain_class = Rule, Chain
-    set_chain, set_args, set_counters, set_plan = (
-        Rule.chain.__set__, Rule.args.__set__, Rule.counters.__set__, Rule._plan.__set__)
-    set_name, set_policy, set_chain_counters = Chain.name.__set__, Chain.policy.__set__, Chain.counters.__set__
+    set_chain, set_args, set_counters, set_plan = _set_rule_chain, _set_rule_args, _set_rule_counters, _set_rule_plan
+    set_name, set_policy, set_chain_counters = _set_chain_name, _set_chain_policy, _set_chain_counters
     no_counters = (0, 0)
     good_name = _CHAIN_NAME_RE.fullmatch
     lineno = 0

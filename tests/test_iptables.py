@@ -691,3 +691,12 @@ def test_parse_of_arbitrary_text_raises_only_parse_errors(text):
     for table in rules.tables:
         for r in table.rules:
             save_line(r)  # what was accepted can be read back
+
+
+def test_replacing_a_rules_words_reads_them_again():
+    import dataclasses
+
+    first = Rule("X", ("-j", "KUBE-SEP-A"))
+    assert first.jump_chain == "KUBE-SEP-A"
+    changed = dataclasses.replace(first, args=("-j", "DROP"))
+    assert changed.target == "DROP" and changed.jump_chain is None
