@@ -222,9 +222,11 @@ def connect(
         chosen = pick(walk.destinations, seed)
         target, target_port = chosen.address, chosen.port
         endpoint = (target, target_port)
-    elif service is not None or destination in cluster.service_cidr:
+    elif cluster.pod_by_ip(destination) is None and (service is not None or destination in cluster.service_cidr):
         # No DNAT: nothing on any host holds a ClusterIP, so the packet leaves by the
-        # default route and is never answered.
+        # default route and is never answered. (A pod whose IP lies in an overlapping
+        # service range is still routed to like any pod: kube-proxy intercepts only the
+        # ClusterIP:port pairs it has rules for.)
         why = "kube-proxy on this node has not synced" if not cluster.node(node_name).kube_proxy_synced else "no Service has this ClusterIP and port"
         return Connection(
             **base, outcome=Outcome.TIMED_OUT, reason=Reason.NO_RULE, trace=walk, service=service,

@@ -31,6 +31,8 @@ name; trailing blanks of net-tools' padded columns are trimmed; only IPv4, only 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dataclasses
 import enum
 from ipaddress import IPv4Address, ip_address
@@ -107,10 +109,12 @@ def _pod(cluster: Cluster, pod: Pod | str) -> Pod:
     return pod if isinstance(pod, Pod) else cluster.pod(pod)
 
 
-def debug_pod(cluster: Cluster, namespace: str = "default", *, node_name: str | None = None, name: str = "debug-pod") -> tuple[Cluster, Pod]:
+def debug_pod(cluster: Cluster, namespace: str = "default", *, node_name: str | None = None, name: str = "debug-pod",
+              age: timedelta = timedelta(seconds=12)) -> tuple[Cluster, Pod]:
     """``kubectl run NAME --image=nicolaka/netshoot -n NAMESPACE``: the cluster with the pod, and the pod.
 
-    ``kubectl run`` labels the pod ``run=NAME`` and names its one container after it. The
+    ``kubectl run`` labels the pod ``run=NAME`` and names its one container after it; the
+    pod was just created, so its age is seconds (``age``), not the cluster's days. The
     scheduler's choice is modelled as the Ready node with the fewest pods (then by
     name) unless ``node_name`` is given; the IP comes from that node's podCIDR as
     host-local hands it out.
@@ -130,6 +134,7 @@ def debug_pod(cluster: Cluster, namespace: str = "default", *, node_name: str | 
         labels={"run": name},
         node_name=node_name,
         containers=(Container(name, image=NETSHOOT_IMAGE),),
+        age=age,
     )
     out = allocate_pod_ips(cluster.with_pod(pod))
     return out, out.pod(name, namespace)
