@@ -1681,7 +1681,12 @@ def _save_chain_order(table: Table) -> list[Chain]:
     """Built-in chains in hook order, then user chains by name (as iptables-save lists them)."""
     declared = {c.name: c for c in table.chains}
     builtins = BUILTIN_CHAINS.get(table.name, ())
-    out = [declared.get(name, Chain(name, "ACCEPT")) for name in builtins]
+    out = []
+    for name in builtins:
+        chain = declared.get(name)
+        if chain is None or chain.policy == "-":  # restore's "-" keeps the policy: ACCEPT unless set
+            chain = Chain(name, "ACCEPT", chain.counters if chain else (0, 0))
+        out.append(chain)
     user = set(declared) | {r.chain for r in table.rules}
     user.difference_update(builtins)
     for name in sorted(user):

@@ -700,3 +700,10 @@ def test_replacing_a_rules_words_reads_them_again():
     assert first.jump_chain == "KUBE-SEP-A"
     changed = dataclasses.replace(first, args=("-j", "DROP"))
     assert changed.target == "DROP" and changed.jump_chain is None
+
+
+def test_builtin_chains_declared_with_dash_print_their_policy():
+    # restore input may declare ":PREROUTING - [0:0]" ("keep the policy"); iptables-save
+    # prints the policy the chain has, ACCEPT unless one was set
+    saved = to_save(parse("*nat\n:PREROUTING - [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n"), date=None)
+    assert ":PREROUTING ACCEPT [0:0]\n" in saved and ":OUTPUT DROP [0:0]\n" in saved
