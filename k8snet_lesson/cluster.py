@@ -105,20 +105,24 @@ class Labels(Mapping[str, str]):
     True
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_map")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
-        pairs = dict(items.items() if isinstance(items, Mapping) else (items or ()))
+        pairs = dict(items) if type(items) is dict else dict(items.items() if isinstance(items, Mapping) else (items or ()))
         for key, value in pairs.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise InvalidValue(f"label {key!r}: {value!r}: labels are strings")
         object.__setattr__(self, "_items", tuple(sorted(pairs.items())))
+        object.__setattr__(self, "_map", pairs)  # private and never mutated: O(1) lookups
 
     def __getitem__(self, key: str) -> str:
-        for k, v in self._items:
-            if k == key:
-                return v
-        raise KeyError(key)
+        return self._map[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._map.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self._items)
@@ -144,7 +148,8 @@ class Labels(Mapping[str, str]):
 
         An empty selector selects everything (as a NetworkPolicy's podSelector does).
         """
-        return all(labels.get(k) == v for k, v in self._items)
+        get = labels._map.get if isinstance(labels, Labels) else labels.get
+        return all(get(k) == v for k, v in self._items)
 
     def __str__(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self._items)
@@ -303,10 +308,16 @@ class Pod(_Value):
     uid: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", _labels(self.labels))
-        object.__setattr__(self, "pod_ip", _optional_address(self.pod_ip, f"pod {self.namespace}/{self.name} IP"))
-        object.__setattr__(self, "containers", tuple(self.containers))
-        object.__setattr__(self, "phase", _enum(PodPhase, self.phase, "pod phase"))
+        # Values already of the right type pass untouched: a cluster at Kubernetes'
+        # limits builds 150,000 pods, and each check here is paid that often.
+        if type(self.labels) is not Labels:
+            object.__setattr__(self, "labels", _labels(self.labels))
+        if self.pod_ip is not None and type(self.pod_ip) is not IPv4Address:
+            object.__setattr__(self, "pod_ip", _address(self.pod_ip, f"pod {self.namespace}/{self.name} IP"))
+        if type(self.containers) is not tuple:
+            object.__setattr__(self, "containers", tuple(self.containers))
+        if type(self.phase) is not PodPhase:
+            object.__setattr__(self, "phase", _enum(PodPhase, self.phase, "pod phase"))
 
     @property
     def key(self) -> str:
@@ -458,7 +469,9 @@ class Endpoint(_Value):
     hostname: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "addresses", tuple(_address(a, "endpoint address") for a in self.addresses))
+        addresses = self.addresses
+        if type(addresses) is not tuple or not all(type(a) is IPv4Address for a in addresses):
+            object.__setattr__(self, "addresses", tuple(_address(a, "endpoint address") for a in addresses))
         if not self.addresses:
             raise InvalidValue("an endpoint needs at least one address")
 
