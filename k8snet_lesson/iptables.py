@@ -617,16 +617,6 @@ def _split_quoted(line: str) -> list[str] | None:
     return words
 
 
-def _words_of(line: str) -> list[str]:
-    if "\\" not in line and line.isprintable():
-        if '"' not in line:
-            return line.split()
-        words = _split_quoted(line)
-        if words is not None:
-            return words
-    return [w for w, _ in _tokenize(line)]
-
-
 # Quoting for the restore form: kube-proxy wraps a word in double quotes when it holds
 # whitespace; a quote or backslash inside a quoted word is escaped so the text reads back.
 _NEEDS_QUOTES = re.compile(r'[ \t"\n\r]')
@@ -1579,12 +1569,6 @@ _TARGET_SAVERS = {"REJECT": _save_reject, "MARK": _save_set_xmark, "DNAT": _save
 
 class _SaveQuoted(str):
     """A word iptables-save passes through xtables_save_string (the comment)."""
-
-
-def _save_text_word(word: str) -> str:
-    if isinstance(word, _SaveQuoted):
-        return _save_string(word)
-    return _restore_word(word)
 
 
 # --- rendering -----------------------------------------------------------------------
