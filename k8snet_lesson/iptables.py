@@ -37,9 +37,11 @@ extensions kube-proxy uses, so bad input raises :class:`~k8snet_lesson.errors.Pa
 with the source, line, word and a caret. Extensions it does not know keep their words.
 
 What it simplifies: IPv4 only; port and protocol *names* (``--dport http``) are not
-looked up in ``/etc/services``; the built-in chain counters print as ``[0:0]`` unless
-``counters=True`` (iptables-nft does the same); tables keep the order they were given;
-an extension option claimed by two loaded modules goes to the most recent one.
+looked up in ``/etc/services``; chain counters print as ``[0:0]`` unless
+``counters=True``; tables keep the order they were given (iptables-save lists them in
+the kernel's order); an extension option claimed by two loaded modules goes to the most
+recent one; ``-I``/``-N``/``-X``/``-F``/``-P`` lines are applied to the text's own rules
+(there is no kernel state to append to).
 
     >>> rs = parse('''*nat
     ... :KUBE-SVC-X - [0:0]
