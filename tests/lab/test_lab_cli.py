@@ -61,7 +61,11 @@ def test_without_the_capabilities_but_with_user_namespaces_the_lab_goes_rootless
 
 @pytest.mark.parametrize("subcommand", [("run",), ("up",)])
 def test_cli_without_the_lab_exits_2_with_the_reason(subcommand, state_dir, without_lab):
-    done = k8snet("netlab", *subcommand, env={**os.environ, "K8SNET_LAB_STATE_DIR": str(state_dir)}, under=without_lab)
+    env = {**os.environ, "K8SNET_LAB_STATE_DIR": str(state_dir)}
+    try:
+        done = k8snet("netlab", *subcommand, env=env, under=without_lab)
+    finally:
+        k8snet("netlab", "down", env=env)  # had `up` started a lab after all, it must not outlive the test
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("k8snet netlab: error: the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN")
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
