@@ -107,7 +107,8 @@ def run():
 
 
 def _view_widgets():
-    """Widgets of the other notebooks, driven through their controls."""
+    """Widgets of the other notebooks, driven through their controls as a learner would."""
+    from k8snet_lesson import netshoot, scenarios
 
     def sizing():
         from k8snet_lesson.view import layers
@@ -120,7 +121,9 @@ def _view_widgets():
     def walk():
         from k8snet_lesson.view import paths
 
-        return paths.walk_stepper()
+        flow = scenarios.two_node_flow()
+        source = next(p for p in flow.pods if str(p.pod_ip) == "10.244.1.5")
+        return paths.walk_stepper(flow, source.key, "10.96.214.88", 80, cni_name="flannel", seed=0)
 
     def walk_step(widget, i):
         (widget.next if i % 2 == 0 else widget.prev).click()
@@ -128,10 +131,13 @@ def _view_widgets():
     def ladder():
         from k8snet_lesson.view import debugging
 
-        return debugging.mystery_exercise(seed=3)
+        cluster, client = netshoot.debug_pod(scenarios.lesson_cluster(), "production")
+        return debugging.mystery_exercise(cluster, client=client.key, service="production/checkout-api-svc", seed=2)
 
     def ladder_step(widget, i):
-        widget.submit.click()
+        options = [o[1] if isinstance(o, tuple) else o for o in widget.diagnosis.options]
+        widget.diagnosis.value = (options[i % len(options)],)
+        widget.button.click()
 
-    return [("cluster sizing (02)", sizing, sizing_step), ("packet walk step (04)", walk, walk_step),
-            ("mystery diagnosis (06)", ladder, ladder_step)]
+    return [("cluster sizing (02)", sizing, sizing_step), ("packet walk, next/previous hop (04)", walk, walk_step),
+            ("mystery fault, submit a diagnosis (06)", ladder, ladder_step)]
