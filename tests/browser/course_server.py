@@ -133,10 +133,11 @@ class CourseServer:
             text = response.read()
         return json.loads(text) if text else None
 
-    def delete_sessions(self) -> None:
-        """Shut down every kernel session, so the next page starts from a fresh kernel."""
+    def delete_sessions(self, path: str) -> None:
+        """Shut down the kernel sessions of the notebook at ``path``, so it next opens on a fresh kernel."""
         for session in self.api("GET", "sessions"):
-            self.api("DELETE", f"sessions/{session['id']}")
+            if session["path"] == path:
+                self.api("DELETE", f"sessions/{session['id']}")
 
     def stop(self) -> None:
         """Terminate the server's process group; kill it if it lingers."""

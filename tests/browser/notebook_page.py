@@ -231,11 +231,8 @@ class NotebookPage:
     # --- interacting ----------------------------------------------------------------
 
     def image_bytes(self, selector: str) -> bytes:
-        """The PNG bytes of the first ``<img>`` under ``selector`` (a data: URL or a blob)."""
-        return base64.b64decode(self._image_source(selector).split(",", 1)[1])
-
-    def _image_source(self, selector: str) -> str:
-        return self.page.evaluate(
+        """The PNG bytes of the first ``<img>`` under ``selector`` (its src a data: or a blob: URL)."""
+        data_url = self.page.evaluate(
             """async (selector) => {
                 const image = document.querySelector(selector + ' img');
                 if (!image) return '';
@@ -249,6 +246,8 @@ class NotebookPage:
             }""",
             selector,
         )
+        assert data_url, f"no <img> under {selector}"
+        return base64.b64decode(data_url.split(",", 1)[1])
 
     def step_slider(self, selector: str, key: str = "ArrowRight", *, redraws: str) -> tuple[bytes, bytes]:
         """Move one slider one step with the keyboard; wait for ``redraws``' image to change and the kernel to idle.
@@ -256,19 +255,19 @@ class NotebookPage:
         One step at a time: faster key presses outrun the kernel.
         Returns the image bytes before and after.
         """
-        before = self._image_source(redraws)
+        before = self.image_bytes(redraws)
+        source = self.page.get_attribute(f"{redraws} img", "src")
         self.page.focus(f"{selector} .noUi-handle")
         self.page.keyboard.press(key)
         self.page.wait_for_function(
-            """([selector, before]) => {
+            """([selector, source]) => {
                 const image = document.querySelector(selector + ' img');
-                return !!image && image.src !== before && image.complete;
+                return !!image && image.getAttribute('src') !== source && image.complete;
             }""",
-            arg=[redraws, before],
+            arg=[redraws, source],
         )
         self.wait_idle()
-        after = self._image_source(redraws)
-        return base64.b64decode(before.split(",", 1)[1]), base64.b64decode(after.split(",", 1)[1])
+        return before, self.image_bytes(redraws)
 
     def click_and_wait(self, target, *, timeout_s: float = 60.0) -> None:
         """Click ``target`` (a selector or a locator); wait until the kernel has handled it."""
@@ -340,4 +339,4 @@ class NotebookPage:
 
     def close(self) -> None:
         self.page.close()
-        self.server.delete_sessions()
+        self.server.delete_sessions(self.path)
