@@ -32,6 +32,7 @@ Every command line carries ``--lab PREFIX`` so a run's processes can be told apa
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import select
@@ -181,6 +182,20 @@ def _udp_echo(sock: socket.socket, pod: str) -> None:
         sock.sendto(json.dumps(body, sort_keys=True).encode(), peer)
 
 
+def _bind(sock: socket.socket, where: tuple[str, int], patience: float = 5.0) -> None:
+    """Bind, waiting while the app this one replaces is still exiting (SIGTERM is asynchronous:
+    until it has exited, its listening socket holds the port)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            sock.bind(where)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def serve(args: argparse.Namespace) -> int:
     tcp: list[socket.socket] = []
     udp: list[socket.socket] = []
@@ -190,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
             kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
             sock = socket.socket(socket.AF_INET, kind)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((address, port))
+            _bind(sock, (address, port))
             if protocol == "udp":
                 udp.append(sock)
             else:
