@@ -53,7 +53,7 @@ TIMINGS: list[tuple[str, dict[str, float]]] = []
 def unavailable() -> str | None:
     """Why browser tests cannot run here, or None."""
     if os.environ.get("K8SNET_NESTED"):
-        return "K8SNET_NESTED is set: a nested run inside the fresh-clone check (the outer suite runs the browser tests)"
+        return "K8SNET_NESTED is set: a run nested in the fresh-clone check (the outer suite runs the browser tests)"
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set K8SNET_CHROMIUM)"
     if importlib.util.find_spec("playwright") is None:

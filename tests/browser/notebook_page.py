@@ -330,11 +330,32 @@ class NotebookPage:
         self.page.set_viewport_size(size)
         return path
 
-    def screenshot_output(self, selector: str, path: Path, *, index: int = 0) -> Path:
-        """The ``index``-th cell output holding ``selector`` (a widget after an interaction, say)."""
+    def screenshot_widget(self, selectors: list[str], path: Path, *, index: int = 0) -> Path:
+        """The smallest element holding the ``index``-th match of every selector (one widget and its parts).
+
+        The viewport grows to fit it first: scrolling a taller element into view would
+        also scroll JupyterLab's fixed panels.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        output = self.page.locator(".jp-OutputArea-output", has=self.page.locator(selector)).nth(index)
-        output.screenshot(path=str(path))
+        height = self.page.evaluate(
+            """([selectors, index]) => {
+                const parts = selectors.map(s => document.querySelectorAll(s)[index]);
+                if (parts.some(p => !p)) throw new Error(`not all of ${selectors} are on the page`);
+                let box = parts[0];
+                while (!parts.every(p => box.contains(p))) box = box.parentElement;
+                document.querySelectorAll('[data-k8snet-shot]').forEach(e => e.removeAttribute('data-k8snet-shot'));
+                box.setAttribute('data-k8snet-shot', '');
+                return Math.ceil(box.getBoundingClientRect().height);
+            }""",
+            [selectors, index],
+        )
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], height + 200)})
+        self._next_frame()
+        try:
+            self.page.locator("[data-k8snet-shot]").screenshot(path=str(path))
+        finally:
+            self.page.set_viewport_size(size)
         return path
 
     def close(self) -> None:

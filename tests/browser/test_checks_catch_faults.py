@@ -44,7 +44,7 @@ display(widgets.VBox([endpoints, connections, figure_area]))''',
 FAULTY_SOURCE = [
     'import sys\nprint("probe wrote to stderr", file=sys.stderr)',
     "import ipywidgets as widgets\nbuilt_not_shown = widgets.IntSlider(description='never shown')",
-    "shown_then_closed = widgets.IntSlider(description='closed')\ndisplay(shown_then_closed)\nshown_then_closed.close()",
+    "closed = widgets.IntSlider(description='closed')\ndisplay(closed)\nclosed.close()",
     'from IPython.display import Javascript\ndisplay(Javascript("console.error(\'probe console error\')"))',
     "1 / 0",
     'print("never runs")',

@@ -82,7 +82,9 @@ def test_spread_sliders_redraw_and_recount(executed, course_notebook, screenshot
         assert_consistent(more_connections)
         assert more_connections["endpoints"] == more_endpoints["endpoints"]
         assert more_connections["connections"] > more_endpoints["connections"]
-        page.screenshot_output(".k8snet-spread-output", screenshots / f"{Path(path).stem}--spread.png")
+        page.screenshot_widget(
+            [".k8snet-endpoints", ".k8snet-spread-counts"], screenshots / f"{Path(path).stem}--spread.png"
+        )
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -108,7 +110,9 @@ def test_packet_walk_steps_through_hops(executed, course_notebook, screenshots):
         page.click_and_wait(".k8snet-walk-prev")
         assert page.text(".k8snet-walk-hop") == first.string
         page.click_and_wait(".k8snet-walk-next")
-        page.screenshot_output(".k8snet-walk-hop", screenshots / f"{Path(path).stem}--walk.png")
+        page.screenshot_widget(
+            [".k8snet-walk-prev", ".k8snet-walk-output"], screenshots / f"{Path(path).stem}--walk.png"
+        )
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -154,7 +158,7 @@ def test_quiz_explains_right_and_wrong_answers(executed, course_notebook, screen
         for q, wanted, picture in ((0, "Not quite", "quiz-wrong"), (1, "Correct", "quiz-right")):
             headline, _ = answer(page, questions.nth(q), headlines_of[q].index(wanted))
             assert headline == wanted
-            page.screenshot_output(".k8snet-question", screenshots / f"{stem}--{picture}.png", index=q)
+            page.screenshot_widget([".k8snet-question"], screenshots / f"{stem}--{picture}.png", index=q)
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
@@ -187,7 +191,9 @@ def test_ladder_judges_each_diagnosis(executed, course_notebook, screenshots):
         if diagnosis.input_value() != right[0]:
             page.act_and_wait(lambda: diagnosis.select_option(right[0]))
         page.click_and_wait(".k8snet-submit")
-        page.screenshot_output(".k8snet-verdict", screenshots / f"{Path(path).stem}--ladder.png")
+        page.screenshot_widget(
+            [".k8snet-diagnosis", ".k8snet-verdict"], screenshots / f"{Path(path).stem}--ladder.png"
+        )
 
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
