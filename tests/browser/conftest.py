@@ -111,9 +111,13 @@ class ExecutedNotebooks:
         """``path`` (under the server root) opened and run from a clean slate; reused if already run."""
         if path not in self.pages:
             page = NotebookPage.open(self.context, self.server, path)
-            page.run_all()
-            self.pages[path] = page
             TIMINGS.append((path, page.timings))
+            try:
+                page.run_all()
+            except BaseException:
+                page.close()
+                raise
+            self.pages[path] = page
         return self.pages[path]
 
     def ran_clean_check(self, path: str) -> None:

@@ -137,8 +137,12 @@ class NotebookPage:
         page.on("console", notebook._on_console)
         page.on("pageerror", lambda error: notebook.console_errors.append(f"uncaught: {error}"))
         workspace = re.sub(r"[^A-Za-z0-9_-]", "-", path) + f"-{int(time.time() * 1000)}"
-        page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={server.token}")
-        page.wait_for_function(KERNEL_READY_JS, timeout=timeout_s * 1000)
+        try:
+            page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={server.token}")
+            page.wait_for_function(KERNEL_READY_JS, timeout=timeout_s * 1000)
+        except BaseException:
+            notebook.close()
+            raise
         notebook.timings["open"] = time.monotonic() - start
         return notebook
 
