@@ -51,6 +51,8 @@ __all__ = [
     "Cluster",
     "ANY_ADDRESS",
     "LOOPBACK",
+    "ipv4_address",
+    "ipv4_network",
 ]
 
 ANY_ADDRESS = IPv4Address("0.0.0.0")
@@ -159,7 +161,12 @@ def _labels(value: Mapping[str, str] | Labels | None) -> Labels:
     return value if isinstance(value, Labels) else Labels(value)
 
 
-def _address(value: Any, what: str) -> IPv4Address:
+def ipv4_address(value: Any, what: str) -> IPv4Address:
+    """``value`` as an IPv4Address, or InvalidValue naming ``what`` and the value.
+
+    >>> ipv4_address("10.244.1.5", "pod IP")
+    IPv4Address('10.244.1.5')
+    """
     if isinstance(value, IPv4Address):
         return value
     try:
@@ -171,11 +178,15 @@ def _address(value: Any, what: str) -> IPv4Address:
     return address
 
 
+_address = ipv4_address
+
+
 def _optional_address(value: Any, what: str) -> IPv4Address | None:
     return None if value is None else _address(value, what)
 
 
-def _network(value: Any, what: str) -> IPv4Network:
+def ipv4_network(value: Any, what: str) -> IPv4Network:
+    """``value`` as a strict IPv4Network (no host bits), or InvalidValue naming ``what`` and the value."""
     if isinstance(value, IPv4Network):
         return value
     try:
@@ -185,6 +196,9 @@ def _network(value: Any, what: str) -> IPv4Network:
     if not isinstance(network, IPv4Network):
         raise InvalidValue(f"{what} {value!r} is not an IPv4 CIDR (the model is IPv4 only)")
     return network
+
+
+_network = ipv4_network
 
 
 def _optional_network(value: Any, what: str) -> IPv4Network | None:

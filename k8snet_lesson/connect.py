@@ -37,10 +37,9 @@ import dataclasses
 import enum
 import functools
 import random
-from ipaddress import IPv4Address, ip_address
-from typing import Any
+from ipaddress import IPv4Address
 
-from .cluster import ANY_ADDRESS, LOOPBACK, Cluster, NetworkPolicy, Pod, PodPhase, Protocol, Service
+from .cluster import ANY_ADDRESS, LOOPBACK, Cluster, NetworkPolicy, Pod, PodPhase, Protocol, Service, ipv4_address
 from .errors import InvalidValue, NotFound
 from .iptables import RuleSet
 from .kube_proxy import rules_for
@@ -163,17 +162,6 @@ def pick(destinations: tuple[Destination, ...], seed: int) -> Destination:
     return destinations[random.Random(seed).choices(range(len(destinations)), weights=weights)[0]]
 
 
-def _address(value: Any, what: str) -> IPv4Address:
-    if isinstance(value, IPv4Address):
-        return value
-    try:
-        address = ip_address(str(value))
-    except ValueError:
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address") from None
-    if not isinstance(address, IPv4Address):
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address")
-    return address
-
 
 def connect(
     cluster: Cluster,
@@ -190,7 +178,7 @@ def connect(
         client = cluster.pod(client)
     if client.pod_ip is None or client.node_name is None:
         raise InvalidValue(f"pod {client.key} has no IP yet (not scheduled or not started): it cannot open connections")
-    destination = _address(destination, "destination")
+    destination = ipv4_address(destination, "destination")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidValue(f"port {port!r} is not a port number (1-65535)")
     protocol = Protocol(protocol) if not isinstance(protocol, Protocol) else protocol

@@ -63,10 +63,19 @@ import socket
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from itertools import chain as _chain_iterables, repeat
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, ip_network
 from typing import Any
 
-from .cluster import Cluster, EndpointSlice, Protocol, Service, ServiceType, SessionAffinity, TrafficPolicy
+from .cluster import (
+    Cluster,
+    EndpointSlice,
+    Protocol,
+    Service,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+    ipv4_address,
+)
 from .errors import InvalidValue
 from .iptables import Chain, Rule, RuleSet, Table
 
@@ -173,17 +182,6 @@ def probability(n: int) -> str:
 
 # --- inputs ------------------------------------------------------------------
 
-
-def _ipv4(value: Any, what: str) -> IPv4Address:
-    if isinstance(value, IPv4Address):
-        return value
-    try:
-        address = ip_address(value)
-    except ValueError:
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address") from None
-    if not isinstance(address, IPv4Address):
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address (the model is IPv4 only)")
-    return address
 
 
 def _cidr(value: Any) -> IPv4Network:
@@ -383,7 +381,7 @@ def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSli
               cluster_cidr: Any, masquerade_mark: Any, localhost_nodeports: bool, include_builtin: bool,
               masquerade_all: bool, random_fully: bool, nfacct: bool, changed_services: Iterable[str] | None) -> RuleSet:
     node_name = str(node_name or "")
-    node_address = None if node_ip is None else _ipv4(node_ip, "node IP")
+    node_address = None if node_ip is None else ipv4_address(node_ip, "node IP")
     cidr = None if cluster_cidr is None else str(_cidr(cluster_cidr))
     mark = _mark(masquerade_mark)
     changed = None if changed_services is None else frozenset(changed_services)

@@ -43,10 +43,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv4Network, ip_address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from .cluster import Protocol
+from .cluster import Protocol, ipv4_address
 from .errors import InvalidValue
 from .iptables import Rule, RuleSet, Table
 
@@ -67,17 +67,6 @@ class Verdict(str, enum.Enum):
     ACCEPT = "ACCEPT"
 
 
-def _address(value: Any, what: str) -> IPv4Address:
-    if isinstance(value, IPv4Address):
-        return value
-    try:
-        address = ip_address(value)
-    except ValueError:
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address") from None
-    if not isinstance(address, IPv4Address):
-        raise InvalidValue(f"{what} {value!r} is not an IPv4 address (the model is IPv4 only)")
-    return address
-
 
 def _port(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
@@ -96,8 +85,8 @@ class Packet:
     sport: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "source", _address(self.source, "source"))
-        object.__setattr__(self, "destination", _address(self.destination, "destination"))
+        object.__setattr__(self, "source", ipv4_address(self.source, "source"))
+        object.__setattr__(self, "destination", ipv4_address(self.destination, "destination"))
         _port(self.dport, "destination port")
         if self.sport is not None:
             _port(self.sport, "source port")
@@ -393,7 +382,7 @@ def trace(ruleset: RuleSet, packet: Packet, *, from_node: bool = False, node_ip:
     """
     if not isinstance(packet, Packet):
         raise InvalidValue(f"expected a Packet, got {type(packet).__name__}")
-    local = {_address(node_ip, "node IP")} if node_ip is not None else set()
+    local = {ipv4_address(node_ip, "node IP")} if node_ip is not None else set()
     if from_node:
         local.add(packet.source)
     local = frozenset(local)

@@ -28,7 +28,6 @@ from k8snet_lesson.cluster import (
     Container,
     ContainerPort,
     Endpoint,
-    EndpointConditions,
     EndpointPort,
     EndpointSlice,
     Node,

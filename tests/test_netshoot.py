@@ -25,7 +25,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from k8snet_lesson import faults, netshoot, scenarios
-from k8snet_lesson.cluster import LOOPBACK, Container, ContainerPort, NetworkPolicy, PodPhase
+from k8snet_lesson.cluster import LOOPBACK, Container, ContainerPort, PodPhase
 from k8snet_lesson.connect import Outcome, Reason, connect
 from k8snet_lesson.errors import InvalidValue, NotFound
 

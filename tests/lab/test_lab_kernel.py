@@ -13,7 +13,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from k8snet_lesson.cluster import Container, ContainerPort, Protocol, ServicePort
+from k8snet_lesson.cluster import ContainerPort, Protocol, ServicePort
 from k8snet_lesson.lab import checks
 from k8snet_lesson.lab.kernel import build
 from k8snet_lesson.lab.run import DEFAULT_FAULTS, rules_agree, scenario
