@@ -20,8 +20,13 @@ def main() -> int:
     for path in sorted(HERE.glob("bench_*.py")):
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        for row in module.run():
+        try:
+            spec.loader.exec_module(module)
+            results = module.run()
+        except Exception as exc:  # one broken benchmark must not hide the others
+            print(f"{path.name}: not measured: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        for row in results:
             rows.append(row)
             name, value, unit, target = row
             print(f"{name:<64} {value:>12.4g} {unit:<10} target {target}", flush=True)

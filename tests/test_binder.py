@@ -52,7 +52,7 @@ def test_binder_requirements_and_postbuild_run_every_notebook(tmp_path):
     _run(["bash", str(checkout / "binder" / "postBuild")], cwd=checkout, env=env, timeout=600)
 
     # The package comes from the clone, and nothing beyond the pins was needed to import it.
-    where = _run([str(python), "-c", "import k8snet_lesson, sys; print(k8snet_lesson.__file__)"], env=env).stdout
+    where = _run([str(python), "-c", "import k8snet_lesson; print(k8snet_lesson.__file__)"], cwd=tmp_path, env=env).stdout
     assert Path(where.strip()).is_relative_to(checkout)
 
     notebooks = sorted((checkout / "notebooks").glob("[0-9][0-9]_*.ipynb"))
