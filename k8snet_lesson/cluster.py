@@ -484,6 +484,8 @@ class Endpoint(_Value):
 
     def __post_init__(self) -> None:
         addresses = self.addresses
+        if type(addresses) is tuple and len(addresses) == 1 and type(addresses[0]) is IPv4Address:
+            return  # the common case, checked first: every endpoint of every slice passes here
         if type(addresses) is not tuple or not all(type(a) is IPv4Address for a in addresses):
             object.__setattr__(self, "addresses", tuple(_address(a, "endpoint address") for a in addresses))
         if not self.addresses:

@@ -27,7 +27,7 @@ import functools
 import math
 from ipaddress import IPv4Address, IPv4Network
 
-from .cluster import Cluster, Container, ContainerPort, Node, Pod, Service, ServicePort
+from .cluster import Cluster, Container, ContainerPort, Labels, Node, Pod, Service, ServicePort
 from .errors import InvalidValue
 from .resources import data_path
 
@@ -89,7 +89,7 @@ def scaled_cluster(services: int = 100, endpoints_per_service: int = 10, nodes: 
     container = (Container("app", ports=(ContainerPort(8080, name="http"),)),)
     pods = []
     for s in range(services):
-        labels = {"app": f"app-{s:05d}"}
+        labels = Labels({"app": f"app-{s:05d}"})  # one value shared by the service's pods
         for r in range(endpoints_per_service):
             g = s * endpoints_per_service + r
             node = g % nodes
@@ -107,7 +107,7 @@ def scaled_cluster(services: int = 100, endpoints_per_service: int = 10, nodes: 
         Service(
             namespace="default",
             name=f"svc-{s:05d}",
-            selector={"app": f"app-{s:05d}"},
+            selector=pods[s * endpoints_per_service].labels if endpoints_per_service else {"app": f"app-{s:05d}"},
             cluster_ip=IPv4Address(first_cluster_ip + s),
             ports=(ServicePort(80, 8080),),
         )
