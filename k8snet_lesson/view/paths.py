@@ -1041,7 +1041,8 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     request from pod ``source`` to ``destination``:``port`` (a Service name, a ClusterIP
     or a pod IP), walked by :func:`k8snet_lesson.walk.request`."""
     import ipywidgets as w
-    from IPython.display import display
+
+    from .widgets import holding
 
     profile = cni.profile(cni_name)
     cni_box = w.Dropdown(options=[(f"{p.plugin} ({p.mode})", name) for name, p in cni.profiles().items()],
@@ -1051,9 +1052,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     nxt = w.Button(description="Next", icon="arrow-right", button_style="primary", layout=w.Layout(width="110px"))
     hop = w.HTML(layout=w.Layout(max_width="780px"))
     image = w.Image(format="png", layout=w.Layout(width="672px"))
-    output = w.Output()
-    with output:
-        display(image)
+    output = holding(w.Output(), image)
     headers = w.HTML()
     message = w.HTML()
     cni_box.add_class("k8snet-walk-cni")

@@ -29,6 +29,24 @@ __all__ = [
 ]
 
 
+def holding(output: Any, widget: Any) -> Any:
+    """``output`` (an ipywidgets Output) showing ``widget``, as ``with output: display(widget)`` would,
+    without printing the widget's repr where no notebook front end is listening."""
+    output.outputs = (
+        {
+            "output_type": "display_data",
+            "data": {
+                "text/plain": repr(widget),
+                "application/vnd.jupyter.widget-view+json": {
+                    "version_major": 2, "version_minor": 0, "model_id": widget.model_id,
+                },
+            },
+            "metadata": {},
+        },
+    )
+    return output
+
+
 def _message_html(text: str) -> str:
     return (
         '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
@@ -118,11 +136,7 @@ def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) 
     seed_box = w.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed", style=style,
                                 layout=w.Layout(width="220px"))
     image = w.Image(format="png", layout=w.Layout(width="560px"))
-    output = w.Output()
-    with output:
-        from IPython.display import display
-
-        display(image)
+    output = holding(w.Output(), image)
     counts = w.HTML()
     message = w.HTML()
     endpoint_slider.add_class("k8snet-endpoints")
