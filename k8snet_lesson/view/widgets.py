@@ -86,7 +86,7 @@ def _counts_html(result) -> str:
             f'<tr class="k8snet-count-row"><td>{position}</td><td>{html.escape(label)}</td>'
             f'<td><code>{html.escape(text) if text else "(last rule: always)"}</code></td>'
             f"<td>{share:.4f}</td>"
-            f'<td class="k8snet-count" data-count="{count}" style="text-align:right">{count:,}</td>'
+            f'<td class="k8snet-count" data-count="{count}">{count:,}</td>'
             f"<td>{count / result.connections:.4f}</td></tr>"
         )
     p = result.chi_square.p_value
@@ -95,6 +95,8 @@ def _counts_html(result) -> str:
         f'data-endpoints="{len(result.counts)}"><b>{result.connections:,} connections over '
         f"{len(result.counts)} endpoint{'s' if len(result.counts) != 1 else ''}</b> "
         f"(seed {result.seed}; chi-square against the exact shares: p = {p:.3g})</div>"
+        '<style>.k8snet-counts-table th, .k8snet-counts-table td {padding: 2px 12px; text-align: right}'
+        " .k8snet-counts-table th:nth-child(-n+3), .k8snet-counts-table td:nth-child(-n+3) {text-align: left}</style>"
         '<table class="k8snet-counts-table"><thead><tr><th>#</th><th>endpoint</th><th>--probability as printed</th>'
         "<th>exact share</th><th>connections</th><th>observed share</th></tr></thead><tbody>"
         + "".join(rows)
