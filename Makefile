@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) $(FIRST_NOTEBOOK)
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules tests k8snet_lesson
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules k8snet_lesson
 	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
 
 bench: $(STAMP)

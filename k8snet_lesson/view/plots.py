@@ -106,7 +106,7 @@ class SpreadPlot:
     chain; the table beside the chart names the endpoints.
     """
 
-    def __init__(self, max_endpoints: int = 10, width: float = 7.0, height: float = 3.4, dpi: int = 72) -> None:
+    def __init__(self, max_endpoints: int = 10, width: float = 7.0, height: float = 3.4, dpi: int = 80) -> None:
         import numpy as np
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
