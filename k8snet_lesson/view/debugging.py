@@ -44,6 +44,7 @@ from ..errors import InvalidValue, K8snetError
 from ..faults import FAULTS, Layer, fault, inject, targets
 from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, mystery
 from ..netshoot import NETSHOOT_IMAGE, Output, curl, debug_pod, nslookup
+from .widgets import Shown
 
 __all__ = [
     "kubectl_run",
@@ -476,7 +477,7 @@ def verdict_text(m: Mystery, verdict: Verdict, seen: Climb | None = None) -> str
 
 
 @dataclasses.dataclass
-class ClimbExplorer:
+class ClimbExplorer(Shown):
     """Faults, a backend, a CNI and a seed in; the climb's rungs, finding and transcripts out."""
 
     cluster: Any
@@ -491,11 +492,6 @@ class ClimbExplorer:
     message: Any
     ui: Any
     last: Any = None  # the latest ladder.Climb
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def render_climb(explorer: ClimbExplorer) -> None:
@@ -557,7 +553,7 @@ def climb_explorer(cluster: Cluster, *, client: str, service: str, faults: Seque
 
 
 @dataclasses.dataclass
-class MysteryExercise:
+class MysteryExercise(Shown):
     """A seeded mystery: its climb (finding hidden), a diagnosis, Submit, and the verdict."""
 
     cluster: Any
@@ -574,11 +570,6 @@ class MysteryExercise:
     mystery: Any = None  # the current ladder.Mystery
     seen: Any = None  # its climb, as first shown
     last: Any = None  # the latest ladder.Verdict
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _mystery_climb_html(exercise: MysteryExercise, result: Climb, fixed: Sequence[str] = ()) -> str:
@@ -670,7 +661,7 @@ def mystery_exercise(cluster: Cluster, *, client: str, service: str, seed: int =
 
 
 @dataclasses.dataclass
-class DnsExplorer:
+class DnsExplorer(Shown):
     """A name and the client's namespace in; resolv.conf, the queries tried and nslookup out."""
 
     cluster: Any
@@ -681,11 +672,6 @@ class DnsExplorer:
     ui: Any
     clients: dict = dataclasses.field(default_factory=dict)  # namespace -> (cluster, debug pod)
     last: Any = None  # the latest dns.Resolution
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _table_html(table: Any, css: str) -> str:

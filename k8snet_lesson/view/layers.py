@@ -50,7 +50,15 @@ from .. import __version__
 from ..cluster import Cluster, Pod, Service
 from ..errors import InvalidValue, K8snetError, NotFound
 from ..ipam import HostLocal, Plan, ServiceIPRange, plan
-from ..networking_model import FLAT, Connection, Network, RuleCheck, natted, what_the_app_sees
+from ..networking_model import (
+    FLAT,
+    Connection,
+    Network,
+    RuleCheck,
+    natted,
+    what_the_app_sees,
+)
+from .widgets import Shown
 
 __all__ = [
     "CourseEntry",
@@ -193,7 +201,7 @@ _COLUMN_CHOICES = (("kubectl -o wide (real columns)", "wide"), ("the lesson's ab
 
 
 @dataclasses.dataclass
-class PodsView:
+class PodsView(Shown):
     """Namespace, node and columns in; ``kubectl get pods -o wide`` as it would print out."""
 
     cluster: Cluster
@@ -204,11 +212,6 @@ class PodsView:
     message: Any
     ui: Any
     last: str | None = None  # the command and its output, as printed
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def pods_command(namespace: str | None, node: str | None) -> str:
@@ -482,7 +485,7 @@ _NETWORK_CHOICES = (("flat (what Kubernetes requires)", "flat"), ("NAT'd per nod
 
 
 @dataclasses.dataclass
-class ConnectionExplorer:
+class ConnectionExplorer(Shown):
     """Client, server and network in; what each application sees out."""
 
     cluster: Cluster
@@ -495,11 +498,6 @@ class ConnectionExplorer:
     message: Any
     ui: Any
     last: Connection | None = None
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _connection_html(c: Connection, log_line: str, rules: str) -> str:
@@ -974,7 +972,7 @@ def _legend_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
 
 
 @dataclasses.dataclass
-class SizingExplorer:
+class SizingExplorer(Shown):
     """Five text boxes (the flags) in; capacities, overlaps, warnings and a tiling figure out."""
 
     cluster_cidr: Any
@@ -988,11 +986,6 @@ class SizingExplorer:
     message: Any
     ui: Any
     last: Plan | None = None
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _sizing_html(p: Plan) -> str:

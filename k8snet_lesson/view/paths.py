@@ -37,6 +37,7 @@ from typing import Any
 from .. import cni, frames
 from ..cluster import Cluster, Pod
 from ..errors import InvalidValue, K8snetError
+from .widgets import Shown
 
 __all__ = [
     "LESSON_PLUGINS",
@@ -364,7 +365,7 @@ def max_pods_table() -> Any:
 
 
 @dataclasses.dataclass
-class CNIExplorer:
+class CNIExplorer(Shown):
     """A plugin and a pod in; the CNI ADD's four steps and what the pod prints out."""
 
     cluster: Cluster
@@ -375,11 +376,6 @@ class CNIExplorer:
     message: Any
     ui: Any
     last: cni.CNIAdd | None = None
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _pod_choices(cluster: Cluster) -> dict[str, Pod]:
@@ -913,7 +909,7 @@ def walk_figure(graph: Any, places: Sequence[tuple[str, ...]], position: int, *,
 
 
 @dataclasses.dataclass
-class WalkStepper:
+class WalkStepper(Shown):
     """A request walked hop by hop: Next/Previous, the CNI to walk it under, the diagram
     with the packet's place, and its headers there.
 
@@ -949,11 +945,6 @@ class WalkStepper:
         """The hop shown now."""
         w = self.walk
         return w.all_hops[self.position] if w is not None else None
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _walk_entry(stepper: WalkStepper) -> tuple[Any, list[tuple[str, ...]], WalkDiagram]:

@@ -29,6 +29,15 @@ __all__ = [
 ]
 
 
+class Shown:
+    """Mixin of the explorers: in a notebook, an explorer shows as its ``ui`` box."""
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display only
+        from IPython.display import display
+
+        display(self.ui)
+
+
 def holding(output: Any, widget: Any) -> Any:
     """``output`` (an ipywidgets Output) showing ``widget``, as ``with output: display(widget)`` would,
     without printing the widget's repr where no notebook front end is listening."""
@@ -57,7 +66,7 @@ def _message_html(text: str) -> str:
 # --- load distribution -----------------------------------------------------------
 
 @dataclasses.dataclass
-class SpreadExplorer:
+class SpreadExplorer(Shown):
     """Endpoints, connections and seed in; a bar chart and a table of counts out."""
 
     endpoints: Any
@@ -70,11 +79,6 @@ class SpreadExplorer:
     ui: Any
     plot: Any = None  # a plots.SpreadPlot, reused across updates
     last: Any = None  # the latest distribution.Spread
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _counts_html(result) -> str:
@@ -161,18 +165,13 @@ def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) 
 # --- self-checks -------------------------------------------------------------------
 
 @dataclasses.dataclass
-class QuestionWidget:
+class QuestionWidget(Shown):
     question: Any
     choices: Any
     button: Any
     feedback: Any
     ui: Any
     last: Any = None  # the latest quiz.Feedback
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def render_feedback(widget: QuestionWidget) -> None:
@@ -217,7 +216,7 @@ def question_widget(question) -> QuestionWidget:
 # --- readiness and endpoints -------------------------------------------------------
 
 @dataclasses.dataclass
-class ReadinessExplorer:
+class ReadinessExplorer(Shown):
     """One checkbox per Pod the Service selects; Endpoints and the KUBE-SVC chain follow."""
 
     cluster: Any
@@ -228,11 +227,6 @@ class ReadinessExplorer:
     rules: Any
     ui: Any
     current: Any = None  # the cluster as the checkboxes have it
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display only
-        from IPython.display import display
-
-        display(self.ui)
 
 
 def _pre(title: str, text: str) -> str:
