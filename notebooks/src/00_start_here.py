@@ -32,8 +32,12 @@
 #   builds the same cluster out of network namespaces for real.
 
 # %%
+import pandas as pd
+
 from k8snet_lesson import __version__, scenarios
 from k8snet_lesson.view import kubectl, layers
+
+pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
 
 # %% [markdown]
 # ## The map of the series

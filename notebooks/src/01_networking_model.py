@@ -14,8 +14,12 @@
 # pod over a modelled dataplane and record what each side sees.
 
 # %%
+import pandas as pd
+
 from k8snet_lesson import networking_model, scenarios
 from k8snet_lesson.view import layers
+
+pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
 
 cluster = scenarios.lesson_cluster()
 

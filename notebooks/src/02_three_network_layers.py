@@ -18,8 +18,12 @@
 # %%
 from IPython.display import Image
 
+import pandas as pd
+
 from k8snet_lesson import cni, ipam, scenarios
 from k8snet_lesson.view import kubectl, layers, plots
+
+pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
 
 cluster = scenarios.lesson_cluster()
 

@@ -20,6 +20,8 @@
 # %%
 import pandas as pd
 
+pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
+
 from k8snet_lesson import cni, networking_model
 from k8snet_lesson.connect import node_rules
 from k8snet_lesson.explain import explain
