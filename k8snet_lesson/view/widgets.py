@@ -59,7 +59,7 @@ def holding(output: Any, widget: Any) -> Any:
 def _message_html(text: str) -> str:
     return (
         '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
-        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
+        f'padding:4px 8px;border-radius:4px;line-height:1.4">{html.escape(text)}</div>'
     )
 
 
@@ -189,7 +189,7 @@ def render_feedback(widget: QuestionWidget) -> None:
         text += f" The answer: {feedback.answer}."
     widget.feedback.value = (
         f'<div class="k8snet-feedback-text" data-correct="{str(feedback.correct).lower()}" '
-        f'style="color:{colour};max-width:720px">{html.escape(text)}</div>'
+        f'style="color:{colour};max-width:720px;line-height:1.4">{html.escape(text)}</div>'
     )
     widget.last = feedback
 
@@ -198,7 +198,7 @@ def question_widget(question) -> QuestionWidget:
     """A question, its choices as radio buttons, a Check button and the explanation."""
     import ipywidgets as w
 
-    prompt = w.HTML(f'<div style="max-width:720px"><b>{html.escape(question.id)}</b>: {html.escape(question.prompt)}</div>')
+    prompt = w.HTML(f'<div style="max-width:720px;line-height:1.4"><b>{html.escape(question.id)}</b>: {html.escape(question.prompt)}</div>')
     choices = w.RadioButtons(options=[c.text for c in question.choices], value=None,
                              layout=w.Layout(width="auto", max_width="720px"))
     button = w.Button(description="Check", button_style="primary")
