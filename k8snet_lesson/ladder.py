@@ -29,24 +29,47 @@ curl to one endpoint's Pod IP is refused); the model reproduces it when one endp
 three is broken and kube-proxy's draw for the ClusterIP request picks a healthy one,
 and the climb says so in its notes.
 
+There is one climb, :func:`climb_with`, and its decisions read only what a debugger
+can observe: curl's exit status and verbose lines (:class:`CurlSeen`), nslookup's
+answers (:class:`LookupSeen`), the listening sockets netstat or ss lists
+(:class:`SocketsSeen`), the API's objects (Endpoints, the pod's declared ports,
+NetworkPolicies, Services' ClusterIPs) and what ``explain()`` reads from the client
+node's ``iptables-save`` (whether there is a chain for the Service port). A
+:class:`Tools` value supplies the tool observations: :class:`ModelTools` answers from
+the simulated netshoot and the model's rules (:func:`climb`), and
+:mod:`k8snet_lesson.lab.ladder` runs the real ``curl``, ``nslookup`` and ``ss`` in the
+kernel lab's namespaces and reads its nodes' ``iptables-save``.
+
 What it simplifies: one request per rung (the ClusterIP draw is seeded); the first
-Service port is the one climbed; the classification reads the model's reasons (which
-the real debugger infers from timeouts, resets and netstat).
+Service port is the one climbed; a timeout to a pod IP is put down to NetworkPolicy
+when an enforced policy in the API denies the client, and left unnamed otherwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import typing
 from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Address
+from typing import Any
 
 from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
-from .connect import Outcome, Reason, enforces_network_policy
+from .connect import Outcome, enforces_network_policy, node_rules
 from .dns import dns_endpoints, dns_service
 from .endpoints import endpoints_for
 from .errors import InvalidValue, NotFound
+from .explain import ServiceExplanation, explain
 from .faults import FAULTS, Broken, Layer, fault, inject, targets
-from .netshoot import Output, curl, cat_resolv_conf, kubectl_describe_pod, kubectl_get_endpoints, netstat, nslookup
+from .netshoot import (
+    Output,
+    cat_resolv_conf,
+    curl,
+    kubectl_describe_pod,
+    kubectl_get_endpoints,
+    netstat,
+    nslookup,
+)
 
 __all__ = [
     "Layer",
@@ -55,7 +78,13 @@ __all__ = [
     "Climb",
     "Mystery",
     "Verdict",
+    "CurlSeen",
+    "LookupSeen",
+    "SocketsSeen",
+    "Tools",
+    "ModelTools",
     "climb",
+    "climb_with",
     "mystery",
     "check_diagnosis",
 ]
@@ -102,7 +131,7 @@ class Climb:
     client: str
     service: str
     cni: str
-    seed: int
+    seed: int | None  # None: real tools, no seeded draw
     rungs: tuple[Rung, ...]
     finding: Finding | None
     notes: tuple[str, ...] = ()
@@ -111,8 +140,14 @@ class Climb:
     def passed(self) -> bool:
         return self.finding is None
 
+    @property
+    def verdict(self) -> tuple[str, str | None] | None:
+        """``(layer, fault name)`` of the finding, None when every rung passed."""
+        return None if self.finding is None else (self.finding.layer.value, self.finding.fault_name)
+
     def __str__(self) -> str:
-        head = f"Debugging ladder from {self.client} to Service {self.service} (CNI {self.cni}, seed {self.seed})"
+        how = "real tools" if self.seed is None else f"seed {self.seed}"
+        head = f"Debugging ladder from {self.client} to Service {self.service} (CNI {self.cni}, {how})"
         out = [head, "=" * len(head)]
         for i, rung in enumerate(self.rungs, 1):
             out += ["", f"{i}. {rung.name}: {'ok' if rung.passed else 'BROKEN'} - {rung.summary}", ""]
@@ -124,6 +159,145 @@ class Climb:
         return "\n".join(out)
 
 
+# --- what a debugger observes ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CurlSeen:
+    """What ``curl -v URL`` showed: its exit status and what its verbose lines say.
+
+    ``resolved``: the host name resolved (or was an address); ``connected``: ``* Connected
+    to``; ``refused``: ``Connection refused`` (a reset, or ICMP port unreachable);
+    ``timed_out``: exit 28; ``status``: the HTTP status line's code, when a response came.
+    ``detail`` is the line that says why it failed. ``served_by`` is the endpoint that
+    answered, when the tool can tell (the model knows its draw; a real curl to a ClusterIP
+    does not show it), and is only ever used for notes, never for a decision.
+    """
+
+    output: Any
+    exit_code: int
+    resolved: bool
+    connected: bool
+    refused: bool
+    timed_out: bool
+    status: int | None
+    detail: str
+    served_by: tuple[IPv4Address, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.status == 200
+
+
+@dataclasses.dataclass(frozen=True)
+class LookupSeen:
+    """What ``nslookup NAME`` showed: the addresses answered, or how it failed.
+
+    ``timed_out``: no server answered; otherwise ``rcode`` is the answer's code
+    (``NXDOMAIN``, ``NOERROR`` for a name without A records). ``detail`` says why the
+    queries were lost when they were.
+    """
+
+    output: Any
+    nameserver: IPv4Address | None
+    addresses: tuple[IPv4Address, ...]
+    timed_out: bool
+    rcode: str | None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.addresses)
+
+
+@dataclasses.dataclass(frozen=True)
+class SocketsSeen:
+    """The pod's listening TCP sockets, ``(address, port)``, as ``netstat -tlnp`` or ``ss -tlnp`` list them."""
+
+    output: Any
+    tool: str
+    listening: tuple[tuple[IPv4Address, int], ...]
+
+
+class Tools(typing.Protocol):
+    """Where a climb's evidence comes from: the tools of a shell in the client pod, and the client node's rules.
+
+    ``cni`` is the cluster's CNI (whether NetworkPolicy is enforced); ``curl`` and
+    ``nslookup`` run in the client pod; ``resolv_conf`` is its ``cat /etc/resolv.conf``;
+    ``sockets`` runs ``netstat``/``ss`` in another pod; ``kube_proxy`` is
+    :func:`k8snet_lesson.explain.explain` of a node's ``iptables-save``. What the API
+    holds (``kubectl get endpoints``, ``kubectl describe pod``, NetworkPolicies, labels)
+    is read from the cluster value itself.
+    """
+
+    cni: str
+
+    def curl(self, url: str) -> CurlSeen: ...
+
+    def nslookup(self, name: str) -> LookupSeen: ...
+
+    def resolv_conf(self) -> Any: ...
+
+    def sockets(self, pod: Pod) -> SocketsSeen: ...
+
+    def kube_proxy(self, node: str) -> tuple[ServiceExplanation, ...]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelTools:
+    """The model's tools: the simulated netshoot of :mod:`k8snet_lesson.netshoot` and the model's rules.
+
+    Each request is its own draw from a generator seeded with ``seed``, in the order the
+    climb makes them, as each connection in the kernel is drawn anew.
+    """
+
+    cluster: Cluster
+    client: Pod
+    cni: str
+    seed: int = 0
+    draws: random.Random = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "draws", random.Random(self.seed))
+
+    def _draw(self) -> int:
+        return self.draws.randrange(2**32)
+
+    def curl(self, url: str) -> CurlSeen:
+        shown = curl(self.cluster, self.client, url, cni=self.cni, seed=self._draw())
+        conn = shown.connection
+        if conn is None:
+            last = shown.text.splitlines()[-1] if shown.text else ""
+            return CurlSeen(shown, shown.exit_code, False, False, False, shown.exit_code == 28, None, last)
+        return CurlSeen(
+            shown,
+            shown.exit_code,
+            True,
+            conn.established,
+            conn.outcome is Outcome.REFUSED,
+            shown.exit_code == 28,
+            200 if conn.established else None,
+            conn.detail,
+            conn.endpoint,
+        )
+
+    def nslookup(self, name: str) -> LookupSeen:
+        shown = nslookup(self.cluster, self.client, name, cni=self.cni, seed=self._draw())
+        r = shown.resolution
+        rcode = None if r.timed_out or not r.answers else r.answers[-1].rcode.value
+        return LookupSeen(shown, r.nameserver, r.addresses, r.timed_out, rcode, r.reason)
+
+    def resolv_conf(self) -> Output:
+        return cat_resolv_conf(self.cluster, self.client)
+
+    def sockets(self, pod: Pod) -> SocketsSeen:
+        listening = tuple((a, p) for c in pod.containers for (a, p, proto) in c.listening if proto is Protocol.TCP)
+        return SocketsSeen(netstat(self.cluster, pod), "netstat -tlnp", listening)
+
+    def kube_proxy(self, node: str) -> tuple[ServiceExplanation, ...]:
+        return explain(node_rules(self.cluster, node))
+
+
 # --- the climb -------------------------------------------------------------------------------
 
 
@@ -132,11 +306,6 @@ def _resolve_targets(cluster: Cluster, client: Pod | str, service: Service | str
     if not target.ports:
         raise InvalidValue(f"service {target.key} has no ports to climb towards")
     return source, target
-
-
-def _draw(draws: random.Random) -> int:
-    """A fresh seed for one request: each connection is its own draw, as in the kernel."""
-    return draws.randrange(2**32)
 
 
 def _short_name(client: Pod, service: Service) -> str:
@@ -150,22 +319,21 @@ def _finding(name: str | None, layer: Layer | None, evidence: Iterable[str], adv
     return Finding(layer or Layer.POD_IP, None, tuple(evidence), advice or "read the evidence; no registered fault matches")
 
 
-def _dns_rung(cluster: Cluster, client: Pod, service: Service, cni: str, draws: random.Random) -> tuple[Rung, Finding | None]:
+def _dns_rung(tools: Tools, cluster: Cluster, client: Pod, service: Service) -> tuple[Rung, Finding | None]:
     port = service.ports[0].port
-    by_name = curl(cluster, client, f"http://{_short_name(client, service)}:{port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
-    look = nslookup(cluster, client, service.dns_name, cni=cni, seed=_draw(draws))
-    resolution = look.resolution
-    if resolution is not None and resolution.ok:
-        summary = f"{service.dns_name} is {', '.join(map(str, resolution.addresses))}"
+    by_name = tools.curl(f"http://{_short_name(client, service)}:{port}{HEALTH_PATH}")
+    look = tools.nslookup(service.dns_name)
+    if look.ok:
+        summary = f"{service.dns_name} is {', '.join(map(str, look.addresses))}"
         if by_name.ok:
             summary += "; the Service answers by name, so DNS and the Service work"
-        return Rung("DNS name", Layer.DNS, (by_name, look), True, summary), None
+        return Rung("DNS name", Layer.DNS, (by_name.output, look.output), True, summary), None
 
-    outputs = [by_name, look, cat_resolv_conf(cluster, client)]
+    outputs = [by_name.output, look.output, tools.resolv_conf()]
     kube_dns = dns_service(cluster)
     evidence = []
-    if resolution is not None and resolution.timed_out:
-        evidence.append(f"nslookup got no answer from {resolution.nameserver}: {resolution.reason}")
+    if look.timed_out:
+        evidence.append(f"nslookup got no answer from {look.nameserver}: {look.detail}")
     if kube_dns is None:
         evidence.append("there is no kube-system/kube-dns Service at all")
         name = None
@@ -180,8 +348,8 @@ def _dns_rung(cluster: Cluster, client: Pod, service: Service, cni: str, draws: 
         else:
             evidence.append(f"kube-dns has ready endpoints ({', '.join(map(str, ready))}) but the query was lost on the way")
             name = None
-    if resolution is not None and not resolution.timed_out:
-        evidence.append(f"CoreDNS answered {resolution.answers[-1].rcode.value} for {service.dns_name}")
+    if not look.timed_out and look.rcode is not None:
+        evidence.append(f"CoreDNS answered {look.rcode} for {service.dns_name}")
     rung = Rung("DNS name", Layer.DNS, tuple(outputs), False, f"{service.dns_name} does not resolve")
     return rung, _finding(name, Layer.DNS, evidence)
 
@@ -231,15 +399,15 @@ def _endpoint_port(ports: Sequence, service: Service) -> int | None:
     return ports[0].port if ports else None
 
 
-def _inside(cluster: Cluster, pod: Pod, port: int) -> tuple[Rung, Finding]:
-    shown = netstat(cluster, pod)
+def _inside(tools: Tools, cluster: Cluster, pod: Pod, port: int) -> tuple[Rung, Finding]:
+    seen = tools.sockets(pod)
     described = kubectl_describe_pod(cluster, pod)
     declared = {p.container_port for c in pod.containers for p in c.ports if p.protocol is Protocol.TCP}
-    sockets = [(a, p) for c in pod.containers for (a, p, proto) in c.listening if proto is Protocol.TCP]
+    sockets = seen.listening
     public = {p for (a, p) in sockets if a != LOOPBACK}
     loopback = {p for (a, p) in sockets if a == LOOPBACK}
     listing = ", ".join(f"{a}:{p}" for a, p in sorted(sockets, key=lambda s: (s[1], int(s[0])))) or "nothing"
-    evidence = [f"netstat -tlnp in {pod.name}: listening on {listing}"]
+    evidence = [f"{seen.tool} in {pod.name}: listening on {listing}"]
     declared_text = ", ".join(map(str, sorted(declared))) or "none"
     if port in loopback:
         evidence.append(f"the app listens on 127.0.0.1:{port}, loopback only: a connection to {pod.pod_ip}:{port} arrives on eth0 and is refused")
@@ -256,8 +424,19 @@ def _inside(cluster: Cluster, pod: Pod, port: int) -> tuple[Rung, Finding]:
     else:
         evidence.append(f"containerPort {declared_text} is declared, but nothing in the pod listens on {port}")
         name = "nothing-listening"
-    rung = Rung("inside the pod", Layer.APP, (shown, described), False, f"nothing accepts connections on {pod.pod_ip}:{port}")
+    rung = Rung("inside the pod", Layer.APP, (seen.output, described), False, f"nothing accepts connections on {pod.pod_ip}:{port}")
     return rung, _finding(name, None, evidence)
+
+
+def _denying_policies(cluster: Cluster, client: Pod, server: Pod, cni: str) -> tuple:
+    """The NetworkPolicies (``kubectl get networkpolicy``) that select ``server`` and admit nothing from ``client``,
+    when ``cni`` enforces them; empty otherwise."""
+    if not enforces_network_policy(cni) or server.key == client.key:
+        return ()
+    applying = tuple(p for p in cluster.network_policies if p.applies_to(server))
+    if applying and not any(p.allows(client, server) for p in applying):
+        return applying
+    return ()
 
 
 def _policy_notes(cluster: Cluster, client: Pod, service: Service, cni: str) -> list[str]:
@@ -275,30 +454,45 @@ def _policy_notes(cluster: Cluster, client: Pod, service: Service, cni: str) -> 
     return notes
 
 
+def _rules_for(explained: Iterable[ServiceExplanation], address: IPv4Address, port: int, protocol: str) -> ServiceExplanation | None:
+    return next((e for e in explained if e.cluster_ip == address and e.port == port and e.protocol == protocol), None)
+
+
 def climb(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str | None = None, seed: int = 0) -> Climb:
-    """Climb the ladder from ``client`` to ``service``; stop at the rung that localises the break."""
+    """Climb the ladder from ``client`` to ``service`` with the model's tools; stop at the rung that localises the break."""
     source, target = _resolve_targets(cluster, client, service)
     cni = cni or cluster.cni
     enforces_network_policy(cni)  # an unknown CNI fails here, naming the known ones
+    return climb_with(ModelTools(cluster, source, cni, seed), cluster, client=source, service=target, seed=seed)
+
+
+def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Service | str, seed: int | None = None) -> Climb:
+    """Climb the ladder from ``client`` to ``service`` on what ``tools`` observe; ``cluster`` is the API.
+
+    Every decision reads an observation a debugger has: exit codes and verbose lines of
+    curl, nslookup's answers, the listening sockets, the API's objects, and the client
+    node's kube-proxy rules. ``seed`` is only shown (the draw the tools were seeded with).
+    """
+    source, target = _resolve_targets(cluster, client, service)
+    cni = tools.cni
     rungs: list[Rung] = []
     notes = _policy_notes(cluster, source, target, cni)
 
     def done(finding: Finding | None) -> Climb:
         return Climb(source.key, target.key, cni, seed, tuple(rungs), finding, tuple(notes))
 
-    draws = random.Random(seed)
-    rung, finding = _dns_rung(cluster, source, target, cni, draws)
+    rung, finding = _dns_rung(tools, cluster, source, target)
     rungs.append(rung)
     if finding:
         return done(finding)
 
-    port = target.ports[0].port
+    first = target.ports[0]
+    port = first.port
     through_service = None
     if target.cluster_ip is not None:
-        through_service = curl(cluster, source, f"http://{target.cluster_ip}:{port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
-        conn = through_service.connection
-        summary = "200 OK" if through_service.ok else conn.detail
-        rungs.append(Rung("ClusterIP", Layer.SERVICE, (through_service,), through_service.ok, summary))
+        through_service = tools.curl(f"http://{target.cluster_ip}:{port}{HEALTH_PATH}")
+        summary = "200 OK" if through_service.ok else through_service.detail
+        rungs.append(Rung("ClusterIP", Layer.SERVICE, (through_service.output,), through_service.ok, summary))
     else:
         notes.append(f"{target.key} is headless (clusterIP: None): DNS returns the pod IPs and there is no ClusterIP rung")
 
@@ -308,65 +502,72 @@ def climb(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: s
         return done(finding)
 
     outputs, failed = [], []
-    for address, endpoint_address, ports in ready:
+    for address, _endpoint_address, ports in ready:
         pod_port = _endpoint_port(ports, target)
         if pod_port is None:
             continue
-        shown = curl(cluster, source, f"http://{address}:{pod_port}{HEALTH_PATH}", cni=cni, seed=_draw(draws))
-        outputs.append(shown)
-        if not shown.ok:
-            failed.append((shown, endpoint_address, pod_port))
+        seen = tools.curl(f"http://{address}:{pod_port}{HEALTH_PATH}")
+        outputs.append(seen.output)
+        if not seen.ok:
+            failed.append((seen, address, pod_port))
     broken = len(failed)
     summary = f"{len(outputs) - broken} of {len(outputs)} pod IPs answer"
     rungs.append(Rung("Pod IP", Layer.POD_IP, tuple(outputs), not failed, summary))
+    node = source.node_name
 
     if not failed:
         if through_service is not None and not through_service.ok:
-            conn = through_service.connection
-            evidence = [f"every pod IP answers, the ClusterIP does not: {conn.detail}"]
-            node = cluster.node(conn.node_name)
+            evidence = [f"every pod IP answers, the ClusterIP does not: {through_service.detail}"]
+            programmed = _rules_for(tools.kube_proxy(node), target.cluster_ip, port, first.protocol.iptables)
             name = None
-            if conn.reason is Reason.NO_RULE and not node.kube_proxy_synced:
-                evidence.append(f"kube-proxy on {node.name} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
+            if programmed is None:
+                evidence.append(f"kube-proxy on {node} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
                 name = "kube-proxy-stale"
-            elif conn.reason is Reason.SERVICE_DROP:
+            elif programmed.drop:
                 evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
             return done(_finding(name, Layer.SERVICE, evidence))
         return done(None)
 
-    shown, endpoint_address, pod_port = failed[0]
-    conn = shown.connection
+    seen, address, pod_port = failed[0]
     if through_service is not None and through_service.ok:
-        picked = through_service.connection.endpoint
+        picked = through_service.served_by
+        drawn = (
+            f"kube-proxy's random draw (climb seed {seed}) picked {picked[0]}:{picked[1]}, a healthy endpoint"
+            if picked is not None else "kube-proxy's random draw picked a healthy endpoint"
+        )
         notes.append(
-            f"The ClusterIP request succeeded because kube-proxy's random draw (climb seed {seed}) picked "
-            f"{picked[0]}:{picked[1]}, a healthy endpoint; {broken} of {len(outputs)} endpoints are broken, so about "
+            f"The ClusterIP request succeeded because {drawn}; {broken} of {len(outputs)} endpoints are broken, so about "
             f"{broken} in {len(outputs)} requests through the Service fail. The lesson's transcript "
             "(ClusterIP 200 OK, Pod IP refused) is this case."
         )
-    pod_ip = f"{conn.destination}:{conn.port}"
-    if conn.service is not None and conn.service.cluster_ip == conn.destination:
+    pod_ip = f"{address}:{pod_port}"
+    catching = cluster.service_by_ip(address)  # kubectl get services -A
+    if catching is not None:
         evidence = [
-            f"pod IP {conn.destination} is also the ClusterIP of Service {conn.service.key}: kube-proxy on "
-            f"{conn.node_name} catches {pod_ip} ({conn.detail})",
+            f"pod IP {address} is also the ClusterIP of Service {catching.key}: kube-proxy on "
+            f"{node} catches {pod_ip} ({seen.detail})",
             f"the pod network {cluster.cluster_cidr} overlaps the service range {cluster.service_cidr}",
         ]
         return done(_finding("cidr-overlap", None, evidence))
-    if conn.reason is Reason.POLICY_DENIED:
-        server = conn.server
-        inside = netstat(cluster, server)
-        rungs.append(Rung("inside the pod", Layer.APP, (inside,), True, "the app listens; the packets never reach it"))
-        names = ", ".join(f"{p.namespace}/{p.name}" for p in conn.policies)
+    server = cluster.pod_by_ip(address)  # kubectl get pods -o wide
+    denying = _denying_policies(cluster, source, server, cni) if server is not None and seen.timed_out else ()
+    if denying:
+        inside = tools.sockets(server)
+        listens = any(p == pod_port and a != LOOPBACK for a, p in inside.listening)
+        summary = "the app listens; the packets never reach it" if listens else "the packets never reach the pod"
+        rungs.append(Rung("inside the pod", Layer.APP, (inside.output,), listens, summary))
+        names = ", ".join(f"{p.namespace}/{p.name}" for p in denying)
         evidence = [
-            f"curl to {pod_ip} times out while the app listens (netstat): the SYN is dropped on the way",
+            f"curl to {pod_ip} times out while the app listens ({inside.tool.split()[0]}): the SYN is dropped on the way"
+            if listens else f"curl to {pod_ip} times out: the SYN is dropped on the way",
             f"NetworkPolicy {names} selects {server.name} and admits no ingress from {source.name}; {cni} enforces it",
         ]
         return done(_finding("network-policy-deny", None, evidence))
-    if conn.outcome is Outcome.REFUSED and conn.server is not None:
-        rung, finding = _inside(cluster, conn.server, conn.final_port)
+    if seen.refused and server is not None:
+        rung, finding = _inside(tools, cluster, server, pod_port)
         rungs.append(rung)
         return done(finding)
-    return done(_finding(None, Layer.POD_IP, [f"curl to {pod_ip}: {conn.detail}"]))
+    return done(_finding(None, Layer.POD_IP, [f"curl to {pod_ip}: {seen.detail}"]))
 
 
 # --- exercises ------------------------------------------------------------------------------

@@ -8,11 +8,14 @@ refused) needs one endpoint of three broken and kube-proxy's draw landing on ano
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 import pytest
 
 from k8snet_lesson import faults, ladder, netshoot, scenarios
 from k8snet_lesson.errors import InvalidValue, NotFound
 from k8snet_lesson.faults import Layer
+from k8snet_lesson.lab.ladder import listening_sockets, parse_curl, parse_nslookup
 
 SERVICE = "production/checkout-api-svc"
 CLIENT = "production/debug-pod"
@@ -249,3 +252,149 @@ def test_the_ladder_modules_import_without_yaml_plots_or_widgets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- one climb, fed by observations ---------------------------------------------------------
+
+REFUSED = """*   Trying 10.244.2.14:3000...
+* connect to 10.244.2.14 port 3000 failed: Connection refused
+* Failed to connect to 10.244.2.14 port 3000 after 0 ms: Couldn't connect to server
+* Closing connection 0
+curl: (7) Failed to connect to 10.244.2.14 port 3000 after 0 ms: Couldn't connect to server"""
+NO_ROUTE = REFUSED.replace("Connection refused", "No route to host").replace("after 0 ms", "after 3061 ms")
+TIMEOUT = """*   Trying 10.244.2.14:3000...
+* ipv4 connect timeout after 1999ms, move on!
+* Failed to connect to 10.244.2.14 port 3000 after 2001 ms: Timeout was reached
+* Closing connection 0
+curl: (28) Failed to connect to 10.244.2.14 port 3000 after 2001 ms: Timeout was reached"""
+UNRESOLVED = "* Could not resolve host: nope\n* Closing connection 0\ncurl: (6) Could not resolve host: nope"
+
+
+def _answered(status_line):
+    return (
+        "*   Trying 10.96.214.88:80...\n* Connected to 10.96.214.88 (10.96.214.88) port 80 (#0)\n> GET /health HTTP/1.1\n"
+        f"> Host: 10.96.214.88\n> \n{status_line}\n< Content-Length: 20\n< \n* Connection #0 to host 10.96.214.88 left intact\n"
+        '{"status":"healthy"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "text, code, expected",
+    [
+        # curl's exit codes: 6 could not resolve, 7 could not connect, 28 timed out
+        (UNRESOLVED, 6, {"resolved": False, "connected": False, "refused": False, "timed_out": False, "status": None, "ok": False}),
+        (REFUSED, 7, {"resolved": True, "connected": False, "refused": True, "timed_out": False, "status": None, "ok": False}),
+        (NO_ROUTE, 7, {"resolved": True, "connected": False, "refused": False, "timed_out": False, "status": None, "ok": False}),
+        (TIMEOUT, 28, {"resolved": True, "connected": False, "refused": False, "timed_out": True, "status": None, "ok": False}),
+        (_answered("< HTTP/1.1 200 OK"), 0, {"resolved": True, "connected": True, "refused": False, "timed_out": False, "status": 200, "ok": True}),
+        (_answered("< HTTP/1.1 503 Service Unavailable"), 0, {"resolved": True, "connected": True, "refused": False, "timed_out": False, "status": 503, "ok": False}),
+    ],
+)
+def test_curl_output_read_as_observations(text, code, expected):
+    seen = parse_curl(text, code)
+    assert {k: getattr(seen, k) for k in expected} == expected
+    if code:
+        assert seen.detail.startswith(f"curl: ({code}) ")
+
+
+@pytest.mark.parametrize(
+    "text, addresses, timed_out, rcode",
+    [
+        ("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\nName:\tcheckout-api-svc.production.svc.cluster.local\nAddress: 10.96.214.88\n",
+         ("10.96.214.88",), False, "NOERROR"),
+        ("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n** server can't find nope.production.svc.cluster.local: NXDOMAIN\n", (), False, "NXDOMAIN"),
+        ("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n*** Can't find kube-dns: No answer\n", (), False, "NOERROR"),
+        # BIND 9.18 and 9.16 when no server answers
+        (";; communications error to 10.96.0.10#53: timed out\n;; no servers could be reached\n", (), True, None),
+        (";; connection timed out; no servers could be reached\n", (), True, None),
+    ],
+)
+def test_nslookup_output_read_as_observations(text, addresses, timed_out, rcode):
+    seen = parse_nslookup(text, nameserver=IPv4Address("10.96.0.10"))
+    assert seen.addresses == tuple(map(IPv4Address, addresses))
+    assert (seen.ok, seen.timed_out, seen.rcode, seen.nameserver) == (bool(addresses), timed_out, rcode, IPv4Address("10.96.0.10"))
+
+
+def test_ss_listening_sockets():
+    text = (
+        "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n"
+        'LISTEN 0      128          0.0.0.0:3000       0.0.0.0:*    users:(("node",pid=1,fd=18))\n'
+        'LISTEN 0      5          127.0.0.1:9090       0.0.0.0:*    users:(("python",pid=2,fd=3))\n'
+        'LISTEN 0      4096               *:8080             *:*    users:(("app",pid=3,fd=7))\n'
+    )
+    assert listening_sockets(text) == (
+        (IPv4Address("0.0.0.0"), 3000), (IPv4Address("127.0.0.1"), 9090), (IPv4Address("0.0.0.0"), 8080),
+    )
+
+
+class _TextTools(ladder.ModelTools):
+    """The model's tools, but curl's and nslookup's text re-read the way the lab reads the real tools."""
+
+    def curl(self, url):
+        shown = super().curl(url).output
+        return parse_curl(shown.text, shown.exit_code, shown)
+
+    def nslookup(self, name):
+        shown = netshoot.nslookup(self.cluster, self.client, name, style="bind", cni=self.cni, seed=self._draw())
+        return parse_nslookup(shown.text, shown, shown.resolution.nameserver)
+
+
+@pytest.mark.parametrize("cni", ["calico", "flannel"])
+@pytest.mark.parametrize("name", list(faults.FAULTS))
+def test_the_climb_reads_only_what_the_tools_print(lesson, name, cni):
+    """The same verdict when curl and nslookup are known only by their printed text and exit status."""
+    broken = faults.inject(lesson, name, service=SERVICE, client=CLIENT).cluster
+    client = broken.pod(CLIENT)
+    model = ladder.climb(broken, client=CLIENT, service=SERVICE, cni=cni)
+    from_text = ladder.climb_with(_TextTools(broken, client, cni), broken, client=CLIENT, service=SERVICE, seed=0)
+    assert from_text.verdict == model.verdict
+    assert [(r.name, r.passed) for r in from_text.rungs] == [(r.name, r.passed) for r in model.rungs]
+
+
+class _Observed:
+    """Tools that answer from stated facts only: DNS works, the ClusterIP answers, the pod IP is refused,
+    and ``ss`` shows the app on 127.0.0.1:3000 (the lesson's transcript)."""
+
+    cni = "flannel"
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+
+    def curl(self, url):
+        if "10.244.2.14" in url:
+            return parse_curl(REFUSED, 7, netshoot.Output(f"curl -v {url}", REFUSED, 7))
+        return parse_curl(_answered("< HTTP/1.1 200 OK"), 0, netshoot.Output(f"curl -v {url}", "", 0))
+
+    def nslookup(self, name):
+        text = f"Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\nName:\t{name}\nAddress: 10.96.214.88\n"
+        return parse_nslookup(text, netshoot.Output(f"nslookup {name}", text))
+
+    def resolv_conf(self):
+        raise AssertionError("DNS works: resolv.conf is not read")
+
+    def sockets(self, pod):
+        return ladder.SocketsSeen(netshoot.Output("ss -tlnp", ""), "ss -tlnp", ((IPv4Address("127.0.0.1"), 3000),))
+
+    def kube_proxy(self, node):
+        raise AssertionError("the ClusterIP answers: the node's rules are not read")
+
+
+def test_a_climb_on_observations_alone(lesson):
+    result = ladder.climb_with(_Observed(lesson), lesson, client=CLIENT, service=SERVICE)
+    assert result.verdict == (Layer.APP.value, "bound-to-localhost")
+    assert [(r.name, r.passed) for r in result.rungs] == [
+        ("DNS name", True), ("ClusterIP", True), ("Endpoints", True), ("Pod IP", False), ("inside the pod", False),
+    ]
+    assert "ss -tlnp in checkout-api-6f8b9d-2xkpj: listening on 127.0.0.1:3000" in result.finding.evidence
+    assert str(result).splitlines()[0].endswith("(CNI flannel, real tools)")
+    assert any("1 of 3 endpoints are broken" in n and "picked a healthy endpoint" in n for n in result.notes)
+
+
+def test_a_denied_pod_where_nothing_listens_is_not_said_to_listen(lesson):
+    """NetworkPolicy drops the SYN first (the finding), but netstat shows nothing on the port: the rung says so."""
+    broken = faults.inject(lesson, ("nothing-listening", "network-policy-deny"), service=SERVICE, client=CLIENT).cluster
+    result = ladder.climb(broken, client=CLIENT, service=SERVICE, cni="calico")
+    assert result.finding.fault_name == "network-policy-deny"
+    inside = result.rungs[-1]
+    assert inside.name == "inside the pod" and not inside.passed
+    assert not any("while the app listens" in line for line in result.finding.evidence)

@@ -1,30 +1,26 @@
-"""The debugging ladder climbed with real tools in the lab, next to the model's climb.
+"""The debugging ladder climbed with real tools in the lab: the model's one climb, fed by the kernel.
 
-The rungs are the model's (:mod:`k8snet_lesson.ladder`): DNS name -> ClusterIP ->
-Endpoints -> Pod IP -> inside the pod, each named by a :class:`k8snet_lesson.faults.Layer`,
-and a finding names a fault of :data:`k8snet_lesson.faults.FAULTS`. What differs is where
-the evidence comes from:
+The climb is :func:`k8snet_lesson.ladder.climb_with`, the same one the model climbs; this
+module only supplies its evidence (:class:`KernelTools`) from real commands:
 
-- **DNS name**: real ``curl -v http://<service>:<port>/health`` (the pod's resolver with
-  the kubelet's search list) and ``nslookup <service>.<namespace>.svc.cluster.local``
-  against dnsmasq behind the kube-dns ClusterIP. When it fails, the client node's real
-  iptables rules say whether kube-dns has endpoints (a REJECT rule means none).
-- **ClusterIP**: real ``curl -v`` to the ClusterIP, through the node's real kube-proxy rules.
-- **Endpoints**: ``kubectl get endpoints`` reads the API, and in the lab the API is the
-  model; the rung adds what kube-proxy actually programmed on the client's node
-  (the endpoints :func:`k8snet_lesson.explain.explain` reads from ``iptables-save``).
-  Why there are none (labels, readiness) is an API question too.
-- **Pod IP**: real ``curl -v`` to each ready endpoint. If every pod IP answers but the
-  ClusterIP does not, the node's real rules are read: no chain for the Service means
-  kube-proxy there is stale.
-- **inside the pod**: real ``ss -tlnp`` in the refusing pod; its listening sockets
-  against the ports the pod declares (``kubectl describe pod``: the API again).
+- ``curl -v`` (curl 7.88.1) in the client pod's namespace, with the pod's resolv.conf:
+  by name, to the ClusterIP through the node's real kube-proxy rules, and to each pod
+  IP; :func:`parse_curl` reads its exit status and verbose lines;
+- ``nslookup`` (BIND 9) against dnsmasq behind the kube-dns ClusterIP;
+  :func:`parse_nslookup` reads its answers or how it failed;
+- ``ss -tlnp`` in a pod (:func:`listening_sockets`);
+- ``iptables-save`` of the client's node, parsed and read by
+  :func:`k8snet_lesson.explain.explain` (``lab.kernel_rules``).
 
-The model's climb reads the model's reasons (``Output.connection``); it offers no way to
-feed it real tool outputs, so this module repeats the climb's decisions over observed
-facts (exit codes, HTTP status, listening sockets) and :func:`check_fault` compares the
-two verdicts. What it simplifies: one request per rung, as the model does; timeouts
-are short (the lab's network answers in milliseconds or not at all).
+What kubectl would read from the API (Endpoints, the pod's declared ports, labels,
+NetworkPolicies) is read from ``lab.cluster``: in the lab, the API is the model's cluster
+value, which the lab applies to the kernel. :func:`check_fault` breaks the lab with
+one of the model's faults, climbs with the model's tools and with the real ones, fixes
+it and climbs again.
+
+What it simplifies: one request per rung, as the model does; timeouts are short (the
+lab's network answers in milliseconds or not at all); the real tools draw their own
+endpoints, so a climb here has no seed.
 """
 
 from __future__ import annotations
@@ -35,11 +31,20 @@ import shlex
 from ipaddress import IPv4Address
 from typing import Any
 
-from ..cluster import LOOPBACK, Protocol
-from ..faults import Layer
+from ..ladder import Climb, CurlSeen, LookupSeen, SocketsSeen, climb_with
 from .kernel import Lab
+from .topology import CNI
 
-__all__ = ["Observation", "KernelRung", "KernelFinding", "KernelClimb", "climb", "FaultCheck", "check_fault", "listening_sockets"]
+__all__ = [
+    "Observation",
+    "KernelTools",
+    "climb",
+    "FaultCheck",
+    "check_fault",
+    "parse_curl",
+    "parse_nslookup",
+    "listening_sockets",
+]
 
 PROMPT = "bash-5.1# "
 CURL = ("curl", "-v", "-sS", "--connect-timeout", "2", "-m", "3")
@@ -64,50 +69,109 @@ class Observation:
         return f"{PROMPT}{self.command}\n{self.text.rstrip()}"
 
 
-@dataclasses.dataclass(frozen=True)
-class KernelRung:
-    name: str
-    layer: Layer
-    observations: tuple[Any, ...]  # Observation, or the model's netshoot Output for API reads
-    passed: bool
-    summary: str
+_HTTP_STATUS = re.compile(r"^< HTTP/\S+ (\d{3})\b", re.MULTILINE)
 
 
-@dataclasses.dataclass(frozen=True)
-class KernelFinding:
-    layer: Layer
-    fault_name: str | None
-    evidence: tuple[str, ...]
+def parse_curl(text: str, exit_code: int, output: Any = None) -> CurlSeen:
+    """What ``curl -v`` showed, from its output and exit status.
+
+    >>> seen = parse_curl('''*   Trying 10.244.2.14:3000...
+    ... * connect to 10.244.2.14 port 3000 failed: Connection refused
+    ... * Failed to connect to 10.244.2.14 port 3000 after 0 ms: Couldn't connect to server
+    ... * Closing connection 0
+    ... curl: (7) Failed to connect to 10.244.2.14 port 3000 after 0 ms: Couldn't connect to server''', 7)
+    >>> seen.refused, seen.connected, seen.timed_out, seen.status, seen.ok
+    (True, False, False, None, False)
+    >>> seen.detail
+    "curl: (7) Failed to connect to 10.244.2.14 port 3000 after 0 ms: Couldn't connect to server"
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    status = _HTTP_STATUS.search(text)
+    error = next((line for line in reversed(lines) if line.startswith("curl: (")), None)
+    return CurlSeen(
+        output=output,
+        exit_code=exit_code,
+        resolved=exit_code != 6 and "Could not resolve host" not in text,
+        connected="* Connected to " in text,
+        refused="Connection refused" in text,
+        timed_out=exit_code == 28,
+        status=int(status.group(1)) if status else None,
+        detail=error or (lines[-1] if lines else f"curl exited {exit_code} without output"),
+    )
 
 
-@dataclasses.dataclass(frozen=True)
-class KernelClimb:
-    client: str
-    service: str
-    rungs: tuple[KernelRung, ...]
-    finding: KernelFinding | None
+_SERVER = re.compile(r"^Server:\s+(\d+\.\d+\.\d+\.\d+)", re.MULTILINE)
+_LOST_TO = re.compile(r"error to (\d+\.\d+\.\d+\.\d+)#")
+_CANT_FIND = re.compile(r"server can't find \S+: (\w+)")
 
-    @property
-    def passed(self) -> bool:
-        return self.finding is None
 
-    @property
-    def verdict(self) -> tuple[str, str | None] | None:
-        return None if self.finding is None else (self.finding.layer.value, self.finding.fault_name)
+def parse_nslookup(text: str, output: Any = None, nameserver: IPv4Address | None = None) -> LookupSeen:
+    """What BIND's ``nslookup`` showed: the addresses after ``Name:`` lines, or how it failed.
 
-    def __str__(self) -> str:
-        head = f"Debugging ladder with real tools from {self.client} to Service {self.service}"
-        out = [head, "=" * len(head)]
-        for i, rung in enumerate(self.rungs, 1):
-            out += ["", f"{i}. {rung.name}: {'ok' if rung.passed else 'BROKEN'} - {rung.summary}", ""]
-            out += [o.transcript for o in rung.observations]
-        out.append("")
-        if self.finding is None:
-            out.append("Every rung passed.")
-        else:
-            out.append(f"Finding: {self.finding.layer.value}: {self.finding.fault_name or 'no registered fault matches'}")
-            out += [f"  - {line}" for line in self.finding.evidence]
-        return "\n".join(out)
+    ``nameserver`` is the one from the pod's resolv.conf, used when the output names none.
+
+    >>> seen = parse_nslookup("Server:\\t\\t10.96.0.10\\nAddress:\\t10.96.0.10#53\\n\\n"
+    ...                       "** server can't find nope.production.svc.cluster.local: NXDOMAIN\\n")
+    >>> seen.ok, seen.timed_out, seen.rcode, seen.nameserver
+    (False, False, 'NXDOMAIN', IPv4Address('10.96.0.10'))
+    """
+    addresses = []
+    after_name = False
+    for line in text.splitlines():
+        if line.startswith("Name:"):
+            after_name = True
+        elif after_name and line.startswith("Address:"):
+            addresses.append(IPv4Address(line.split()[1].split("#")[0]))
+    server = _SERVER.search(text) or _LOST_TO.search(text)
+    timed_out = not addresses and ("timed out" in text or "no servers could be reached" in text)
+    found = _CANT_FIND.search(text)
+    if addresses or timed_out:
+        rcode = None if timed_out else "NOERROR"
+    elif found:
+        rcode = found.group(1)
+    elif "No answer" in text:
+        rcode = "NOERROR"
+    else:
+        rcode = None
+    lines = [line for line in text.splitlines() if line.strip()]
+    return LookupSeen(
+        output=output,
+        nameserver=IPv4Address(server.group(1)) if server else nameserver,
+        addresses=tuple(addresses),
+        timed_out=timed_out,
+        rcode=rcode,
+        detail=lines[-1] if lines else "no output",
+    )
+
+
+_SS_LOCAL = re.compile(r"^\s*LISTEN\s+\d+\s+\d+\s+(\S+):(\d+)\s")
+_ANY = IPv4Address("0.0.0.0")
+
+
+def listening_sockets(ss_output: str) -> tuple[tuple[IPv4Address, int], ...]:
+    """The (address, port) of each listening TCP socket in ``ss -tlnp`` output.
+
+    A socket on every address (``*`` or ``[::]``, dual stack) accepts IPv4 too, so it is
+    listed as ``0.0.0.0``; other IPv6 sockets are left out.
+
+    >>> listening_sockets('''State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess
+    ... LISTEN 0      5          127.0.0.1:3000      0.0.0.0:*    users:(("python",pid=7,fd=3))
+    ... LISTEN 0      5                  *:8080            *:*    users:(("python",pid=8,fd=3))
+    ... LISTEN 0      5              [::1]:9090         [::]:*    users:(("python",pid=9,fd=3))
+    ... ''')
+    ((IPv4Address('127.0.0.1'), 3000), (IPv4Address('0.0.0.0'), 8080))
+    """
+    out = []
+    for line in ss_output.splitlines():
+        match = _SS_LOCAL.match(line)
+        if not match:
+            continue
+        address, port = match.group(1), int(match.group(2))
+        if address in ("*", "[::]"):
+            out.append((_ANY, port))
+        elif not address.startswith("["):
+            out.append((IPv4Address(address.split("%", 1)[0]), port))
+    return tuple(out)
 
 
 def _run(lab: Lab, pod: str, argv: tuple[str, ...] | list[str]) -> Observation:
@@ -116,178 +180,41 @@ def _run(lab: Lab, pod: str, argv: tuple[str, ...] | list[str]) -> Observation:
     return Observation(lab.topology.pod(pod).key, shlex.join(argv), text, done.returncode)
 
 
-def _http_ok(observation: Observation) -> bool:
-    return observation.ok and "< HTTP/1.1 200" in observation.text
+@dataclasses.dataclass(frozen=True)
+class KernelTools:
+    """The ladder's tools as real commands in the lab: a :class:`k8snet_lesson.ladder.Tools`."""
+
+    lab: Lab
+    client: str  # namespace/name of the client pod
+    cni: str = CNI
+
+    def curl(self, url: str) -> CurlSeen:
+        seen = _run(self.lab, self.client, [*CURL, url])
+        return parse_curl(seen.text, seen.exit_code, seen)
+
+    def nslookup(self, name: str) -> LookupSeen:
+        from ..dns import nameserver
+
+        seen = _run(self.lab, self.client, [*NSLOOKUP, name])
+        return parse_nslookup(seen.text, seen, nameserver(self.lab.cluster))
+
+    def resolv_conf(self) -> Observation:
+        return _run(self.lab, self.client, ["cat", "/etc/resolv.conf"])
+
+    def sockets(self, pod: Any) -> SocketsSeen:
+        seen = _run(self.lab, pod.key, ["ss", "-tlnp"])
+        return SocketsSeen(seen, "ss -tlnp", listening_sockets(seen.text))
+
+    def kube_proxy(self, node: str) -> tuple[Any, ...]:
+        from ..explain import explain
+
+        return explain(self.lab.kernel_rules(node))
 
 
-def _resolved(observation: Observation) -> list[IPv4Address]:
-    """The addresses bind9's nslookup printed after ``Name:`` lines."""
-    out = []
-    after_name = False
-    for line in observation.text.splitlines():
-        if line.startswith("Name:"):
-            after_name = True
-        elif after_name and line.startswith("Address:"):
-            out.append(IPv4Address(line.split()[1].split("#")[0]))
-    return out
-
-
-_SS_LOCAL = re.compile(r"^\s*LISTEN\s+\d+\s+\d+\s+(\S+):(\d+)\s")
-
-
-def listening_sockets(ss_output: str) -> tuple[tuple[IPv4Address, int], ...]:
-    """The (address, port) of each listening TCP socket in ``ss -tlnp`` output.
-
-    >>> listening_sockets('''State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess
-    ... LISTEN 0      5          127.0.0.1:3000      0.0.0.0:*    users:(("python",pid=7,fd=3))
-    ... ''')
-    ((IPv4Address('127.0.0.1'), 3000),)
-    """
-    out = []
-    for line in ss_output.splitlines():
-        match = _SS_LOCAL.match(line)
-        if match and match.group(1) not in ("*", "[::]"):
-            out.append((IPv4Address(match.group(1)), int(match.group(2))))
-    return tuple(out)
-
-
-def _kernel_endpoints(lab: Lab, node: str, cluster_ip: IPv4Address, port: int, protocol: str) -> Any:
-    """What kube-proxy programmed on ``node`` for one service port (explain() of iptables-save)."""
-    from ..explain import explain
-
-    for entry in explain(lab.kernel_rules(node)):
-        if entry.cluster_ip == cluster_ip and entry.port == port and entry.protocol == protocol:
-            return entry
-    return None
-
-
-def climb(lab: Lab, *, client: str, service: str) -> KernelClimb:
-    """Climb the ladder from ``client`` to ``service`` with real tools in the lab."""
-    from ..dns import DNS_PORT, dns_service
-    from ..endpoints import endpoints_for
-    from ..faults import FAULTS
-    from ..netshoot import kubectl_describe_pod, kubectl_get_endpoints
-
-    cluster = lab.cluster
-    source = lab.topology.pod(client)
-    target = cluster.service(service)
-    node = source.node
-    port = target.ports[0].port
-    short = target.name if cluster.pod(source.key).namespace == target.namespace else f"{target.name}.{target.namespace}"
-    rungs: list[KernelRung] = []
-
-    def done(layer: Layer | None, name: str | None, evidence: list[str]) -> KernelClimb:
-        finding = None if layer is None else KernelFinding(layer, name if name in FAULTS else None, tuple(evidence))
-        return KernelClimb(source.key, target.key, tuple(rungs), finding)
-
-    # 1. DNS name
-    by_name = _run(lab, source.key, [*CURL, f"http://{short}:{port}/health"])
-    look = _run(lab, source.key, [*NSLOOKUP, target.dns_name])
-    addresses = _resolved(look)
-    if look.ok and addresses:
-        summary = f"{target.dns_name} is {', '.join(map(str, addresses))}"
-        rungs.append(KernelRung("DNS name", Layer.DNS, (by_name, look), True, summary))
-    else:
-        evidence = [f"nslookup exited {look.exit_code}: {look.text.strip().splitlines()[-1] if look.text.strip() else 'no output'}"]
-        kube_dns = dns_service(cluster)
-        name = None
-        if kube_dns is not None and kube_dns.cluster_ip is not None:
-            entry = _kernel_endpoints(lab, node, kube_dns.cluster_ip, DNS_PORT, "udp")
-            if entry is None or not entry.endpoints:
-                evidence.append(f"kube-proxy on {node} programs no endpoint for {kube_dns.cluster_ip}:53/udp (REJECT): kube-dns has no ready endpoints")
-                name = "coredns-down"
-            else:
-                evidence.append(f"kube-proxy on {node} sends 53/udp to {', '.join(str(e.address) for e in entry.endpoints)}, yet no answer came")
-        rungs.append(KernelRung("DNS name", Layer.DNS, (by_name, look), False, f"{target.dns_name} does not resolve"))
-        return done(Layer.DNS, name, evidence)
-
-    # 2. ClusterIP
-    through_service = None
-    if target.cluster_ip is not None:
-        through_service = _run(lab, source.key, [*CURL, f"http://{target.cluster_ip}:{port}/health"])
-        ok = _http_ok(through_service)
-        last = through_service.text.strip().splitlines()[-1] if through_service.text.strip() else ""
-        rungs.append(KernelRung("ClusterIP", Layer.SERVICE, (through_service,), ok, "200 OK" if ok else last))
-
-    # 3. Endpoints (the API's view, and what kube-proxy programmed)
-    endpoints = endpoints_for(cluster, target)
-    shown = kubectl_get_endpoints(cluster, target)
-    ready = [(a.ip, s.ports) for s in endpoints.subsets for a in s.addresses]
-    programmed = None
-    if target.cluster_ip is not None:
-        programmed = _kernel_endpoints(lab, node, target.cluster_ip, port, target.ports[0].protocol.iptables)
-    kernel_view = (
-        "kube-proxy on {} programs {}".format(
-            node,
-            "REJECT (no endpoints)" if programmed is None or not programmed.endpoints
-            else ", ".join(f"{e.address}:{e.port}" for e in programmed.endpoints),
-        )
-    )  # fmt: skip
-    if not ready:
-        evidence = [f"kubectl get endpoints shows no ready address for {target.key}", kernel_view]
-        selected = [p for p in cluster.pods if target.selects(p)]
-        if not selected:
-            evidence.append(f"the selector {target.selector} matches no pod in namespace {target.namespace}")
-            name = "selector-mismatch" if target.selector else None
-        elif endpoints.not_ready_addresses:
-            evidence.append("notReadyAddresses: " + ", ".join(str(ip) for ip in endpoints.not_ready_addresses))
-            name = "readiness-failing"
-        else:
-            name = None
-        rungs.append(KernelRung("Endpoints", Layer.ENDPOINTS, (shown,), False, "no ready endpoints"))
-        return done(Layer.ENDPOINTS, name, evidence)
-    rungs.append(KernelRung("Endpoints", Layer.ENDPOINTS, (shown,), True, f"{len(ready)} ready; {kernel_view}"))
-
-    # 4. Pod IP
-    first = target.ports[0]
-    observations, failed = [], []
-    for address, ports in ready:
-        pod_port = next((p.port for p in ports if (p.name or "") == (first.name or "") and p.protocol == first.protocol), None)
-        if pod_port is None:
-            continue
-        shown_curl = _run(lab, source.key, [*CURL, f"http://{address}:{pod_port}/health"])
-        observations.append(shown_curl)
-        if not _http_ok(shown_curl):
-            failed.append((shown_curl, address, pod_port))
-    rungs.append(KernelRung("Pod IP", Layer.POD_IP, tuple(observations), not failed,
-                            f"{len(observations) - len(failed)} of {len(observations)} pod IPs answer"))  # fmt: skip
-    if not failed:
-        if through_service is not None and not _http_ok(through_service):
-            evidence = [f"every pod IP answers, the ClusterIP does not (curl exit {through_service.exit_code})"]
-            name = None
-            if programmed is None:
-                evidence.append(f"iptables-save on {node} has no rule for {target.cluster_ip}:{port}: kube-proxy there has not synced")
-                name = "kube-proxy-stale"
-            return done(Layer.SERVICE, name, evidence)
-        return done(None, None, [])
-
-    # 5. inside the first pod that refused
-    refused, address, pod_port = failed[0]
-    if refused.exit_code != 7:
-        return done(Layer.POD_IP, None, [f"curl to {address}:{pod_port} exited {refused.exit_code}: not refused, lost on the way"])
-    server = next(p for p in cluster.pods if p.pod_ip == address and not p.host_network)
-    ss = _run(lab, server.key, ["ss", "-tlnp"])
-    described = kubectl_describe_pod(cluster, server)
-    sockets = listening_sockets(ss.text)
-    declared = {p.container_port for c in server.containers for p in c.ports if p.protocol is Protocol.TCP}
-    public = {p for (a, p) in sockets if a != LOOPBACK}
-    loopback = {p for (a, p) in sockets if a == LOOPBACK}
-    listing = ", ".join(f"{a}:{p}" for a, p in sorted(sockets, key=lambda s: (s[1], int(s[0])))) or "nothing"
-    evidence = [f"ss -tlnp in {server.name}: listening on {listing}"]
-    if pod_port in loopback:
-        evidence.append(f"the app listens on 127.0.0.1:{pod_port} only: {address}:{pod_port} is refused")
-        name = "bound-to-localhost"
-    elif pod_port not in declared and public & declared:
-        evidence.append(f"the endpoints send traffic to port {pod_port}, the pod declares and listens on {', '.join(map(str, sorted(public & declared)))}")
-        name = "wrong-target-port"
-    elif public:
-        evidence.append(f"the pod declares {', '.join(map(str, sorted(declared))) or 'no port'}, the app listens on {', '.join(map(str, sorted(public)))}")
-        name = "app-wrong-port" if pod_port in declared else "wrong-target-port"
-    else:
-        evidence.append(f"nothing in the pod listens on {pod_port}")
-        name = "nothing-listening"
-    rungs.append(KernelRung("inside the pod", Layer.APP, (ss, described), False, f"nothing accepts connections on {address}:{pod_port}"))
-    return done(Layer.APP, name, evidence)
+def climb(lab: Lab, *, client: str, service: str) -> Climb:
+    """Climb the ladder from ``client`` to ``service`` with real tools in the lab (the model's climb)."""
+    key = lab.topology.pod(client).key
+    return climb_with(KernelTools(lab, key), lab.cluster, client=key, service=service)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,16 +222,15 @@ class FaultCheck:
     """One fault in the model and in the kernel: both climbs broken, then both fixed."""
 
     fault: str
-    model: Any  # ladder.Climb on the broken cluster
-    kernel: KernelClimb
-    model_fixed: Any
-    kernel_fixed: KernelClimb
+    model: Climb  # the model's tools on the broken cluster
+    kernel: Climb  # the real tools in the broken lab
+    model_fixed: Climb
+    kernel_fixed: Climb
     changes: tuple[str, ...]  # what the lab changed to break it
 
     @property
     def model_verdict(self) -> tuple[str, str | None] | None:
-        f = self.model.finding
-        return None if f is None else (f.layer.value, f.fault_name)
+        return self.model.verdict
 
     @property
     def kernel_verdict(self) -> tuple[str, str | None] | None:

@@ -211,3 +211,17 @@ def test_a_change_leaves_no_stale_chain_in_the_kernel(lab, lesson):
         lab.apply(healthy)
     for node in lab.topology.nodes:
         assert chains(lab.kernel_rules(node.name)) == chains(lab.model_rules(node.name))
+
+
+def test_the_kernel_ladder_is_the_models_climb_on_real_ss(lab, lesson):
+    """The lab climbs the model's one ladder; inside the pod it reads the real `ss -tlnp`, which
+    shows the lesson's app on 127.0.0.1:3000 only."""
+    from k8snet_lesson import ladder
+    from k8snet_lesson.lab.ladder import check_fault
+
+    checked = check_fault(lab, "bound-to-localhost", client=lesson.client, service=SERVICE)
+    kernel = checked.kernel
+    assert isinstance(kernel, ladder.Climb) and kernel.seed is None and kernel.cni == "flannel"
+    inside = kernel.rungs[-1]
+    assert inside.name == "inside the pod" and inside.outputs[0].command == "ss -tlnp"
+    assert "ss -tlnp in checkout-api-6f8b9d-2xkpj: listening on 127.0.0.1:3000" in kernel.finding.evidence
