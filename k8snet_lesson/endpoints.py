@@ -221,10 +221,18 @@ def endpoint_conditions(pod: Pod, service: Service) -> EndpointConditions:
     >>> endpoint_conditions(Pod("default", "web-1", ready=True, terminating=True), svc)
     EndpointConditions(ready=False, serving=True, terminating=True)
     """
-    serving = pod.ready
-    terminating = pod.terminating
-    ready = service.publish_not_ready_addresses or (serving and not terminating)
-    return EndpointConditions(ready=ready, serving=serving, terminating=terminating)
+    serving = bool(pod.ready)
+    terminating = bool(pod.terminating)
+    ready = bool(service.publish_not_ready_addresses) or (serving and not terminating)
+    return _CONDITIONS[ready, serving, terminating]
+
+
+# The eight possible conditions, made once: a cluster at the limits has 150,000 endpoints
+# and only these eight distinct (frozen, shared) condition values among them.
+_CONDITIONS = {
+    (ready, serving, terminating): EndpointConditions(ready=ready, serving=serving, terminating=terminating)
+    for ready in (False, True) for serving in (False, True) for terminating in (False, True)
+}
 
 
 def find_port(pod: Pod, service_port: ServicePort) -> int | None:
