@@ -45,6 +45,7 @@ from ..faults import FAULTS, Layer, fault, inject, targets
 from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, mystery
 from ..netshoot import NETSHOOT_IMAGE, Output, curl, debug_pod, nslookup
 from .widgets import Shown
+from .widgets import message_html as _message_html
 
 __all__ = [
     "kubectl_run",
@@ -98,13 +99,6 @@ def _pandas():
     import pandas as pd
 
     return pd
-
-
-def _message_html(text: str) -> str:
-    return (
-        '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
-        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
-    )
 
 
 # --- the debug pod ----------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from ..networking_model import (
     what_the_app_sees,
 )
 from .widgets import Shown
+from .widgets import message_html as _message_html
 
 __all__ = [
     "CourseEntry",
@@ -99,13 +100,6 @@ __all__ = [
     "sizing_explorer",
     "render_sizing",
 ]
-
-
-def _message_html(text: str) -> str:
-    return (
-        '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
-        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
-    )
 
 
 # --- 00: the course ----------------------------------------------------------------

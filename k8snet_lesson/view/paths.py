@@ -38,6 +38,7 @@ from .. import cni, frames
 from ..cluster import Cluster, Pod
 from ..errors import InvalidValue, K8snetError
 from .widgets import Shown
+from .widgets import message_html as _message_html
 
 __all__ = [
     "LESSON_PLUGINS",
@@ -91,13 +92,6 @@ LESSON_IP_ADDR_SHOW = (
 LESSON_IP_ROUTE_SHOW = "default via 169.254.1.1 dev eth0\n169.254.1.1 dev eth0 scope link"
 
 _LESSON_COLUMNS = ["Plugin", "Approach", "Notable features", "Common in"]
-
-
-def _message_html(text: str) -> str:
-    return (
-        '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
-        f'padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
-    )
 
 
 def _pre(text: str, css: str = "") -> str:

@@ -56,7 +56,8 @@ def holding(output: Any, widget: Any) -> Any:
     return output
 
 
-def _message_html(text: str) -> str:
+def message_html(text: str) -> str:
+    """A clear message for input that makes no sense, shown in a widget instead of a traceback."""
     return (
         '<div class="k8snet-message" style="color:#b00020;background:#fff3f3;border:1px solid #b00020;'
         f'padding:4px 8px;border-radius:4px;line-height:1.4">{html.escape(text)}</div>'
@@ -119,7 +120,7 @@ def render_spread(explorer: SpreadExplorer) -> None:
         seed = int(explorer.seed.value)
         result = distribution.spread(n, connections, seed=seed)
     except (K8snetError, ValueError, TypeError) as exc:
-        explorer.message.value = _message_html(str(exc))
+        explorer.message.value = message_html(str(exc))
         return
     explorer.message.value = ""
     if explorer.plot is None:
@@ -181,7 +182,7 @@ def render_feedback(widget: QuestionWidget) -> None:
     try:
         feedback = quiz.check(widget.question, widget.choices.value)
     except K8snetError as exc:
-        widget.feedback.value = _message_html(str(exc))
+        widget.feedback.value = message_html(str(exc))
         return
     colour = "#1b5e20" if feedback.correct else "#8a4b00"
     text = f"{feedback.headline}. {feedback.explanation}"
