@@ -20,14 +20,15 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["Probe", "probe", "TOOLS", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "effective_capabilities",
-           "has_admin_capabilities", "user_namespaces"]
+__all__ = ["Probe", "probe", "TOOLS", "TOOLS_PACKAGES", "CAP_NET_ADMIN", "CAP_SYS_ADMIN", "effective_capabilities",
+           "has_admin_capabilities", "missing_tools", "user_namespaces"]
 
 CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
 # What the lab runs: iproute2, iptables, conntrack, a DNS server and the ladder's tools.
 TOOLS = ("ip", "bridge", "iptables-restore", "iptables-save", "conntrack", "dnsmasq", "nslookup", "curl", "ss",
          "unshare", "nsenter", "mount", "sysctl")  # fmt: skip
+TOOLS_PACKAGES = "iproute2 iptables conntrack dnsmasq bind9-dnsutils curl util-linux procps"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +78,9 @@ def probe(*, trial: bool = True) -> Probe:
                                 "unprivileged user namespaces: run as root with full capabilities, e.g. a "
                                 "privileged container")  # fmt: skip
         rootless = True
-    missing = [tool for tool in TOOLS if shutil.which(tool, path=_PATH) is None]
+    missing = missing_tools()
     if missing:
-        return Probe(False, f"tools not installed: {', '.join(missing)} "
-                            "(Debian: iproute2 iptables conntrack dnsmasq bind9-dnsutils curl util-linux procps)")  # fmt: skip
+        return Probe(False, f"tools not installed: {', '.join(missing)} (Debian: {TOOLS_PACKAGES})")
     if not trial:
         return Probe(True, "", rootless)
     from .sandbox import LabCommandError, Sandbox
@@ -94,6 +94,11 @@ def probe(*, trial: bool = True) -> Probe:
     except (LabCommandError, OSError) as exc:
         return Probe(False, f"a trial network namespace failed: {exc}", rootless)
     return Probe(True, "", rootless)
+
+
+def missing_tools() -> list[str]:
+    """The lab's tools (``TOOLS``) that are not installed here, in ``TOOLS``' order."""
+    return [tool for tool in TOOLS if shutil.which(tool, path=_PATH) is None]
 
 
 def has_admin_capabilities() -> bool:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from k8snet_lesson.lab.probe import Probe, effective_capabilities, probe
+from k8snet_lesson.lab.probe import TOOLS_PACKAGES, Probe, effective_capabilities, missing_tools, probe
 
 MAIN = "import sys; from k8snet_lesson.cli import main; sys.exit(main(sys.argv[1:]))"
 PROBE = "from k8snet_lesson.lab.probe import probe; print(probe())"
@@ -55,6 +55,8 @@ def test_without_the_capabilities_but_with_user_namespaces_the_lab_goes_rootless
 
     if not user_namespaces():
         pytest.skip("user namespaces are not allowed here")
+    if missing := missing_tools():
+        pytest.skip(f"tools not installed: {', '.join(missing)} (Debian: {TOOLS_PACKAGES})")
     done = subprocess.run([*DROP_CAPS, sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
     assert done.stdout == "Probe(ok=True, reason='', rootless=True)\n", done.stderr
 
