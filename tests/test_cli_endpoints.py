@@ -36,9 +36,10 @@ def test_pods_wide_prints_the_lessons_pods(capsys):
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
                                 "READINESS", "GATES"]
     assert sorted((row.split()[0], row.split()[5], row.split()[6]) for row in lines[1:]) == [
-        ("auth-service-5c7d8f-p2rkx", "10.244.4.2", "node-eu-west-1c"),
+        ("auth-service-5c7d8f-p2rkx", "10.244.4.4", "node-eu-west-1c"),
         ("checkout-api-6f8b9d-2xkpj", "10.244.2.14", "node-eu-west-1a"),
         ("checkout-api-6f8b9d-7rvqn", "10.244.3.7", "node-eu-west-1b"),
+        ("checkout-api-6f8b9d-m5t9w", "10.244.4.2", "node-eu-west-1c"),
         ("payment-api-7d9c4b-xr7nq", "10.244.2.15", "node-eu-west-1a"),
     ]
 

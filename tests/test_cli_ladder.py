@@ -21,7 +21,7 @@ def run(capsys, *argv):
 def test_a_healthy_climb_exits_zero(capsys):
     code, out, err = run(capsys, *BASE)
     assert (code, err) == (0, "")
-    assert out.splitlines()[0] == "Debugging ladder from production/debug-pod to Service production/checkout-api-svc (CNI calico, seed 0)"
+    assert out.splitlines()[0] == "Debugging ladder from production/debug-pod to Service production/checkout-api-svc (CNI calico-vxlan, seed 0)"
     assert "bash-5.1# nslookup checkout-api-svc.production.svc.cluster.local" in out
     assert "Every rung passed" in out
 

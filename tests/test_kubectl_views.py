@@ -159,9 +159,10 @@ def test_get_endpoints_prints_the_lessons_line():
 def test_get_pods_wide_prints_the_lessons_pods_with_kubectls_columns():
     assert get_pods_wide(lesson_cluster(), "production") == (
         "NAME                        READY   STATUS    RESTARTS   AGE   IP            NODE              NOMINATED NODE   READINESS GATES\n"
-        "auth-service-5c7d8f-p2rkx   1/1     Running   0          8d    10.244.4.2    node-eu-west-1c   <none>           <none>\n"
+        "auth-service-5c7d8f-p2rkx   1/1     Running   0          8d    10.244.4.4    node-eu-west-1c   <none>           <none>\n"
         "checkout-api-6f8b9d-2xkpj   1/1     Running   0          8d    10.244.2.14   node-eu-west-1a   <none>           <none>\n"
         "checkout-api-6f8b9d-7rvqn   1/1     Running   0          8d    10.244.3.7    node-eu-west-1b   <none>           <none>\n"
+        "checkout-api-6f8b9d-m5t9w   1/1     Running   0          8d    10.244.4.2    node-eu-west-1c   <none>           <none>\n"
         "payment-api-7d9c4b-xr7nq    1/1     Running   0          8d    10.244.2.15   node-eu-west-1a   <none>           <none>\n"
     )
 
@@ -169,9 +170,10 @@ def test_get_pods_wide_prints_the_lessons_pods_with_kubectls_columns():
 def test_get_pods_lesson_columns():
     assert get_pods_wide(lesson_cluster(), "production", columns="lesson") == (
         "NAME                        READY   STATUS    NODE              IP\n"
-        "auth-service-5c7d8f-p2rkx   1/1     Running   node-eu-west-1c   10.244.4.2\n"
+        "auth-service-5c7d8f-p2rkx   1/1     Running   node-eu-west-1c   10.244.4.4\n"
         "checkout-api-6f8b9d-2xkpj   1/1     Running   node-eu-west-1a   10.244.2.14\n"
         "checkout-api-6f8b9d-7rvqn   1/1     Running   node-eu-west-1b   10.244.3.7\n"
+        "checkout-api-6f8b9d-m5t9w   1/1     Running   node-eu-west-1c   10.244.4.2\n"
         "payment-api-7d9c4b-xr7nq    1/1     Running   node-eu-west-1a   10.244.2.15\n"
     )
     with pytest.raises(InvalidValue, match="'narrow'"):
@@ -214,9 +216,9 @@ subsets:
     nodeName: node-eu-west-1c
     targetRef:
       kind: Pod
-      name: auth-service-5c7d8f-p2rkx
+      name: checkout-api-6f8b9d-m5t9w
       namespace: production
-      uid: 23bc4710-c1f1-44db-b625-8a843b576638
+      uid: 5e0c1f7a-7b2d-4c1e-9a63-2f4d8b1e6c90
   ports:
   - port: 3000
     protocol: TCP
@@ -251,12 +253,12 @@ def test_describe_pod_shows_what_the_debugging_ladder_reads():
         "Service Account:  default",
         "Node:             node-eu-west-1a/192.168.1.10",
         "Labels:           app=checkout-api",
-        "                  app.kubernetes.io/part-of=checkout",
         "                  pod-template-hash=6f8b9d",
         "Annotations:      <none>",
         "Status:           Running",
         "IP:               10.244.2.14",
         "IPs:",
+        "  IP:           10.244.2.14",
     ]
     assert "  IP:           10.244.2.14" in lines and "Controlled By:  ReplicaSet/checkout-api-6f8b9d" in lines
     assert "    Port:           3000/TCP" in lines and "    Ready:          True" in lines

@@ -147,7 +147,7 @@ def test_the_lessons_transcript_with_one_endpoint_of_three_broken(lesson, name):
 def test_the_climb_renders_as_a_report(lesson):
     broken = faults.inject(lesson, "readiness-failing", service=SERVICE, client=CLIENT).cluster
     text = str(ladder.climb(broken, client=CLIENT, service=SERVICE))
-    assert text.splitlines()[0] == "Debugging ladder from production/debug-pod to Service production/checkout-api-svc (CNI calico, seed 0)"
+    assert text.splitlines()[0] == "Debugging ladder from production/debug-pod to Service production/checkout-api-svc (CNI calico-vxlan, seed 0)"
     assert "3. Endpoints: BROKEN - no ready endpoints" in text
     assert "$ kubectl get endpoints checkout-api-svc -n production" in text
     assert "Finding: Endpoints: readiness-failing" in text
@@ -232,7 +232,7 @@ def test_layers_are_the_lessons_rungs():
 def test_a_headless_service_has_no_clusterip_rung(lesson):
     from k8snet_lesson.cluster import Service, ServicePort
 
-    headless = Service("production", "checkout-api-headless", ports=(ServicePort(3000),), selector={"app.kubernetes.io/part-of": "checkout"})
+    headless = Service("production", "checkout-api-headless", ports=(ServicePort(3000),), selector={"app": "checkout-api"})
     cluster = lesson.with_service(headless)
     result = ladder.climb(cluster, client=CLIENT, service=headless.key)
     assert result.passed and [r.name for r in result.rungs] == ["DNS name", "Endpoints", "Pod IP"]

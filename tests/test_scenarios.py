@@ -11,12 +11,15 @@ from k8snet_lesson.endpoints import endpoints_for, slices_for
 from k8snet_lesson.errors import InvalidValue
 from k8snet_lesson.scenarios import KUBERNETES_LIMITS, lesson_cluster, scaled_cluster, two_node_flow
 
-# Lesson 31, `kubectl get pods -o wide -n production`.
+# Lesson 31, `kubectl get pods -o wide -n production`, with the course's resolution of its
+# one inconsistency: 10.244.4.2, the third checkout-api-svc endpoint, is a third checkout-api
+# replica, and auth-service (which the lesson prints at 10.244.4.2) has the next free address.
 LESSON_PODS = [
     ("checkout-api-6f8b9d-2xkpj", "node-eu-west-1a", "10.244.2.14"),
     ("checkout-api-6f8b9d-7rvqn", "node-eu-west-1b", "10.244.3.7"),
+    ("checkout-api-6f8b9d-m5t9w", "node-eu-west-1c", "10.244.4.2"),
     ("payment-api-7d9c4b-xr7nq", "node-eu-west-1a", "10.244.2.15"),
-    ("auth-service-5c7d8f-p2rkx", "node-eu-west-1c", "10.244.4.2"),
+    ("auth-service-5c7d8f-p2rkx", "node-eu-west-1c", "10.244.4.4"),
 ]
 
 
@@ -30,7 +33,8 @@ def test_lesson_networks_and_services():
     cluster = lesson_cluster()
     assert (str(cluster.node_network), str(cluster.cluster_cidr), str(cluster.service_cidr)) == (
         "192.168.0.0/16", "10.244.0.0/16", "10.96.0.0/12")
-    assert cluster.cni == "calico"  # the lesson's 169.254.1.1 gateway and /32 pod address
+    # the lesson's 169.254.1.1 gateway and /32 pod address, then "encapsulates it in VXLAN"
+    assert cluster.cni == "calico-vxlan"
     service = cluster.service("checkout-api-svc", "production")
     assert str(service.cluster_ip) == "10.96.214.88"
     assert [(p.port, p.target_port, p.protocol) for p in service.ports] == [(80, 3000, Protocol.TCP)]
@@ -45,8 +49,9 @@ def test_lesson_endpoints_are_the_lessons_three():
     (subset,) = endpoints.subsets
     assert [f"{a.ip}:{p.port}" for p in subset.ports for a in subset.addresses] == [
         "10.244.2.14:3000", "10.244.3.7:3000", "10.244.4.2:3000"]
-    # the resolution of the lesson's inconsistency: 10.244.4.2 is auth-service's pod
-    assert subset.addresses[2].target_ref.name == "auth-service-5c7d8f-p2rkx"
+    # the resolution of the lesson's inconsistency: every endpoint is a checkout-api pod
+    assert [a.target_ref.name for a in subset.addresses] == [
+        "checkout-api-6f8b9d-2xkpj", "checkout-api-6f8b9d-7rvqn", "checkout-api-6f8b9d-m5t9w"]
     assert subset.not_ready_addresses == ()
 
 

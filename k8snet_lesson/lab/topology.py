@@ -184,15 +184,19 @@ def _buildable(pod: Pod) -> bool:
 
 
 def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
-    """The cluster the lab builds: ``cluster`` on Flannel, with its nodes on 192.168.0.0/24.
+    """The cluster the lab builds: ``cluster`` on Flannel, with the addresses the model gives it.
 
-    Nodes keep their InternalIPs when all of them lie in 192.168.0.0/24 (the lab's
-    node network) and none is its network, router (``.1``) or broadcast address;
-    otherwise every node is renumbered to 192.168.0.10, .11, ... in order (and the
-    cluster's node network becomes 192.168.0.0/24), hostNetwork pods follow their node,
-    and a note says so. A cluster modelled on another CNI is built as Flannel, and a
-    note says that too. Pod IPs, pod CIDRs and Services are never changed. Nodes
-    without a pod CIDR cannot host pods and are an error.
+    Nodes keep their InternalIPs when every one lies in the cluster's own node network
+    (a private range, at most a /16, so the lab's one underlay segment holds it), or,
+    for a cluster without one, in 192.168.0.0/24 (``NODE_NETWORK``), and none is that
+    network's network, router (``.1``) or broadcast address. The lesson's cluster
+    (nodes at 192.168.1.10, 192.168.2.10, 192.168.3.10 in 192.168.0.0/16) is built
+    exactly as the model numbers it. Otherwise every node is renumbered to
+    192.168.0.10, .11, ... in order (and the cluster's node network becomes
+    192.168.0.0/24), hostNetwork pods follow their node, and a note says so. A cluster
+    modelled on another CNI is built as Flannel, and a note says that too. Pod IPs, pod
+    CIDRs and Services are never changed. Nodes without a pod CIDR cannot host pods and
+    are an error.
     """
     if not cluster.nodes:
         raise InvalidValue("the cluster has no nodes to build")
@@ -203,11 +207,14 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
     for node in cluster.nodes:
         if node.pod_cidr is None:
             raise InvalidValue(f"node {node.name} has no podCIDR: the lab cannot give its pods a bridge")
+    network = cluster.node_network
+    if network is None or not network.is_private or network.prefixlen < 16:
+        network = NODE_NETWORK
     taken = {node.internal_ip for node in cluster.nodes}
-    reserved = {NODE_NETWORK.network_address, NODE_NETWORK.network_address + 1, NODE_NETWORK.broadcast_address}
-    fits = len(taken) == len(cluster.nodes) and all(ip in NODE_NETWORK and ip not in reserved for ip in taken)
-    if fits and (cluster.node_network is None or NODE_NETWORK.subnet_of(cluster.node_network)):
-        return cluster, notes
+    reserved = {network.network_address, network.network_address + 1, network.broadcast_address}
+    if len(taken) == len(cluster.nodes) and all(ip in network and ip not in reserved for ip in taken):
+        if cluster.node_network is None or network.subnet_of(cluster.node_network):
+            return cluster, notes
     if len(cluster.nodes) > 200:
         raise InvalidValue(f"{len(cluster.nodes)} nodes do not fit the lab's node network {NODE_NETWORK}")
     mapping = {node.internal_ip: NODE_NETWORK.network_address + 10 + i for i, node in enumerate(cluster.nodes)}

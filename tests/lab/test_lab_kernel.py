@@ -17,7 +17,6 @@ from k8snet_lesson.cluster import ContainerPort, Protocol, ServicePort
 from k8snet_lesson.lab import checks
 from k8snet_lesson.lab.kernel import build
 from k8snet_lesson.lab.run import DEFAULT_FAULTS, rules_agree, scenario
-from k8snet_lesson.lab.topology import NODE_NETWORK
 
 pytestmark = pytest.mark.lab
 
@@ -46,19 +45,22 @@ def test_namespaces_are_the_plan(lab):
     names = set(lab.sandbox.run(["ip", "netns", "list"]).stdout.split()[::1])
     names = {n for n in names if n.startswith(lab.prefix)}
     assert names == set(lab.topology.namespaces)
-    # 3 nodes, the underlay, and one namespace per pod (6 from the lesson, the debug pod)
-    assert len(names) == 1 + 3 + 7
+    # 3 nodes, the underlay, and one namespace per pod (7 in the lesson's cluster, the debug pod)
+    assert len(names) == 1 + 3 + 8
 
 
-def test_nodes_renumbered_into_the_lab_node_network(lab):
-    """The lesson's nodes sit at 192.168.1.10, 2.10, 3.10 of 192.168.0.0/16: the lab says it renumbered them."""
-    assert all(node.address in NODE_NETWORK for node in lab.topology.nodes)
-    assert any("renumbered" in note for note in lab.notes)
+def test_the_lessons_nodes_keep_the_models_addresses(lab):
+    """The lesson's nodes sit at 192.168.1.10, 2.10, 3.10 of 192.168.0.0/16: the lab builds them there."""
+    assert [(n.name, str(n.address)) for n in lab.topology.nodes] == [
+        ("node-eu-west-1a", "192.168.1.10"), ("node-eu-west-1b", "192.168.2.10"), ("node-eu-west-1c", "192.168.3.10")]
+    assert not any("renumbered" in note for note in lab.notes)
+    eth0 = lab.exec("node-eu-west-1a", ["ip", "-4", "-o", "addr", "show", "eth0"]).stdout
+    assert "inet 192.168.1.10/16 " in eth0
 
 
 def test_routes_are_the_models(lab):
     routes = [c for c in checks.interfaces(lab) if c.command == "ip route show"]
-    assert len(routes) == 3 + 7
+    assert len(routes) == 3 + 8
     for comparison in routes:
         assert comparison.same, (comparison.where, comparison.differences)
     node = next(c for c in routes if c.where == "node-eu-west-1a")
@@ -72,7 +74,7 @@ def test_pod_eth0_is_the_models(lab):
     """`ip addr show eth0` in every pod, as a container sees it, equals the CNI model's
     rendering line for line: index, peer index, MTU, MAC, link-netnsid, address, broadcast."""
     shown = [c for c in checks.interfaces(lab) if c.command == "ip addr show eth0"]
-    assert len(shown) == 7
+    assert len(shown) == 8
     for comparison in shown:
         assert comparison.same, (comparison.where, comparison.differences)
         assert "mtu 1450" in comparison.kernel and "link-netnsid 0" in comparison.kernel

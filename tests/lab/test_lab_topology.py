@@ -76,9 +76,21 @@ def test_renumbering_only_when_needed(ips, renumbered):
 
 
 def test_renumbered_nodes_get_the_lab_node_network():
-    cluster = Cluster(nodes=(Node("a", "10.0.0.5", "10.244.1.0/24"),), node_network="10.0.0.0/16")
+    """A node network wider than a /16 is not one segment the lab can build: renumbered."""
+    cluster = Cluster(nodes=(Node("a", "10.0.0.5", "10.244.1.0/24"),), node_network="10.0.0.0/8")
     built, _ = lab_cluster(cluster)
     assert built.node_network == NODE_NETWORK and built.node("a").internal_ip == IPv4Address("192.168.0.10")
+
+
+def test_nodes_in_their_own_private_node_network_keep_their_addresses():
+    """The lesson's cluster: one subnet per zone inside 192.168.0.0/16, built as the model numbers it."""
+    cluster = Cluster(nodes=(Node("a", "192.168.1.10", "10.244.1.0/24"), Node("b", "192.168.2.10", "10.244.2.0/24")),
+                      node_network="192.168.0.0/16")
+    assert lab_cluster(cluster) == (cluster, ())
+    outside = Cluster(nodes=(Node("a", "192.168.1.10", "10.244.1.0/24"),), node_network="192.168.1.0/24")
+    assert lab_cluster(outside) == (outside, ())
+    public = Cluster(nodes=(Node("a", "20.0.1.10", "10.244.1.0/24"),), node_network="20.0.0.0/16")
+    assert lab_cluster(public)[0].node("a").internal_ip == IPv4Address("192.168.0.10")
 
 
 def test_a_wider_node_network_holding_the_lab_one_is_kept():
