@@ -26,7 +26,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules k8snet_lesson
-	$(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
+	K8SNET_PROGRESS=build/nbval-progress.json $(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -1,8 +1,9 @@
 """Build the course notebooks from their sources and execute them in place.
 
-Sources are ``notebooks/src/NN_name.py`` in the percent format: ``# %%`` starts a
-code cell (``# %% tags=["a","b"]`` adds cell tags), ``# %% [markdown]`` a markdown
-cell whose lines drop their leading ``# ``. Each notebook is executed with the
+Sources are ``notebooks/src/NN_name.py`` in jupytext's percent format: ``# %%`` starts
+a code cell, ``# %% [markdown]`` a markdown cell, and the rest of that line is cell
+metadata (``tags=["predict"]``, ``jupyter={"source_hidden": true}``,
+``jp-MarkdownHeadingCollapsed=true``). Each notebook is executed with the
 current Python's kernel from inside ``notebooks/`` (as nbval runs it) and written to
 ``notebooks/NN_name.ipynb`` with its outputs, so it reads well on a code host.
 
@@ -12,9 +13,9 @@ current Python's kernel from inside ``notebooks/`` (as nbval runs it) and writte
 
 from __future__ import annotations
 
-import json
-import re
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -23,37 +24,13 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
-HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
 
 
 def cells_of(text: str) -> list:
-    cells = []
-    kind, tags, lines = None, [], []
+    """The cells of a py:percent source, read by jupytext (cell metadata in the ``# %%`` line)."""
+    import jupytext
 
-    def flush() -> None:
-        if kind is None:
-            return
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            body = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
-            cell = nbformat.v4.new_markdown_cell(body)
-        else:
-            cell = nbformat.v4.new_code_cell(body)
-        if tags:
-            cell.metadata["tags"] = tags
-        cells.append(cell)
-
-    for line in text.splitlines():
-        match = HEADER.match(line)
-        if match:
-            flush()
-            kind = "markdown" if match.group("md") else "code"
-            tags = json.loads(match.group("tags")) if match.group("tags") else []
-            lines = []
-        elif kind is not None:
-            lines.append(line)
-    flush()
-    return cells
+    return jupytext.reads(text, fmt="py:percent").cells
 
 
 def build(source: Path) -> Path:
@@ -63,10 +40,14 @@ def build(source: Path) -> Path:
     nb.cells = cells_of(source.read_text(encoding="utf-8"))
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"{source.stem[:2]}-{index:03d}"
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT)}})
-    client.execute()
+    with tempfile.TemporaryDirectory() as scratch:
+        # A learner's recorded predictions must not leak into the committed outputs.
+        os.environ["K8SNET_PROGRESS"] = str(Path(scratch) / "progress.json")
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT)}})
+        client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        cell.metadata.pop("lines_to_next_cell", None)
     target = OUT / f"{source.stem}.ipynb"
     nbformat.write(nb, target)
     return target
