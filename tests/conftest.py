@@ -10,3 +10,12 @@ from hypothesis import settings
 
 settings.register_profile("k8snet", deadline=None)
 settings.load_profile("k8snet")
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_progress(tmp_path, monkeypatch):
+    """Every test keeps learner progress in its own file, never in the user's home."""
+    monkeypatch.setenv("K8SNET_PROGRESS", str(tmp_path / "progress.json"))

@@ -25,7 +25,7 @@ LAYERS = {
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
         "networking_model", "distribution", "cni", "view.kubectl"},
-    4: {"quiz", "classroom"},
+    4: {"quiz", "classroom", "predictions", "glossary"},
     5: {"manifests", "scenarios", "view", "cli", "lab"},
 }
 LAYER_OF = {name: level for level, names in LAYERS.items() for name in names}
