@@ -90,3 +90,12 @@ def test_feedback_never_ends_with_two_full_stops(tmp_path):
     gate.entry.value = "10.244.2.2"
     render_gate(gate)
     assert ".." not in gate.verdict.value.replace("...", "")
+
+
+def test_the_kernel_knows_the_gates_it_showed(tmp_path):
+    from k8snet_lesson.view.gates import shown_gates
+
+    first = predict(GATE, progress=None)
+    assert shown_gates()["02-next-ip"] is first
+    again = predict(GATE, progress=None)  # the cell run once more: its new gate is the one on the page
+    assert shown_gates()["02-next-ip"] is again

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..predictions import Prediction, Verdict
     from .learner import Progress
 
-__all__ = ["Gate", "predict", "render_gate", "inline_html", "sentence", "CHOICE_CSS"]
+__all__ = ["Gate", "predict", "render_gate", "shown_gates", "inline_html", "sentence", "CHOICE_CSS"]
 
 # ipywidgets draws each radio option in a row of fixed height, so a choice that wraps
 # runs over the next one, and a long label squeezes its radio button to nothing.
@@ -45,6 +45,15 @@ CHOICE_CSS = (
     ".k8snet-choices .widget-radio-box{overflow:visible}"
     "</style>"
 )
+
+
+# The last gate shown for each prediction id in this kernel (what the page's gates hold).
+_SHOWN: dict[str, "Gate"] = {}
+
+
+def shown_gates() -> dict[str, "Gate"]:
+    """The gates this kernel has made, by prediction id (the latest of each)."""
+    return dict(_SHOWN)
 
 
 def sentence(text: str) -> str:
@@ -181,6 +190,7 @@ def predict(prediction: "Prediction", *, reveal: Callable[[], Any] | None = None
     ui.add_class(f"k8snet-gate-{prediction.id}")
     gate = Gate(prediction, entry, button, verdict, shown, message, ui, show=reveal, progress=store)
     button.on_click(lambda _: render_gate(gate))
+    _SHOWN[prediction.id] = gate
     earlier = store.prediction(prediction.id) if store is not None else None
     if earlier is not None:
         _restore(gate, earlier)

@@ -89,6 +89,113 @@ WIDGET_VIEWS_JS = """async ([ids, mime]) => {
 }"""
 
 
+# What a learner would see as broken, measured in the laid-out page after Run All:
+# - two pieces of visible text overlapping (text rectangles from Range.getClientRects,
+#   clipped by every ancestor that hides overflow, so folded or scrolled-away text
+#   does not count; a pair counts when they share more than 2 px across and a third
+#   of the shorter one's height, which line boxes of wrapped text never do);
+# - a table cell ending in an ellipsis, or any text cut by CSS text-overflow;
+# - an output wider than the notebook column, or scrolling sideways inside it.
+VISUAL_JS = r"""() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const root = panel.content.node;
+  const columnRight = root.getBoundingClientRect().right;
+  const styles = new Map();
+  const style = el => { if (!styles.has(el)) styles.set(el, getComputedStyle(el)); return styles.get(el); };
+  const cellOf = el => { const c = el.closest('.jp-Cell'); return c ? Array.from(c.parentElement.children).filter(x => x.classList.contains('jp-Cell')).indexOf(c) : -1; };
+  const clip = (el, rect) => {
+    let l = rect.left, t = rect.top, r = rect.right, b = rect.bottom;
+    for (let a = el; a && a !== root.parentElement; a = a.parentElement) {
+      const cs = style(a);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || cs.opacity === '0') return null;
+      if (a === el) continue;
+      const box = a.getBoundingClientRect();
+      if (cs.overflowX !== 'visible') { l = Math.max(l, box.left); r = Math.min(r, box.right); }
+      if (cs.overflowY !== 'visible') { t = Math.max(t, box.top); b = Math.min(b, box.bottom); }
+    }
+    return (r - l >= 1 && b - t >= 1) ? {l, t, r, b} : null;
+  };
+  const problems = [];
+  const outputs = Array.from(root.querySelectorAll('.jp-OutputArea-output'));
+  const boxes = [];
+  let nodeId = 0;
+  for (const output of outputs) {
+    const walker = document.createTreeWalker(output, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.textContent.trim()) continue;
+      const parent = node.parentElement;
+      if (!parent || parent.closest('style, script, svg')) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      nodeId += 1;
+      for (const rect of range.getClientRects()) {
+        const r = clip(parent, rect);
+        if (r) boxes.push({...r, id: nodeId, text: node.textContent.trim().slice(0, 40), cell: cellOf(parent)});
+      }
+    }
+  }
+  boxes.sort((a, b) => a.t - b.t);
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length && overlaps < 20; i++) {
+    const a = boxes[i];
+    for (let j = i + 1; j < boxes.length && boxes[j].t < a.b; j++) {
+      const b = boxes[j];
+      if (a.id === b.id) continue;
+      const wide = Math.min(a.r, b.r) - Math.max(a.l, b.l);
+      const high = Math.min(a.b, b.b) - Math.max(a.t, b.t);
+      if (wide > 2 && high > Math.min(a.b - a.t, b.b - b.t) / 3) {
+        problems.push(`cell ${a.cell}: text ${JSON.stringify(a.text)} overlaps ${JSON.stringify(b.text)}`);
+        overlaps += 1;
+      }
+    }
+  }
+  for (const output of outputs) {
+    if (!clip(output, output.getBoundingClientRect())) continue;
+    for (const cell of output.querySelectorAll('td, th')) {
+      const text = cell.innerText.trim();
+      if (clip(cell, cell.getBoundingClientRect()) && (text.endsWith('\u2026') || text.endsWith('...')))
+        problems.push(`cell ${cellOf(cell)}: a table cell ends in an ellipsis: ${JSON.stringify(text.slice(-50))}`);
+    }
+    for (const el of output.querySelectorAll('*')) {
+      const cs = style(el);
+      if (cs.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1 && el.innerText.trim()
+          && clip(el, el.getBoundingClientRect()))
+        problems.push(`cell ${cellOf(el)}: text cut with an ellipsis: ${JSON.stringify(el.innerText.trim().slice(0, 50))}`);
+      if ((cs.overflowX === 'auto' || cs.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 2
+          && el.clientWidth > 0 && clip(el, el.getBoundingClientRect()))
+        problems.push(`cell ${cellOf(el)}: an output scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
+    }
+    const box = output.getBoundingClientRect();
+    if (box.right > columnRight + 2 || output.scrollWidth > output.clientWidth + 2)
+      problems.push(`cell ${cellOf(output)}: an output is wider than the notebook column`);
+  }
+  return problems;
+}"""
+
+
+# The prediction gates the kernel showed, with what a test needs to drive each one:
+# the right answer, a wrong one (the tempting answer when there is one) and the
+# explanations the learner must then read, as the page shows them (no markdown marks).
+GATES_CODE = r"""
+import json as _json, re as _re
+from k8snet_lesson.view.gates import shown_gates as _shown
+from k8snet_lesson.predictions import check as _check
+def _plain(text):
+    return _re.sub(r"\s+", " ", text.replace("`", "").replace("**", "")).strip()
+found = {}
+for _pid, _gate in _shown().items():
+    _p = _gate.prediction
+    _candidates = [o.text for o in (_p.tempting_option,) if o is not None] + [o.text for o in _p.wrong]
+    _candidates += list(_p.choices) + (["192.0.2.7"] if _p.kind.value == "address" else ["12345"])
+    _wrong = next(c for c in _candidates if c and not _check(_p, c).correct)
+    found[_pid] = {"kind": _p.kind.value, "answer": _p.answer, "why": _plain(_p.why),
+                   "wrong": _wrong, "wrong_explanation": _plain(_check(_p, _wrong).explanation),
+                   "right_explanation": _plain(_check(_p, _p.answer).explanation)}
+result = _json.dumps(found)
+"""
+GATES_EXPRESSION = f"(lambda ns: (exec({GATES_CODE!r}, ns), ns['result'])[1])({{}})"
+
+
 @dataclass(frozen=True)
 class WidgetCensus:
     """Widget models the kernel holds, and how many views of each the page has drawn."""
@@ -231,6 +338,42 @@ class NotebookPage:
         alive = json.loads(ast.literal_eval(self.kernel_expression(WIDGET_CENSUS_EXPRESSION)))
         page = self.page.evaluate(WIDGET_VIEWS_JS, [sorted(alive), WIDGET_VIEW_MIME])
         return WidgetCensus(alive=alive, roots=page["roots"], views=page["views"], error_texts=page["errors"])
+
+    def visual_problems(self) -> list[str]:
+        """What reads as broken on screen: overlapping text, ellipses, over-wide outputs (empty when sound)."""
+        return list(dict.fromkeys(self.page.evaluate(VISUAL_JS)))
+
+    def gates(self) -> dict[str, dict]:
+        """The prediction gates on the page, by id, in page order, with their answers from the kernel."""
+        known = json.loads(ast.literal_eval(self.kernel_expression(GATES_EXPRESSION)))
+        on_page = self.page.evaluate(
+            """() => Array.from(document.querySelectorAll('.k8snet-gate')).map(node => {
+                const name = Array.from(node.classList).find(c => c.startsWith('k8snet-gate-')
+                    && !['k8snet-gate-prompt', 'k8snet-gate-entry', 'k8snet-gate-commit', 'k8snet-gate-verdict',
+                         'k8snet-gate-reveal'].includes(c));
+                const cell = node.closest('.jp-Cell');
+                return [name ? name.slice('k8snet-gate-'.length) : '',
+                        Array.from(cell.parentElement.children).filter(x => x.classList.contains('jp-Cell')).indexOf(cell)];
+            })"""
+        )
+        return {pid: {**known[pid], "cell": cell} for pid, cell in on_page if pid in known}
+
+    def outputs_text(self, *, from_cell: int = 0) -> str:
+        """The text of every output of the cells from ``from_cell`` on, whitespace collapsed."""
+        text = self.page.evaluate(
+            """(first) => Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell')).slice(first)
+                .map(cell => Array.from(cell.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText).join(' '))
+                .join(' ')""",
+            from_cell,
+        )
+        return re.sub(r"\s+", " ", text)
+
+    def restart_and_run_all(self, *, timeout_s: float = 180.0) -> bool:
+        """Restart the kernel (no dialog), wait for it, then Run All again."""
+        self._await("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()",
+                    timeout_s, "the kernel restart")
+        self.wait_idle(timeout_s=timeout_s)
+        return self.run_all(timeout_s=timeout_s)
 
     # --- interacting ----------------------------------------------------------------
 

@@ -51,6 +51,25 @@ FAULTY_SOURCE = [
 ]
 
 
+# What reads as broken on screen, each the way the course once showed it.
+VISUAL_FAULTS_SOURCE = [
+    # Radio rows of a fixed 20 px: a choice that wraps runs over the next choice.
+    """from IPython.display import HTML
+rows = ''.join(f'<div style="height:20px;width:220px;line-height:18px">choice {i}: a long answer that wraps over '
+               f'three lines of text in a row of fixed height</div>' for i in range(3))
+HTML(rows)""",
+    # A table whose explanation column is cut where the explanation is.
+    """import pandas as pd
+pd.set_option("display.max_colwidth", 30)
+pd.DataFrame({"hop": [1, 2], "what happens": ["the packet leaves the pod through its veth into the node",
+                                               "the node routes it to the VXLAN device for the other node"]})""",
+    # A table wider than the notebook column.
+    """import pandas as pd
+pd.set_option("display.max_columns", None)
+pd.DataFrame([[f"a long cell value {r}-{c}" for c in range(30)] for r in range(2)])""",
+]
+
+
 def write_notebook(path, sources):
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = KERNELSPEC
@@ -61,9 +80,10 @@ def write_notebook(path, sources):
 
 @pytest.fixture(scope="module")
 def probe_paths(lab_server):
-    paths = {"sound": "probes/sound.ipynb", "faulty": "probes/faulty.ipynb"}
+    paths = {"sound": "probes/sound.ipynb", "faulty": "probes/faulty.ipynb", "unreadable": "probes/unreadable.ipynb"}
     write_notebook(lab_server.root / paths["sound"], SOUND_SOURCE)
     write_notebook(lab_server.root / paths["faulty"], FAULTY_SOURCE)
+    write_notebook(lab_server.root / paths["unreadable"], VISUAL_FAULTS_SOURCE)
     return paths
 
 
@@ -80,6 +100,7 @@ def test_sound_notebook_passes_every_check(executed, probe_paths, screenshots):
     assert census.views == {model_id: 1 for model_id in census.alive}
     assert census.problems() == []
     assert page.console_errors == []
+    assert page.visual_problems() == []
     shot = page.screenshot(screenshots / "probe-sound.png")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -112,3 +133,18 @@ def test_faulty_notebook_trips_every_check(executed, probe_paths):
         assert any("probe console error" in message for message in page.console_errors), page.console_errors
     finally:
         executed.release(probe_paths["faulty"])
+
+
+def test_unreadable_notebook_trips_every_visual_check(executed, probe_paths, screenshots):
+    page = executed.get(probe_paths["unreadable"])
+    try:
+        assert page.run_all_result is True and page.errors() == []
+        page.screenshot(screenshots / "probe-unreadable.png")
+        problems = page.visual_problems()
+        assert any(p.startswith("cell 1: text \"choice 0") and "overlaps" in p for p in problems), problems
+        assert any(p.startswith("cell 2: a table cell ends in an ellipsis") for p in problems), problems
+        assert any(p.startswith("cell 3:") and ("wider than the notebook column" in p or "scrolls sideways" in p)
+                   for p in problems), problems
+        assert not any(p.startswith(("cell 2:", "cell 1:")) and "wider" in p for p in problems), problems
+    finally:
+        executed.release(probe_paths["unreadable"])
