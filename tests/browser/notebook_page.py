@@ -116,7 +116,11 @@ VISUAL_JS = r"""() => {
     return (r - l >= 1 && b - t >= 1) ? {l, t, r, b} : null;
   };
   const problems = [];
-  const outputs = Array.from(root.querySelectorAll('.jp-OutputArea-output'));
+  // An output inside another output (a gate's reveal is an Output widget in a cell's
+  // output) is walked once, as part of the outer one; walking both would make every
+  // text box overlap itself.
+  const outputs = Array.from(root.querySelectorAll('.jp-OutputArea-output'))
+    .filter(o => !o.parentElement.closest('.jp-OutputArea-output'));
   const boxes = [];
   let nodeId = 0;
   for (const output of outputs) {

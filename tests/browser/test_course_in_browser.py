@@ -97,7 +97,15 @@ def test_every_gate_hides_its_answer_then_explains_and_remembers(notebook_path, 
         if gates:
             assert page.restart_and_run_all() is True, page.errors()
             for gate_id, gate in gates.items():
-                shown = _plain(page.page.locator(f".k8snet-gate-{gate_id} .k8snet-gate-verdict").inner_text())
+                verdict = page.page.locator(f".k8snet-gate-{gate_id} .k8snet-gate-verdict")
+                # A widget view renders after its cell finishes: wait for the restored verdict
+                # (up to 20 s) instead of reading the first frame.
+                try:
+                    page.page.wait_for_function("el => el.innerText.trim() !== ''", arg=verdict.element_handle(timeout=20_000),
+                                                timeout=20_000)
+                except Exception:  # noqa: BLE001 - the assertion below says what was shown
+                    pass
+                shown = _plain(verdict.inner_text())
                 assert "Your prediction: " + _plain(gate["wrong"]) in shown, (gate_id, shown)
     finally:
         executed.ran_clean_check(notebook_path)
