@@ -77,8 +77,8 @@ def revisit_link(item: "Item") -> str:
 
     section = section_of(item)
     href = f"{quote(section.notebook)}#{quote(section.anchor, safe=':/?!()-_.~,')}"
-    return (f'<a class="k8snet-revisit-link" href="{html.escape(href)}">{html.escape(section.heading)}</a> '
-            f"in {html.escape(section.notebook)}")
+    return (f'<a class="k8snet-revisit-link" href="{html.escape(href)}" style="color:#1565c0;text-decoration:underline">'
+            f"{html.escape(section.heading)}</a> in {html.escape(section.notebook)}")
 
 
 def _feedback_html(feedback: "Feedback", item: "Item") -> str:
@@ -159,7 +159,7 @@ def _item_view(item: "Item", number: int) -> ItemView:
         entry = w.RadioButtons(options=[c.text for c in item.choices], value=None,
                                layout=w.Layout(width="auto", max_width="760px"))
         entry.add_class("k8snet-choices")
-    button = w.Button(description="Check", button_style="primary", layout=w.Layout(width="auto"))
+    button = w.Button(description="Check", button_style="primary", layout=w.Layout(width="auto", align_self="flex-start"))
     feedback, message = w.HTML(), w.HTML()
     button.add_class("k8snet-check")
     feedback.add_class("k8snet-feedback")
