@@ -74,7 +74,9 @@ def test_quiz_radios_are_drawn_and_answers_are_explained(executed, course_notebo
     page = executed.get(path)
     try:
         assert page.errors() == [], page.errors()
-        assert page.visual_problems() == []
+        page.screenshot_widget([".k8snet-course-results"], screenshots / f"{stem}--course-results.png")
+        problems = page.visual_problems()
+        assert problems == [], "\n".join(problems)
         for item_id in ("quiz-1", "quiz-2", "quiz-3"):
             radios = page.page.evaluate(RADIOS_JS, f".k8snet-item-{item_id}")
             assert len(radios) == 4, (item_id, radios)
@@ -121,5 +123,13 @@ def test_quiz_radios_are_drawn_and_answers_are_explained(executed, course_notebo
         assert page.visual_problems() == []
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
+
+        # The revisit link opens the notebook that teaches the item.
+        target = link.split("#")[0]
+        _item(page, "quiz-1").locator(".k8snet-feedback a.k8snet-revisit-link").click()
+        page.page.wait_for_function(
+            """(target) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                             return !!w && !!w.context && w.context.path.endsWith(target); }""",
+            arg=target, timeout=30_000)
     finally:
         executed.release(path)
