@@ -181,7 +181,8 @@ def predict(prediction: "Prediction", *, reveal: Callable[[], Any] | None = None
         hint = "e.g. 192.0.2.7" if prediction.kind is Kind.ADDRESS else "e.g. 7, 0.25, 2/5 or 40%"
         entry = w.Text(placeholder=hint, layout=w.Layout(width="260px"))
         entry.add_class("k8snet-gate-entry")
-    button = w.Button(description="Lock in my prediction", button_style="primary", layout=w.Layout(width="auto"))
+    button = w.Button(description="Lock in my prediction", button_style="primary",
+                      layout=w.Layout(width="auto", align_self="flex-start"))
     verdict = w.HTML()
     message = w.HTML()
     shown = w.Output()
