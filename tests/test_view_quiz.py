@@ -64,9 +64,15 @@ def test_answers_are_explained_scored_and_linked_back(tmp_path):
     _answer(check, second, second.item.answer.text)
     _answer(check, third, third.item.answer.text)
     assert "Score: 3 of 3" in check.results.value and "Every item right" in check.results.value
+    assert "Your predictions" not in check.results.value  # none made in 05 yet
+    progress.record_prediction("05-rule-two-share", "1/3", correct=False)
+    progress.record_prediction("02-next-pod-ip", "10.244.2.16", correct=True)
+    _answer(check, third, third.item.answer.text)
+    assert "Your predictions in this notebook: 0 of 1 right the first time." in check.results.value
     assert 'data-correct="true"' in third.feedback.value
     assert progress.answer(first.item.id) == {"given": first.item.answer.text, "correct": True, "tries": 2,
                                               "first_correct": False}
+    assert progress.answer(third.item.id)["tries"] == 2
     for view in check.views:
         assert ".." not in re.sub(r"<[^>]+>", "", view.feedback.value).replace("...", "")
 
@@ -151,3 +157,14 @@ def test_the_scan_finds_a_key_printed_under_the_widgets(tmp_path):
     path.write_text(json.dumps(leaky))
     with pytest.raises(AssertionError, match="quiz-3"):
         test_no_saved_output_holds_an_answer_key(path)
+
+
+def test_an_item_the_model_cannot_build_is_reported_and_the_rest_shown(monkeypatch):
+    def broken(rng):
+        raise LookupError("no pod checkout-api-6f8b9d-2xkpj")
+
+    monkeypatch.setitem(quiz._BUILDERS, "01-nat-rules", broken)
+    check = graded_check("01", progress=None)
+    assert [v.item.id for v in check.views] == ["01-source-ip"]
+    shown = " ".join(child.value for child in check.ui.children if hasattr(child, "value"))
+    assert "Item 01-nat-rules could not be built from the model (LookupError: no pod checkout-api-6f8b9d-2xkpj)." in shown

@@ -134,7 +134,19 @@ def results_html(check: GradedCheck) -> str:
         lines.append(f'<div>Revisit before you go on:</div><ul class="k8snet-revisit" style="margin:2px 0">{items}</ul>')
     elif answered == total:
         lines.append("<div>Every item right.</div>")
+    lines.append(_notebook_predictions(check))
     return '<div class="k8snet-results" style="max-width:760px;line-height:1.45;margin-top:6px">' + "".join(lines) + "</div>"
+
+
+def _notebook_predictions(check: GradedCheck) -> str:
+    """One line on the learner's predictions in this notebook (its gates' ids start with its number)."""
+    made = {pid: p for pid, p in (check.progress.predictions() if check.progress is not None else {}).items()
+            if pid[:2] == check.notebook}
+    if not made:
+        return ""
+    right = sum(1 for p in made.values() if p.get("correct"))
+    return (f'<div class="k8snet-notebook-predictions">Your predictions in this notebook: {right} of {len(made)} '
+            "right the first time.</div>")
 
 
 def _short(text: str, words: int = 10) -> str:
@@ -186,13 +198,19 @@ def graded_check(notebook: str | int, *, progress: "Progress | None | bool" = Tr
     if seed is None:
         seed = store.seed if store is not None else BUILD_SEED
     key = quiz._notebook_key(notebook)
-    items = [quiz.shuffled(q, seed) for q in quiz.graded_items(key, seed)]
+    items, problems = [], []
+    for item_id in quiz.GRADED[key]:
+        try:
+            items.append(quiz.shuffled(quiz.item(item_id, seed), seed))
+        except Exception as exc:  # noqa: BLE001 - one item the model cannot build must not stop the notebook
+            problems.append(f"Item {item_id} could not be built from the model ({type(exc).__name__}: {exc})")
     views = [_item_view(q, number) for number, q in enumerate(items, 1)]
     results = w.HTML()
     results.add_class("k8snet-results-box")
     heading = w.HTML(f'<div class="k8snet-graded-heading" style="line-height:1.45"><b>Check yourself</b> '
                      f"({len(items)} item{'s' if len(items) != 1 else ''}): answer, then press <b>Check</b>.</div>")
-    ui = w.VBox([heading, *(v.ui for v in views), results])
+    notes = [w.HTML(message_html(sentence(problem))) for problem in problems]
+    ui = w.VBox([heading, *notes, *(v.ui for v in views), results])
     ui.add_class("k8snet-graded")
     ui.add_class(f"k8snet-graded-{key}")
     check = GradedCheck(key, views, results, ui, store)
