@@ -33,7 +33,7 @@ import functools
 import random
 import re
 import shlex
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 from typing import Callable
 
 from .errors import InvalidValue, NotFound

@@ -10,7 +10,7 @@ pytest.importorskip("ipywidgets")
 
 from k8snet_lesson import quiz
 from k8snet_lesson.view.learner import Progress
-from k8snet_lesson.view.quiz import course_results, graded_check, render_item
+from k8snet_lesson.view.quiz import course_results, graded_check
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
