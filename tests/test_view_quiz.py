@@ -168,3 +168,12 @@ def test_an_item_the_model_cannot_build_is_reported_and_the_rest_shown(monkeypat
     assert [v.item.id for v in check.views] == ["01-source-ip"]
     shown = " ".join(child.value for child in check.ui.children if hasattr(child, "value"))
     assert "Item 01-nat-rules could not be built from the model (LookupError: no pod checkout-api-6f8b9d-2xkpj)." in shown
+
+
+def test_course_results_follow_the_answers_checked_on_the_page(tmp_path):
+    path = tmp_path / "p.json"
+    results = course_results(progress=Progress.open(path))
+    check = graded_check("00", progress=Progress.open(path))
+    view = check.views[0]
+    _answer(check, view, view.item.answer.text)
+    assert f"Course score: 1 of {len(quiz.questions())}" in results.value

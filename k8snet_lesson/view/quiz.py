@@ -117,6 +117,7 @@ def render_item(check: GradedCheck | None, view: ItemView, *, record: bool = Tru
             if check.progress.warning:
                 view.message.value = message_html(sentence(check.progress.warning))
         check.results.value = results_html(check)
+        _refresh_course_results()
 
 
 def results_html(check: GradedCheck) -> str:
@@ -260,7 +261,22 @@ def course_results(*, progress: "Progress | None | bool" = True) -> Any:
     store = Progress.open() if progress is True else (progress or None)
     out = w.HTML(_course_html(store, quiz))
     out.add_class("k8snet-course-results")
+    if store is not None:
+        _COURSE_VIEWS.append((out, store.path))
     return out
+
+
+# The course results shown in this kernel, with the progress file each reads: an answer
+# checked anywhere on the page refreshes them.
+_COURSE_VIEWS: list[tuple[Any, Any]] = []
+
+
+def _refresh_course_results() -> None:
+    from .. import quiz
+    from .learner import Progress
+
+    for out, path in _COURSE_VIEWS:
+        out.value = _course_html(Progress.open(path), quiz)
 
 
 def _course_html(store: "Progress | None", quiz) -> str:

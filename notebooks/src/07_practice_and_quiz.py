@@ -38,8 +38,8 @@ graded_check("07")
 # %% [markdown]
 # ## Your results across the course
 #
-# Each notebook ends with a check like the one above. Run this cell again after answering
-# to refresh it.
+# Each notebook ends with a check like the one above. This summary follows your answers
+# as you check them.
 
 # %%
 course_results()

@@ -74,7 +74,6 @@ def test_quiz_radios_are_drawn_and_answers_are_explained(executed, course_notebo
     page = executed.get(path)
     try:
         assert page.errors() == [], page.errors()
-        page.screenshot_widget([".k8snet-course-results"], screenshots / f"{stem}--course-results.png")
         problems = page.visual_problems()
         assert problems == [], "\n".join(problems)
         for item_id in ("quiz-1", "quiz-2", "quiz-3"):
@@ -120,6 +119,9 @@ def test_quiz_radios_are_drawn_and_answers_are_explained(executed, course_notebo
         results = _plain(page.text(".k8snet-graded-07 .k8snet-results-box"))
         assert "Score: 1 of 6" in results and "Revisit before you go on" in results, results
         page.screenshot_widget([".k8snet-graded-07"], screenshots / f"{stem}--quiz-check.png")
+        course = _plain(page.text(".k8snet-course-results"))
+        assert course.startswith("Course score: 1 of ") and "Revisit:" in course, course  # follows the answers
+        page.screenshot_widget([".k8snet-course-results"], screenshots / f"{stem}--course-results.png")
         assert page.visual_problems() == []
         assert page.errors() == [] and page.stderr() == []
         assert page.console_errors == []
