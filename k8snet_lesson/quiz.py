@@ -857,6 +857,13 @@ class KubectlCommand:
     selector: str | None = None
     output: str | None = None
     all_namespaces: bool = False
+    piped_to: tuple[str, ...] = ()  # what the listing is piped into (``grep checkout``), if anything
+
+    @property
+    def grepped(self) -> str | None:
+        """The word a ``| grep WORD`` keeps, if the listing is piped to grep."""
+        words = [w for w in self.piped_to[1:] if not w.startswith("-")]
+        return words[0] if self.piped_to[:1] == ("grep",) and words else None
 
 
 # kubectl's short names and singular/plural forms, for the resources a learner would name.
@@ -876,7 +883,7 @@ def parse_kubectl(text: str) -> KubectlCommand:
     """Read a kubectl command line; anything that is not one is an :class:`InvalidValue` that says why.
 
     >>> parse_kubectl("kubectl get ep/checkout-api-svc --namespace=production -o yaml")
-    KubectlCommand(verb='get', resource='endpoints', names=('checkout-api-svc',), namespace='production', selector=None, output='yaml', all_namespaces=False)
+    KubectlCommand(verb='get', resource='endpoints', names=('checkout-api-svc',), namespace='production', selector=None, output='yaml', all_namespaces=False, piped_to=())
     """
     try:
         words = shlex.split(text)
@@ -884,6 +891,9 @@ def parse_kubectl(text: str) -> KubectlCommand:
         raise InvalidValue(f"{text.strip()!r} cannot be read as a command: {exc}") from None
     if words and words[0] == "$":
         words = words[1:]
+    piped_to: list[str] = []
+    if "|" in words:  # `kubectl get ep -n production | grep checkout`: the listing, then a filter
+        words, piped_to = words[:words.index("|")], words[words.index("|") + 1:]
     if not words or words[0] not in ("kubectl", "k", "oc"):
         raise InvalidValue(f"{text.strip()!r} is not a kubectl command: start it with kubectl")
     values: dict[str, str | None] = {"namespace": None, "selector": None, "output": None}
@@ -923,7 +933,7 @@ def parse_kubectl(text: str) -> KubectlCommand:
         else:
             names.append(target)
     return KubectlCommand(verb, resource, tuple(names), values["namespace"], values["selector"], values["output"],
-                          all_namespaces)
+                          all_namespaces, tuple(piped_to))
 
 
 def _placeholder(name: str) -> bool:
@@ -948,7 +958,8 @@ def _kubectl_outcome(q: Recall, command: KubectlCommand) -> tuple[str, str | Non
     elif command.resource == "endpoints" and command.names:
         outcome = "endpoints" if names_ok else "wrong-name"
     elif command.resource == "endpoints":
-        outcome = "endpointslices-unfiltered"  # every Endpoints object of the namespace
+        grepped = command.grepped
+        outcome = "endpoints" if grepped and grepped in q.service else "endpoints-unnamed"
     elif command.resource == "services":
         if command.verb == "describe" and command.names:
             outcome = "describe-service" if names_ok else "wrong-name"

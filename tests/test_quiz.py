@@ -216,6 +216,8 @@ def test_the_longest_choice_is_not_a_tell(seed):
     ("kubectl describe endpoints checkout-api-svc -n production", True),
     ("$ kubectl get endpoints <service> -n production", True),
     ("kubectl get endpoints checkout-api-svc", True),  # right, with a note about the namespace
+    ("kubectl get ep -n production | grep checkout-api", True),
+    ("kubectl get endpoints -n production", False),
     ("kubectl get endpointslices -n production", False),
     ("kubectl get svc checkout-api-svc -n production -o wide", False),
     ("kubectl get pods -o wide -n production", False),
