@@ -19,14 +19,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "k8snet_lesson"
 # ADD and packet paths besides the profiles, so it sits with the analysis; `scenarios`
 # reads the lesson's manifests, so it sits at the edge with `manifests`. `view.kubectl`
 # renders text only (kubectl's printers) and the ladder prints it, so it sits with the
-# analysis too; the rest of `view` (plots, widgets, diagrams) is the edge.
+# analysis too; the rest of `view` (plots, widgets, diagrams) is the edge. `quiz` builds its items on
+# the lesson's cluster (`scenarios`), so it sits beside it.
 LAYERS = {
     1: {"errors", "resources", "ipam", "cluster"},
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
         "networking_model", "distribution", "cni", "view.kubectl"},
-    4: {"quiz", "classroom", "predictions", "glossary"},
-    5: {"manifests", "scenarios", "view", "cli", "lab"},
+    4: {"classroom", "predictions", "glossary"},
+    5: {"manifests", "scenarios", "quiz", "view", "cli", "lab"},
 }
 LAYER_OF = {name: level for level, names in LAYERS.items() for name in names}
 HEAVY = ("matplotlib", "ipywidgets", "IPython", "pandas", "networkx", "scapy", "pyroute2", "yaml")

@@ -7,8 +7,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from k8snet_lesson import quiz
-from k8snet_lesson.view.widgets import question_widget, spread_explorer
+from k8snet_lesson.view.widgets import spread_explorer
 
 
 def _rows(explorer):
@@ -53,20 +52,6 @@ def test_nonsense_shows_a_message_not_a_traceback():
     explorer.endpoints.value = 0
     assert "at least 1 endpoint" in explorer.message.value and "REJECT" in explorer.message.value
     assert explorer.counts.value == shown  # the last good result stays on screen
-
-
-def test_question_widget_explains_right_and_wrong_answers():
-    widget = question_widget(quiz.question("quiz-2"))
-    widget.button.click()
-    assert "choose an answer first" in widget.feedback.value
-    widget.choices.value = quiz.question("quiz-2").choices[1].text
-    widget.button.click()
-    assert 'data-correct="false"' in widget.feedback.value and "Not quite" in widget.feedback.value
-    assert "The answer:" in widget.feedback.value
-    widget.choices.value = quiz.question("quiz-2").answer.text
-    widget.button.click()
-    assert 'data-correct="true"' in widget.feedback.value and "Correct" in widget.feedback.value
-    assert "REJECT" in widget.feedback.value
 
 
 def test_spread_callback_is_measurable():

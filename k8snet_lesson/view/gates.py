@@ -34,15 +34,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Gate", "predict", "render_gate", "shown_gates", "inline_html", "sentence", "CHOICE_CSS"]
 
-# ipywidgets draws each radio option in a row of fixed height, so a choice that wraps
-# runs over the next one, and a long label squeezes its radio button to nothing.
-# Rows grow with their text, the button keeps its size.
+# ipywidgets draws each radio option as <label>text<input></label> in a row of fixed
+# height (20 px): a choice that wraps runs over the next one, and in a flex row the radio
+# after a long text is squeezed out of sight. Rows grow with their text; the radio is
+# laid out before the text (order -1), keeps its size, and a checked row is highlighted.
 CHOICE_CSS = (
     "<style>"
+    ".k8snet-choices .widget-radio-box{overflow:visible;height:auto !important}"
     ".k8snet-choices .widget-radio-box label{height:auto !important;line-height:1.45 !important;"
-    "display:flex !important;align-items:flex-start;white-space:normal;padding:3px 0;overflow:visible}"
-    ".k8snet-choices .widget-radio-box input[type=radio]{flex:0 0 auto;width:14px;height:14px;margin:3px 8px 0 1px}"
-    ".k8snet-choices .widget-radio-box{overflow:visible}"
+    "display:flex !important;align-items:flex-start;gap:8px;white-space:normal;padding:3px 6px;overflow:visible;"
+    "border-radius:4px;cursor:pointer}"
+    ".k8snet-choices .widget-radio-box input[type=radio]{order:-1;float:none;flex:0 0 auto;width:15px;height:15px;"
+    "margin:3px 0 0 0;accent-color:#1565c0;cursor:pointer}"
+    ".k8snet-choices .widget-radio-box label:has(input:checked){background:#e3edf9;outline:1px solid #90b4e0}"
     "</style>"
 )
 
@@ -177,7 +181,8 @@ def predict(prediction: "Prediction", *, reveal: Callable[[], Any] | None = None
         hint = "e.g. 192.0.2.7" if prediction.kind is Kind.ADDRESS else "e.g. 7, 0.25, 2/5 or 40%"
         entry = w.Text(placeholder=hint, layout=w.Layout(width="260px"))
         entry.add_class("k8snet-gate-entry")
-    button = w.Button(description="Lock in my prediction", button_style="primary", layout=w.Layout(width="auto"))
+    button = w.Button(description="Lock in my prediction", button_style="primary",
+                      layout=w.Layout(width="auto", align_self="flex-start"))
     verdict = w.HTML()
     message = w.HTML()
     shown = w.Output()

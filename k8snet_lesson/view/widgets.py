@@ -20,9 +20,6 @@ __all__ = [
     "SpreadExplorer",
     "spread_explorer",
     "render_spread",
-    "QuestionWidget",
-    "question_widget",
-    "render_feedback",
     "ReadinessExplorer",
     "readiness_explorer",
     "render_readiness",
@@ -161,57 +158,6 @@ def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) 
         control.observe(lambda change: render_spread(explorer), names="value")
     render_spread(explorer)
     return explorer
-
-
-# --- self-checks -------------------------------------------------------------------
-
-@dataclasses.dataclass
-class QuestionWidget(Shown):
-    question: Any
-    choices: Any
-    button: Any
-    feedback: Any
-    ui: Any
-    last: Any = None  # the latest quiz.Feedback
-
-
-def render_feedback(widget: QuestionWidget) -> None:
-    """The self-check's callback: check the chosen answer and explain it, right or wrong."""
-    from .. import quiz
-
-    try:
-        feedback = quiz.check(widget.question, widget.choices.value)
-    except K8snetError as exc:
-        widget.feedback.value = message_html(str(exc))
-        return
-    colour = "#1b5e20" if feedback.correct else "#8a4b00"
-    text = f"{feedback.headline}. {feedback.explanation}"
-    if not feedback.correct:
-        text += f" The answer: {feedback.answer}."
-    widget.feedback.value = (
-        f'<div class="k8snet-feedback-text" data-correct="{str(feedback.correct).lower()}" '
-        f'style="color:{colour};max-width:720px;line-height:1.4">{html.escape(text)}</div>'
-    )
-    widget.last = feedback
-
-
-def question_widget(question) -> QuestionWidget:
-    """A question, its choices as radio buttons, a Check button and the explanation."""
-    import ipywidgets as w
-
-    prompt = w.HTML(f'<div style="max-width:720px;line-height:1.4"><b>{html.escape(question.id)}</b>: {html.escape(question.prompt)}</div>')
-    choices = w.RadioButtons(options=[c.text for c in question.choices], value=None,
-                             layout=w.Layout(width="auto", max_width="720px"))
-    button = w.Button(description="Check", button_style="primary")
-    feedback = w.HTML()
-    choices.add_class("k8snet-choices")
-    button.add_class("k8snet-check")
-    feedback.add_class("k8snet-feedback")
-    ui = w.VBox([prompt, choices, button, feedback])
-    ui.add_class("k8snet-question")
-    widget = QuestionWidget(question, choices, button, feedback, ui)
-    button.on_click(lambda _: render_feedback(widget))
-    return widget
 
 
 # --- readiness and endpoints -------------------------------------------------------

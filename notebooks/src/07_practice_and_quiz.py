@@ -1,99 +1,58 @@
 # %% [markdown]
-# # 07 · Practice questions and quiz
+# # 07 · Practice and quiz
 #
-# **What you will be able to do:** answer the lesson's three practice questions and
-# its three quiz questions, and explain *why* each wrong answer is wrong; then answer
-# fresh variants whose right answer the model computes (a probability kube-proxy would
-# write, the number of nodes a cluster CIDR holds).
+# **What you will be able to do:**
 #
-# Every choice carries its own explanation, right or wrong. The checker is library
-# code (`k8snet_lesson.quiz.check`), tested like the rest of the model.
-
-# %%
-from k8snet_lesson import quiz
-from k8snet_lesson.view.widgets import question_widget
+# - answer the lesson's three practice questions from memory, in your own words or as a kubectl command;
+# - answer its three quiz questions and say why each wrong choice is wrong;
+# - see your score over the whole course, what to revisit, and how your predictions went.
+#
+# The questions are the lesson's own, about the lesson's cluster (Calico <abbr title="an overlay that wraps each Pod's Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr>,
+# `checkout-api-svc` in the namespace `production`).
 
 # %% [markdown]
-# ## Practice questions
+# ## How the check works
 #
-# Pick an answer and press **Check**.
-
-# %%
-practice = [quiz.question(f"practice-{i}") for i in (1, 2, 3)]
-practice_widgets = [question_widget(q) for q in practice]
-practice_widgets[0]
-
-# %%
-practice_widgets[1]
-
-# %%
-practice_widgets[2]
-
-# %% [markdown]
-# ## Quiz
-
-# %%
-quiz_widgets = [question_widget(quiz.question(f"quiz-{i}")) for i in (1, 2, 3)]
-quiz_widgets[0]
-
-# %%
-quiz_widgets[1]
-
-# %%
-quiz_widgets[2]
-
-# %% [markdown]
-# Quiz question 2 corrects the lesson gently: with a selector that matches nothing, the
-# Service has no endpoints and kube-proxy writes a **REJECT** rule for its ClusterIP.
-# Clients are refused at once (`Connection refused`), not left to time out. Notebook 06
-# shows the rule and the refusal.
+# - **Practice questions: type the answer.** It is read for its meaning, not letter by
+#   letter: name the component however you like, and a kubectl command is parsed the way
+#   kubectl reads it (short names, `-n`, `-l` and flags in any order all count).
+# - **Quiz questions: pick one choice.** Your choices come in your own order, kept in your
+#   progress file, so the place of an answer tells you nothing.
+# - **Every answer is explained**, right or wrong. A wrong one links to the section that
+#   teaches it.
 #
-# ## Every answer, explained
-#
-# The same checker, without widgets: each choice of each question and what a learner
-# who picked it is told.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-for q in quiz.questions():
-    answer = q.answer.text
-    assert quiz.check(q, answer).correct
-    wrong = [c.text for c in q.choices if not c.correct]
-    assert all(not quiz.check(q, text).correct for text in wrong)
-    print(f"{q.id}: {answer}")
-
-# %% [markdown]
-# ## Variants drawn from the model
-#
-# These questions are generated from a seed; the right answer is not stored anywhere,
-# it is read from the rules `kube_proxy.generate` writes or from `ipam.plan`. Change the
-# seed and run the cell again for a new question.
-
-# %%
-seed = 4
-variant_widgets = [question_widget(quiz.variant("probability", seed)), question_widget(quiz.variant("capacity", seed))]
-variant_widgets[0]
-
-# %%
-variant_widgets[1]
-
-# %% [markdown]
-# A quick self-test of the variants themselves: for every seed, exactly one choice is
-# right, and it is the one the model computes.
-
-# %%
-for s in range(20):
-    for kind in quiz.VARIANT_KINDS:
-        q = quiz.variant(kind, s)
-        assert sum(c.correct for c in q.choices) == 1, q
-        assert len({c.text for c in q.choices}) == len(q.choices), q
+# Nothing here shows an answer before you give yours.
 
 # %% [markdown]
 # ## Recap
 #
-# - kube-proxy makes ClusterIPs work; the CNI plugin gives Pods their IPs, interfaces and routes.
-# - `kubectl get endpoints` (or `get endpointslices`) shows which Pods a Service really routes to.
-# - Pod IPs change; Services and their DNS names do not.
+# - A right answer says why it is right; a wrong one says what it would have done instead.
+# - Your answers are kept between sessions: open this notebook again and they are still there.
+# - Below the check: your results over every notebook's check, and your predictions.
+
+# %% tags=["graded"]
+from k8snet_lesson.view.quiz import course_results, graded_check
+
+graded_check("07")
+
+# %% [markdown]
+# ## Your results across the course
 #
-# Next, if you have a Linux machine with root: **08 · Kernel lab**, the same cluster in
-# real network namespaces.
+# Each notebook ends with a check like the one above. This summary follows your answers
+# as you check them.
+
+# %%
+course_results()
+
+# %% [markdown]
+# Next, if you have a Linux machine with root: **08 · Kernel lab**, the same cluster built
+# from real Linux networking.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: another variant
+#
+# Some items draw their numbers from the model: the probability on a rule, how many nodes a
+# pod network holds. Another seed gives another variant; this one is not recorded.
+
+# %%
+graded_check("05", seed=7, progress=None)

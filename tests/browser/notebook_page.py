@@ -108,6 +108,9 @@ VISUAL_JS = r"""() => {
     for (let a = el; a && a !== root.parentElement; a = a.parentElement) {
       const cs = style(a);
       if (cs.display === 'none' || cs.visibility === 'hidden' || cs.opacity === '0') return null;
+      // A closed <details> shows only its summary; its other content still has boxes.
+      if (a.tagName === 'DETAILS' && !a.open && a !== el && !Array.from(a.children).some(
+          c => c.tagName === 'SUMMARY' && c.contains(el))) return null;
       if (a === el) continue;
       const box = a.getBoundingClientRect();
       if (cs.overflowX !== 'visible') { l = Math.max(l, box.left); r = Math.min(r, box.right); }
