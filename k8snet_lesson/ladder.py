@@ -454,6 +454,12 @@ def _policy_notes(cluster: Cluster, client: Pod, service: Service, cni: str) -> 
     return notes
 
 
+def _replaces_kube_proxy(cni: str) -> bool:
+    from .cni import profile
+
+    return profile(cni).replaces_kube_proxy
+
+
 def _rules_for(explained: Iterable[ServiceExplanation], address: IPv4Address, port: int, protocol: str) -> ServiceExplanation | None:
     return next((e for e in explained if e.cluster_ip == address and e.port == port and e.protocol == protocol), None)
 
@@ -519,13 +525,21 @@ def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Se
         if through_service is not None and not through_service.ok:
             evidence = [f"every pod IP answers, the ClusterIP does not: {through_service.detail}"]
             programmed = _rules_for(tools.kube_proxy(node), target.cluster_ip, port, first.protocol.iptables)
-            name = None
-            if programmed is None:
+            name, advice = None, None
+            if programmed is None and _replaces_kube_proxy(cni):
+                # No kube-proxy runs: Cilium's agent answers ClusterIPs from its eBPF service map
+                # (the model reads the same entries kube-proxy would have programmed).
+                evidence.append(f"{cni} replaces kube-proxy: there are no KUBE-SVC rules to read; Cilium's service "
+                                f"map on {node} (cilium-dbg service list) has no entry for {target.cluster_ip}:{port}")
+                name = "kube-proxy-stale"
+                advice = ("restart the Cilium agent on that node (kubectl -n kube-system delete pod -l k8s-app=cilium "
+                          "--field-selector spec.nodeName=NODE), so it syncs its service map again")
+            elif programmed is None:
                 evidence.append(f"kube-proxy on {node} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
                 name = "kube-proxy-stale"
             elif programmed.drop:
                 evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
-            return done(_finding(name, Layer.SERVICE, evidence))
+            return done(_finding(name, Layer.SERVICE, evidence, advice))
         return done(None)
 
     seen, address, pod_port = failed[0]

@@ -43,7 +43,8 @@ from ..dns import Rcode
 from ..errors import InvalidValue, K8snetError
 from ..faults import FAULTS, Layer, fault, inject, targets
 from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, mystery
-from ..netshoot import NETSHOOT_IMAGE, Output, curl, debug_pod, nslookup
+from ..netshoot import NETSHOOT_IMAGE, RESOLVER, RESOLVER_TIMEOUT_S, Output, curl, debug_pod, nslookup
+from .gates import sentence
 from .widgets import Shown
 from .widgets import message_html as _message_html
 
@@ -54,6 +55,10 @@ __all__ = [
     "rungs_table",
     "climbs_table",
     "fault_table",
+    "fault_summary",
+    "first_broken",
+    "describe_excerpt",
+    "DESCRIBE_LINES",
     "curl_result",
     "climb_text",
     "climb_html",
@@ -205,6 +210,44 @@ def fault_table(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "fault"
     return table
+
+
+def first_broken(result: Climb) -> str:
+    """The first rung of ``result`` that broke (``none: every rung passes`` when none did)."""
+    return next((r.name for r in result.rungs if not r.passed), "none: every rung passes")
+
+
+def fault_summary(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str = "calico",
+                  seed: int = 0) -> Any:
+    """Every registered fault in a few words: the first rung that breaks and what curl to
+    the ClusterIP prints, as a readable table (one row per fault, text left-aligned)."""
+    from .tables import table
+
+    target, source = targets(cluster, service, client)
+    url = f"http://{target.cluster_ip}:{target.ports[0].port}/health"
+    rows = []
+    for name in FAULTS:
+        broken = inject(cluster, name, service=target.key, client=source.key).cluster
+        found = climb(broken, client=source.key, service=target.key, cni=cni, seed=seed)
+        rows.append({"fault": name, "first rung to break": first_broken(found),
+                     "curl to the ClusterIP": curl_result(curl(broken, source.key, url, cni=cni, seed=seed))})
+    return table(rows, caption=f"The lesson's cluster on {cni}, client {source.key}, Service {target.key}")
+
+
+# What `kubectl describe pod` says that matters on the ladder: the pod's IP, the
+# ports it declares, and whether it is Ready.
+DESCRIBE_LINES = r"^(IP|Node):|Port:|Ready:|^Events:"
+
+
+def describe_excerpt(cluster: Cluster, pod: Pod | str, pattern: str = DESCRIBE_LINES) -> Output:
+    """``kubectl describe pod NAME | grep -E PATTERN``: the lines of the real describe that matter."""
+    import re
+
+    from ..netshoot import kubectl_describe_pod
+
+    full = kubectl_describe_pod(cluster, pod)
+    kept = [line for line in full.text.splitlines() if re.search(pattern, line)]
+    return Output(f"{full.command} | grep -E '{pattern}'", "\n".join(kept), 0 if kept else 1, prompt=full.prompt)
 
 
 # --- a climb as text and HTML -------------------------------------------------------------
@@ -377,7 +420,10 @@ def search_table(resolution) -> Any:
     rows = []
     for i, name in enumerate(resolution.candidates):
         if resolution.timed_out:
-            answer, addresses = "no answer (timed out)", "-"
+            # musl gives up the whole search when its first name gets no answer (EAI_AGAIN)
+            answer = f"no answer: {RESOLVER} waits {RESOLVER_TIMEOUT_S:g} s, then gives up" if i == 0 else \
+                "not sent (the resolver gave up)"
+            addresses = "-"
         elif i < len(resolution.answers):
             a = resolution.answers[i]
             answer = a.rcode.value if a.found or a.rcode is not Rcode.NOERROR else "NOERROR, no records (NODATA)"
@@ -497,7 +543,10 @@ def render_climb(explorer: ClimbExplorer) -> None:
         result = climb(broken.cluster, client=explorer.client, service=explorer.service,
                        cni=explorer.cni.value, seed=int(explorer.seed.value))
     except (K8snetError, ValueError, TypeError) as exc:
-        explorer.message.value = _message_html(str(exc))
+        hint = ' Choose "every backend" under "break on" to inject it.' if explorer.backend.value else ""
+        explorer.message.value = _message_html(sentence(str(exc)) + hint)
+        explorer.rungs.value = ""  # a result left under an error reads as the error's result
+        explorer.last = None
         return
     explorer.message.value = ""
     injected = ", ".join(names) if names else "none (the healthy cluster)"
@@ -581,7 +630,9 @@ def render_mystery(exercise: MysteryExercise) -> None:
     try:
         m = mystery(exercise.cluster, int(exercise.seed.value), exercise.client, exercise.service, cni=exercise.cni)
     except (K8snetError, ValueError, TypeError) as exc:
-        exercise.message.value = _message_html(str(exc))
+        exercise.message.value = _message_html(sentence(str(exc)))
+        exercise.climb.value = exercise.verdict.value = ""
+        exercise.mystery = exercise.seen = exercise.last = None
         return
     exercise.message.value = ""
     exercise.mystery = m
@@ -678,27 +729,73 @@ def _table_html(table: Any, css: str) -> str:
     return f'<table class="{css}" style="{_TABLE_STYLE}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _address_literal(text: str):
+    """``text`` as an IPv4 address, or None when it is meant as a name."""
+    from ipaddress import IPv4Address
+
+    try:
+        return IPv4Address(text.strip())
+    except ValueError:
+        return None
+
+
+def _reverse_html(cluster: Cluster, pod: Pod, text: str, address) -> str:
+    """An address typed into the DNS explorer: what curl and nslookup really do with it."""
+    from ..dns import reverse
+    from ..netshoot import nslookup_address, ptr_name
+
+    name = reverse(cluster, address)
+    found = f"CoreDNS names it {name}" if name else "CoreDNS has no name for it (NXDOMAIN)"
+    shown = nslookup_address(cluster, pod, address)
+    return (
+        f'<div class="k8snet-dns-verdict" data-ok="true" data-literal="true"><b>{html.escape(text)}</b> is an '
+        "address, not a name: no search list applies. <code>curl</code> sends no DNS query at all and connects "
+        f"to it; <code>nslookup</code> asks the reverse (PTR) question for <code>{html.escape(ptr_name(address))}</code>: "
+        f"{html.escape(found)}.</div>"
+        '<pre style="font-size:12px;line-height:1.3">' + html.escape(shown.transcript) + "</pre>"
+    )
+
+
 def render_dns(explorer: DnsExplorer) -> None:
-    """The DNS explorer's callback: resolve the name from a debug pod in the namespace."""
+    """The DNS explorer's callback: resolve the name from a debug pod in the namespace.
+
+    An IPv4 address is looked up the way the tools do: no search list, a PTR query for
+    nslookup, no query for curl. Anything that is not a DNS name (a space, a label over
+    63 characters, over 253 in all) shows a message and clears the last result.
+    """
     from ..netshoot import cat_resolv_conf
 
     namespace = explorer.namespace.value
+    text = explorer.name.value
     try:
         if namespace not in explorer.clients:
             explorer.clients[namespace] = debug_pod(explorer.cluster, namespace)
         cluster, pod = explorer.clients[namespace]
-        shown = nslookup(cluster, pod, explorer.name.value)
+        address = _address_literal(text)
+        if address is not None:
+            explorer.result.value = _reverse_html(cluster, pod, text.strip(), address)
+            explorer.message.value = ""
+            explorer.last = None
+            return
+        shown = nslookup(cluster, pod, text)
     except (K8snetError, ValueError) as exc:
-        explorer.message.value = _message_html(str(exc))
+        explorer.message.value = _message_html(sentence(str(exc)))
+        explorer.result.value = ""  # never leave an earlier name's answer under the message
+        explorer.last = None
         return
     explorer.message.value = ""
     resolution = shown.resolution
-    verdict = (f"resolves to {', '.join(map(str, resolution.addresses))} as {resolution.fqdn}" if resolution.ok
-               else "does not resolve")
+    sent = len(resolution.answers) or 1
+    if resolution.ok:
+        verdict = f"resolves to {', '.join(map(str, resolution.addresses))} as {resolution.fqdn}"
+    elif resolution.timed_out:
+        verdict = f"gets no answer: {RESOLVER} waits {RESOLVER_TIMEOUT_S:g} s and gives up"
+    else:
+        verdict = "does not resolve"
     explorer.result.value = (
-        f'<div class="k8snet-dns-verdict" data-ok="{str(resolution.ok).lower()}"><b>{html.escape(explorer.name.value)}'
+        f'<div class="k8snet-dns-verdict" data-ok="{str(resolution.ok).lower()}"><b>{html.escape(text.strip())}'
         f"</b> from a pod in <b>{html.escape(namespace)}</b> {html.escape(verdict)} "
-        f"({len(resolution.answers)} quer{'y' if len(resolution.answers) == 1 else 'ies'} sent)</div>"
+        f"({sent} name{'' if sent == 1 else 's'} asked for, by netshoot's {RESOLVER} resolver)</div>"
         + _table_html(search_table(resolution), "k8snet-dns-queries")
         + '<pre style="font-size:12px;line-height:1.3">'
         + html.escape(cat_resolv_conf(cluster, pod).transcript + "\n" + shown.transcript) + "</pre>"
