@@ -79,6 +79,8 @@ __all__ = [
     "DnsExplorer",
     "dns_explorer",
     "render_dns",
+    "Shown06",
+    "reveal",
 ]
 
 #: What a broken rung means, in the lesson's words ("What just happened?"), per layer.
@@ -825,3 +827,77 @@ def dns_explorer(cluster: Cluster, name: str = "checkout-api-svc", namespace: st
         control.observe(lambda change: render_dns(explorer), names="value")
     render_dns(explorer)
     return explorer
+
+
+# --- what each gate of notebook 06 reveals ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Shown06:
+    """A reveal: an optional table and terminal text, as HTML in a notebook and as text elsewhere."""
+
+    text: str = ""
+    table: Any = None  # a view.tables.Table
+    note: str = ""
+
+    def _repr_html_(self) -> str:
+        parts = []
+        if self.note:
+            parts.append(f'<div style="max-width:760px;line-height:1.45;margin:4px 0">{html.escape(self.note)}</div>')
+        if self.table is not None:
+            parts.append(self.table._repr_html_())
+        if self.text:
+            parts.append('<pre style="font-size:12px;line-height:1.3;margin:4px 0;white-space:pre-wrap">'
+                         f"{html.escape(self.text)}</pre>")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return "\n\n".join(str(part) for part in (self.note, self.table, self.text) if part is not None and part != "")
+
+
+def reveal(prediction_id: str, cluster: Cluster, *, client: str = "production/debug-pod",
+           service: str = "production/checkout-api-svc") -> Shown06:
+    """What notebook 06 shows once the gate ``prediction_id`` is answered, computed from ``cluster``."""
+    from .. import iptables, kube_proxy
+    from ..dns import resolve
+    from ..faults import readiness_probes, with_readiness_probes
+    from ..netshoot import kubectl_get_endpoints, resolver_wait
+    from ..predictions.ladder import BROKEN_POD, with_client
+    from .tables import table
+
+    cluster = with_client(cluster, client)
+    target = cluster.service(service)
+    url = f"http://{target.cluster_ip}:{target.ports[0].port}/health"
+    if prediction_id == "06-names-tried":
+        resolution = resolve(cluster, cluster.pod(client), "checkout-api-svc.production")
+        return Shown06(table=table(search_table(resolution), caption=f"Names the resolver of {client} tried (musl)"))
+    if prediction_id == "06-first-rung":
+        stale = inject(cluster, "kube-proxy-stale", service=service, client=client).cluster
+        found = climb(stale, client=client, service=service)
+        return Shown06(text=str(found.finding), table=table(rungs_table(found), caption="The climb, kube-proxy stale on "
+                                                                                        f"{cluster.pod(client).node_name}"))
+    if prediction_id == "06-selector-curl":
+        broken = inject(cluster, "selector-mismatch", service=service, client=client).cluster
+        rules = kube_proxy.rules_of_service(kube_proxy.rules_for(broken, cluster.pod(client).node_name), target.key)
+        rejects = [line for line in iptables.to_save(rules).splitlines() if "REJECT" in line]
+        return Shown06(text=curl(broken, client, url).transcript + "\n\n# the rule kube-proxy wrote instead (iptables-save)\n"
+                       + "\n".join(rejects))
+    if prediction_id == "06-policy-curl":
+        broken = inject(cluster, "network-policy-deny", service=service, client=client).cluster
+        pod = broken.pod(BROKEN_POD, target.namespace)
+        return Shown06(text=curl(broken, client, f"http://{pod.pod_ip}:3000/health", connect_timeout=5).transcript)
+    if prediction_id == "06-coredns-wait":
+        down = inject(cluster, "coredns-down", service=service, client=client).cluster
+        resolution = resolve(down, down.pod(client), "checkout-api-svc")
+        waited = resolver_wait(resolution)
+        return Shown06(text=curl(down, client, "http://checkout-api-svc/health").transcript,
+                       table=table(search_table(resolution)),
+                       note=f"The query met: {resolution.reason}. netshoot's {RESOLVER} waited {waited:g} s; "
+                            f"a glibc image would have waited {resolver_wait(resolution, 'glibc'):g} s.")
+    if prediction_id == "06-localhost-probe":
+        broken = inject(cluster, "bound-to-localhost", service=service, client=client, pod=BROKEN_POD).cluster
+        events = [p.event for p in readiness_probes(broken, service) if p.event]
+        probed = with_readiness_probes(broken, service)
+        return Shown06(text="# kubectl describe pod, Events\n" + "\n".join(events) + "\n\n"
+                       + kubectl_get_endpoints(probed, service).transcript)
+    raise InvalidValue(f"notebook 06 has no gate {prediction_id!r}")
