@@ -72,13 +72,13 @@ def names_tried(cluster: Cluster, *, name: str = "checkout-api-svc.production", 
              + ", then ".join(f"`{a.name}` ({a.rcode.value})" for a in resolution.answers)
              + ". The resolver stops at the first name that exists"),
         wrong=tuple(o for o in (
-            Option("1", f"it looks qualified, but with fewer than 5 dots the resolver first appends "
+            Option("1", f"It looks qualified, but with fewer than 5 dots the resolver first appends "
                         f"`{pod.namespace}.svc.cluster.local`, and `{name}.{pod.namespace}.svc.cluster.local` "
                         "does not exist"),
             Option(str(len(resolution.candidates)),
-                   "the resolver does not try every candidate: it stops at the first name CoreDNS knows"),
+                   "The resolver does not try every candidate: it stops at the first name CoreDNS knows"),
         ) if o.text != str(sent)),
-        otherwise="count the names: the search list's domains in order, then the name as written, until one answers",
+        otherwise="Count the names: the search list's domains in order, then the name as written, until one answers",
         title="names tried for checkout-api-svc.production",
     )
 
@@ -93,10 +93,10 @@ def first_rung(cluster: Cluster, *, client: str = CLIENT) -> Prediction:
     explanations = {
         "DNS name": ("curl by name hangs, but nslookup answers at once: the name resolves, so DNS works. "
                      "A name that resolves and then does not connect is not a DNS problem"),
-        "ClusterIP": "no rule on this node turns the ClusterIP into a Pod IP, so the SYN to it is never answered",
-        "Endpoints": "the Endpoints list is fine: the pods are selected and Ready; only one node's rules are old",
-        "Pod IP": "every Pod IP answers: the pods and the network between nodes are healthy",
-        "inside the pod": "the apps listen on 0.0.0.0:3000; nothing inside the pods changed",
+        "ClusterIP": "No rule on this node turns the ClusterIP into a Pod IP, so the SYN to it is never answered",
+        "Endpoints": "The endpoints are fine: the pods are selected and Ready; only one node's rules are old",
+        "Pod IP": "Every Pod IP answers: the pods and the network between nodes are healthy",
+        "inside the pod": "The apps listen on 0.0.0.0:3000; nothing inside the pods changed",
     }
     return Prediction(
         "06-first-rung",
@@ -128,7 +128,7 @@ def selector_curl(cluster: Cluster, *, client: str = CLIENT) -> Prediction:
     why = {
         REFUSED: ("kube-proxy writes a REJECT rule for a Service with no endpoints: the client's own node answers "
                   "with ICMP port unreachable, and curl reports Connection refused at once"),
-        TIMED_OUT: ("the lesson calls it silently dropped, but nothing is dropped: kube-proxy rejects traffic to a "
+        TIMED_OUT: ("The lesson calls it silently dropped, but nothing is dropped: kube-proxy rejects traffic to a "
                     "Service without endpoints, so the answer comes at once"),
     }
     return _curl_gate(
@@ -145,9 +145,9 @@ def policy_curl(cluster: Cluster, *, client: str = CLIENT, cni: str = "calico") 
     pod = broken.pod(BROKEN_POD, "production")
     shown = curl(broken, client, f"http://{pod.pod_ip}:3000/health", cni=cni)
     why = {
-        TIMED_OUT: (f"{cni} drops the SYN that the policy denies and sends nothing back, so curl waits until it "
+        TIMED_OUT: (f"{cni.capitalize()} drops the SYN that the policy denies and sends nothing back, so curl waits until it "
                     "gives up: a policy is silence"),
-        REFUSED: ("a refusal needs someone to answer; a NetworkPolicy drop answers nothing. Refused means a REJECT "
+        REFUSED: ("A refusal needs someone to answer; a NetworkPolicy drop answers nothing. Refused means a REJECT "
                   "rule or a closed port"),
     }
     return _curl_gate(
@@ -168,7 +168,7 @@ def coredns_wait(cluster: Cluster, *, client: str = CLIENT) -> Prediction:
         after: (f"kube-proxy does reject the query at once, but netshoot is Alpine: its {RESOLVER} resolver sends "
                 "from an unconnected UDP socket, and Linux gives ICMP errors only to connected sockets. "
                 f"So it hears nothing, waits its {RESOLVER_TIMEOUT_S:g} s timeout, and curl says Could not resolve host"),
-        at_once: ("that is glibc (Debian, Ubuntu images): it connects its socket, reads ECONNREFUSED from the ICMP "
+        at_once: ("That is glibc (Debian, Ubuntu images): it connects its socket, reads ECONNREFUSED from the ICMP "
                   f"error and gives up at once. {RESOLVER}, in netshoot, never sees the error"),
     }
     answer = after if waited > 0 else at_once
@@ -197,10 +197,10 @@ def localhost_probe(cluster: Cluster, *, client: str = CLIENT, pod: str = BROKEN
     probe = next(p for p in readiness_probes(broken, SERVICE) if p.pod.endswith("/" + pod))
     stays, leaves = "it stays in the endpoints", "it leaves the endpoints"
     why = {
-        leaves: (f"the kubelet probes from the node, to the Pod IP: `{probe.url}`. The app listens on 127.0.0.1 "
+        leaves: (f"The kubelet probes from the node, to the Pod IP: `{probe.url}`. The app listens on 127.0.0.1 "
                  "only, so the probe is refused like any client, the pod turns not Ready and its address moves to "
                  "notReadyAddresses. The ClusterIP then never draws it"),
-        stays: ("the probe does not run on the pod's loopback: the kubelet connects to the Pod IP from the node, "
+        stays: ("The probe does not run on the pod's loopback: the kubelet connects to the Pod IP from the node, "
                 "where the app refuses it"),
     }
     answer = stays if address in ready else leaves

@@ -58,6 +58,7 @@ __all__ = [
     "fault_summary",
     "first_broken",
     "describe_excerpt",
+    "grep",
     "DESCRIBE_LINES",
     "curl_result",
     "climb_text",
@@ -233,7 +234,7 @@ def fault_summary(cluster: Cluster, *, client: Pod | str, service: Service | str
         found = climb(broken, client=source.key, service=target.key, cni=cni, seed=seed)
         rows.append({"fault": name, "first rung to break": first_broken(found),
                      "curl to the ClusterIP": curl_result(curl(broken, source.key, url, cni=cni, seed=seed))})
-    return table(rows, caption=f"The lesson's cluster on {cni}, client {source.key}, Service {target.key}")
+    return table(rows, caption=f"The lesson's cluster on {cni.capitalize()}, client {source.key}, Service {target.key}")
 
 
 # What `kubectl describe pod` says that matters on the ladder: the pod's IP, the
@@ -241,15 +242,24 @@ def fault_summary(cluster: Cluster, *, client: Pod | str, service: Service | str
 DESCRIBE_LINES = r"^(IP|Node):|Port:|Ready:|^Events:"
 
 
-def describe_excerpt(cluster: Cluster, pod: Pod | str, pattern: str = DESCRIBE_LINES) -> Output:
-    """``kubectl describe pod NAME | grep -E PATTERN``: the lines of the real describe that matter."""
+def grep(output: Output, pattern: str = DESCRIBE_LINES) -> Output:
+    """``COMMAND | grep -E PATTERN``: the lines of ``output`` that match, as grep prints them."""
     import re
 
+    kept = [line for line in output.text.splitlines() if re.search(pattern, line)]
+    return Output(f"{output.command} | grep -E '{pattern}'", "\n".join(kept), 0 if kept else 1, prompt=output.prompt)
+
+
+def describe_excerpt(cluster: Cluster, pod: Pod | str, pattern: str = DESCRIBE_LINES) -> Output:
+    """``kubectl describe pod NAME | grep -E PATTERN``: the lines of the real describe that matter."""
     from ..netshoot import kubectl_describe_pod
 
-    full = kubectl_describe_pod(cluster, pod)
-    kept = [line for line in full.text.splitlines() if re.search(pattern, line)]
-    return Output(f"{full.command} | grep -E '{pattern}'", "\n".join(kept), 0 if kept else 1, prompt=full.prompt)
+    return grep(kubectl_describe_pod(cluster, pod), pattern)
+
+
+def _shown(output: Output) -> Output:
+    """What a climb's transcript shows of ``output``: a describe is cut to the lines that matter."""
+    return grep(output) if output.command.startswith("kubectl describe pod") else output
 
 
 # --- a climb as text and HTML -------------------------------------------------------------
@@ -281,7 +291,7 @@ def _transcripts_html(result: Climb, *, only_last: bool = False) -> str:
     """Each rung's transcript, collapsible: broken rungs open (or only the last rung)."""
     parts = []
     for i, rung in enumerate(result.rungs, 1):
-        text = "\n".join(o.transcript for o in rung.outputs)
+        text = "\n".join(_shown(o).transcript for o in rung.outputs)
         shown = i == len(result.rungs) if only_last else not rung.passed
         opened = " open" if shown else ""
         parts.append(
