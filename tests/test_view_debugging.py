@@ -304,7 +304,7 @@ def test_widgets_carry_their_css_classes(cluster):
     assert "k8snet-cni" in explorer.cni._dom_classes and "k8snet-rungs" in explorer.rungs._dom_classes
     exercise = debugging.mystery_exercise(cluster, client=CLIENT, service=SERVICE, seed=2)
     assert "k8snet-diagnosis" in exercise.diagnosis._dom_classes
-    assert "k8snet-submit" in exercise.button._dom_classes and "k8snet-verdict" in exercise.verdict._dom_classes
+    assert "k8snet-submit" in exercise.button._dom_classes and "k8snet-mystery-verdict" in exercise.verdict._dom_classes
     names = debugging.dns_explorer(cluster)
     assert "k8snet-dns-name" in names.name._dom_classes and "k8snet-dns-result" in names.result._dom_classes
 

@@ -701,7 +701,7 @@ def mystery_exercise(cluster: Cluster, *, client: str, service: str, seed: int =
     shown.add_class("k8snet-mystery-climb")
     diagnosis.add_class("k8snet-diagnosis")
     button.add_class("k8snet-submit")
-    verdict.add_class("k8snet-verdict")
+    verdict.add_class("k8snet-mystery-verdict")  # k8snet-verdict is a prediction gate's verdict
     message.add_class("k8snet-message")
     ui = w.VBox([seed_box, message, shown, w.HBox([diagnosis, button]), verdict])
     exercise = MysteryExercise(cluster, source.key, target.key, cni, seed_box, shown, diagnosis, button, verdict,
