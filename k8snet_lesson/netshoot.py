@@ -159,7 +159,8 @@ def resolver_wait(resolution: Resolution, libc: str = RESOLVER) -> float:
     CoreDNS's answers come at once (0 s). When no DNS answer comes, the two C libraries
     differ on a query that kube-proxy's REJECT answers with ICMP port unreachable (the
     kube-dns Service has no endpoints): musl sends from an unconnected UDP socket, and
-    Linux reports ICMP errors only to connected sockets, so musl hears nothing and waits
+    Linux reports an ICMP error to a UDP socket only when it is connected (or has asked
+    for errors with IP_RECVERR, which musl does not), so musl hears nothing and waits
     its whole timeout; glibc connects its socket, reads ``ECONNREFUSED`` and gives up the
     whole search list at once. On silence (a dropped packet) both wait; the seconds
     given are musl's (glibc's retries add up differently and are not modelled).

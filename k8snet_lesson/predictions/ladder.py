@@ -166,7 +166,7 @@ def coredns_wait(cluster: Cluster, *, client: str = CLIENT) -> Prediction:
     at_once, after = "at once", f"after {RESOLVER_TIMEOUT_S:g} s"
     why = {
         after: (f"kube-proxy does reject the query at once, but netshoot is Alpine: its {RESOLVER} resolver sends "
-                "from an unconnected UDP socket, and Linux gives ICMP errors only to connected sockets. "
+                "from an unconnected UDP socket, and Linux hands an ICMP error only to a connected one. "
                 f"So it hears nothing, waits its {RESOLVER_TIMEOUT_S:g} s timeout, and curl says Could not resolve host"),
         at_once: ("That is glibc (Debian, Ubuntu images): it connects its socket, reads ECONNREFUSED from the ICMP "
                   f"error and gives up at once. {RESOLVER}, in netshoot, never sees the error"),

@@ -288,11 +288,11 @@ def _rung_row(i: int, rung: Rung, reveal: bool) -> str:
 
 
 def _transcripts_html(result: Climb, *, only_last: bool = False) -> str:
-    """Each rung's transcript, collapsible: broken rungs open (or only the last rung)."""
+    """Each rung's transcript, collapsible: broken rungs open (or only the last rung, when broken)."""
     parts = []
     for i, rung in enumerate(result.rungs, 1):
         text = "\n".join(_shown(o).transcript for o in rung.outputs)
-        shown = i == len(result.rungs) if only_last else not rung.passed
+        shown = (i == len(result.rungs) if only_last else True) and not rung.passed
         opened = " open" if shown else ""
         parts.append(
             f"<details{opened}><summary>{i}. {html.escape(rung.name)}: what the tools printed</summary>"
@@ -857,7 +857,8 @@ class Shown06:
         if self.table is not None:
             parts.append(self.table._repr_html_())
         if self.text:
-            parts.append('<pre style="font-size:12px;line-height:1.3;margin:4px 0;white-space:pre-wrap">'
+            parts.append('<pre style="font-size:12px;line-height:1.3;margin:4px 0;white-space:pre-wrap;'
+                         'word-break:normal;overflow-wrap:anywhere">'
                          f"{html.escape(self.text)}</pre>")
         return "".join(parts)
 

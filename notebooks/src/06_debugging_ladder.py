@@ -152,7 +152,7 @@ predict(predictions.build("06-localhost-probe", cluster),
 # `kube-proxy-stale` on cilium, which runs no kube-proxy: its ClusterIP rung reads Cilium's service map.
 
 # %%
-debugging.climb_explorer(cluster, client=CLIENT, service=SERVICE, faults=("bound-to-localhost",))
+debugging.climb_explorer(cluster, client=CLIENT, service=SERVICE)
 
 # %% [markdown]
 # ## The mystery fault
