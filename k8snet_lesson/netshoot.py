@@ -146,8 +146,8 @@ def debug_pod(cluster: Cluster, namespace: str = "default", *, node_name: str | 
 
 # --- the resolver -----------------------------------------------------------------------------
 
-# netshoot is an Alpine image: curl and every other program that calls getaddrinfo()
-# use musl's resolver. Its defaults are timeout:5 and attempts:2 (each name is sent
+# netshoot is an Alpine image: every program that looks names up with getaddrinfo()
+# (ping, most apps) uses musl's resolver. Its defaults are timeout:5 and attempts:2 (each name is sent
 # again after 2.5 s, and given up on after 5 s).
 RESOLVER = "musl"
 RESOLVER_TIMEOUT_S = 5.0

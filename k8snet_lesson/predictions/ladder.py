@@ -12,7 +12,7 @@ about something people get wrong on the ladder:
 - ``06-selector-curl`` and ``06-policy-curl``: refused or timed out, for curl to the
   ClusterIP when the selector matches nothing, and to a Pod IP when a NetworkPolicy
   denies the client on Calico (:func:`k8snet_lesson.netshoot.curl`);
-- ``06-coredns-wait``: with CoreDNS down, how curl by name fails in netshoot (musl)
+- ``06-coredns-wait``: with CoreDNS down, how fast a getaddrinfo() lookup fails in netshoot (musl)
   although kube-proxy rejects the query at once (:func:`k8snet_lesson.netshoot.resolver_wait`);
 - ``06-localhost-probe``: whether the pod whose app binds 127.0.0.1 stays in the
   Service's endpoints once it has an httpGet readiness probe
@@ -167,16 +167,16 @@ def coredns_wait(cluster: Cluster, *, client: str = CLIENT) -> Prediction:
     why = {
         after: (f"kube-proxy does reject the query at once, but netshoot is Alpine: its {RESOLVER} resolver sends "
                 "from an unconnected UDP socket, and Linux hands an ICMP error only to a connected one. "
-                f"So it hears nothing, waits its {RESOLVER_TIMEOUT_S:g} s timeout, and curl says Could not resolve host"),
+                f"So it hears nothing, waits its {RESOLVER_TIMEOUT_S:g} s timeout, then gives up on the whole search list"),
         at_once: ("That is glibc (Debian, Ubuntu images): it connects its socket, reads ECONNREFUSED from the ICMP "
                   f"error and gives up at once. {RESOLVER}, in netshoot, never sees the error"),
     }
     answer = after if waited > 0 else at_once
     return Prediction(
         "06-coredns-wait",
-        "CoreDNS pods are not ready, so kube-dns has no endpoints and kube-proxy REJECTs every query at once. "
-        "In netshoot, `curl http://checkout-api-svc/health` fails with Could not resolve host: at once, "
-        f"or after {RESOLVER_TIMEOUT_S:g} s?",
+        "CoreDNS pods are not ready, so kube-dns has no endpoints and kube-proxy REJECTs every DNS query at once. "
+        f"In netshoot (an Alpine image, so the {RESOLVER} C library), a program looks up `checkout-api-svc` with "
+        f"getaddrinfo(), as ping and most apps do. Does the lookup fail at once, or after {RESOLVER_TIMEOUT_S:g} s?",
         Kind.CHOICE,
         answer,
         why=why[answer],
