@@ -201,7 +201,8 @@ print(netshoot.netstat(wrong_port, f"production/{BROKEN_POD}").transcript)
 #
 # The lesson abridges curl: curl 7.88 prints `*   Trying` with three spaces, the request and response
 # headers, and after a refusal `Failed to connect ... Couldn't connect to server` and `curl: (7)`. The
-# lesson's `nslookup` output is busybox's; netshoot also ships BIND's, which prints the same answer so:
+# lesson's `nslookup` output is busybox's; netshoot installs BIND's tools, whose nslookup prints the same
+# answers so:
 
 # %%
 print(netshoot.nslookup(cluster, CLIENT, "checkout-api-svc.production.svc.cluster.local", style="bind").transcript)
