@@ -177,6 +177,8 @@ def test_on_cilium_a_stale_node_is_not_blamed_on_kube_proxy(cluster):
     assert on_cilium.finding.fault_name == "kube-proxy-stale"
     assert "restart kube-proxy" not in text and "KUBE-SVC chain for" not in text and "kube-proxy rule" not in text
     assert "Cilium's service map" in text and "restart the Cilium agent" in on_cilium.finding.advice
+    assert text.splitlines().count("Finding: ClusterIP (Cilium's service map): kube-proxy-stale") == 1
+    assert on_cilium.verdict == ("ClusterIP (kube-proxy)", "kube-proxy-stale")  # the layer itself is the same
     on_calico = ladder.climb(stale, client=CLIENT, service=SERVICE, cni="calico")
     assert "restart kube-proxy" in on_calico.finding.advice and "KUBE-SVC chain" in str(on_calico)
 

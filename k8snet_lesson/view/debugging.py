@@ -42,7 +42,7 @@ from ..cluster import Cluster, Pod, Service
 from ..dns import Rcode
 from ..errors import InvalidValue, K8snetError
 from ..faults import FAULTS, Layer, fault, inject, targets
-from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, mystery
+from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, layer_label, mystery
 from ..netshoot import NETSHOOT_IMAGE, RESOLVER, RESOLVER_TIMEOUT_S, Output, curl, debug_pod, nslookup
 from .gates import sentence
 from .widgets import Shown
@@ -149,7 +149,8 @@ def rungs_table(result: Climb) -> Any:
     """One row per rung of ``result``: its layer, ok or BROKEN, and what it showed."""
     pd = _pandas()
     rows = [
-        {"rung": r.name, "layer": r.layer.value, "result": "ok" if r.passed else "BROKEN", "what it showed": r.summary}
+        {"rung": r.name, "layer": layer_label(r.layer, result.cni), "result": "ok" if r.passed else "BROKEN",
+         "what it showed": r.summary}
         for r in result.rungs
     ]
     return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="#"))
@@ -323,7 +324,7 @@ def climb_html(result: Climb, *, reveal: bool = True) -> str:
             evidence = "".join(f"<li>{html.escape(e)}</li>" for e in f.evidence)
             body = (
                 f'<div class="k8snet-finding" data-fault="{html.escape(f.fault_name or "")}" style="color:{_BROKEN}">'
-                f"<b>Finding: {html.escape(f.layer.value)}: {html.escape(f.fault_name or 'no registered fault matches')}</b>"
+                f"<b>Finding: {html.escape(f.layer_label or f.layer.value)}: {html.escape(f.fault_name or 'no registered fault matches')}</b>"
                 f'<ul style="color:{_INK}">{evidence}</ul><span style="color:{_INK}">Fix: {html.escape(f.advice)}</span></div>'
             )
         if result.notes:
