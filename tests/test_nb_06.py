@@ -246,3 +246,18 @@ def test_gates_build_on_the_lessons_cluster_without_a_debug_pod():
     for pid in (p for p in predictions.catalogue() if p.startswith("06-")):
         made = predictions.build(pid, scenarios.lesson_cluster())
         assert predictions.check(made, made.answer).correct and made.tempting_option is not None
+
+
+def test_every_gate_reveals_what_the_model_computed():
+    pytest.importorskip("pandas")
+    from k8snet_lesson.view import debugging
+
+    lesson = scenarios.lesson_cluster()
+    shown = {pid: debugging.reveal(pid, lesson) for pid in predictions.catalogue() if pid.startswith("06-")}
+    assert len(shown) == 6 and all(s._repr_html_() and "…" not in s._repr_html_() for s in shown.values())
+    assert "<none>" in shown["06-selector-curl"].text and "-j REJECT --reject-with icmp-port-unreachable" in shown["06-selector-curl"].text
+    assert "curl: (28)" in shown["06-policy-curl"].text
+    assert "Readiness probe failed" in shown["06-localhost-probe"].text and "10.244.2.14" not in shown["06-localhost-probe"].text.split("ENDPOINTS")[1]
+    assert "waited 5 s; a glibc image would have waited 0 s" in shown["06-coredns-wait"].note
+    with pytest.raises(InvalidValue, match="no gate"):
+        debugging.reveal("06-nothing", lesson)

@@ -892,8 +892,9 @@ def reveal(prediction_id: str, cluster: Cluster, *, client: str = "production/de
         broken = inject(cluster, "selector-mismatch", service=service, client=client).cluster
         rules = kube_proxy.rules_of_service(kube_proxy.rules_for(broken, cluster.pod(client).node_name), target.key)
         rejects = [line for line in iptables.to_save(rules).splitlines() if "REJECT" in line]
-        return Shown06(text=curl(broken, client, url).transcript + "\n\n# the rule kube-proxy wrote instead (iptables-save)\n"
-                       + "\n".join(rejects))
+        return Shown06(text=curl(broken, client, url).transcript + "\n\n"
+                       + kubectl_get_endpoints(broken, service).transcript
+                       + "\n\n# the rule kube-proxy wrote for it (iptables-save, filter table)\n" + "\n".join(rejects))
     if prediction_id == "06-policy-curl":
         broken = inject(cluster, "network-policy-deny", service=service, client=client).cluster
         pod = broken.pod(BROKEN_POD, target.namespace)
