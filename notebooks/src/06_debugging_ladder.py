@@ -136,7 +136,7 @@ print(netshoot.netstat(transcript, f"production/{BROKEN_POD}").transcript)
 print(debugging.describe_excerpt(transcript, f"production/{BROKEN_POD}").transcript)
 
 # %% [markdown]
-# In the lesson this pod stays in the Service, so it has no
+# In the lesson this pod stays in the Service, so it has no HTTP
 # <abbr title="kubelet&#x27;s periodic check that a container is ready for traffic; a Pod that fails it leaves its Services&#x27; endpoints">readiness probe</abbr>.
 # Give it one:
 
