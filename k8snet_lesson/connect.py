@@ -143,6 +143,14 @@ def node_rules(cluster: Cluster, node_name: str) -> RuleSet:
     return rules_for(seen, node_name)
 
 
+def _replaces_kube_proxy(cni: str) -> bool:
+    """Whether ``cni`` answers ClusterIPs itself (Cilium's kube-proxy replacement): then no
+    kube-proxy runs, and the same decisions come from Cilium's eBPF service map."""
+    from .cni import profile
+
+    return profile(cni).replaces_kube_proxy
+
+
 def enforces_network_policy(cni: str) -> bool:
     """Whether the CNI profile ``cni`` enforces NetworkPolicy (NotFound lists the profiles).
 
@@ -194,7 +202,8 @@ def connect(
         return Connection(
             **base, outcome=Outcome.REFUSED, reason=Reason.SERVICE_REJECT, trace=walk, service=service,
             detail=f"kube-proxy on {node_name} rejects {destination}:{port}: {who} has no endpoints "
-            "(REJECT --reject-with icmp-port-unreachable)",
+            "(REJECT --reject-with icmp-port-unreachable)" if not _replaces_kube_proxy(cni) else
+            f"Cilium on {node_name} refuses {destination}:{port}: {who} has no backends in its service map",
         )
     if walk.verdict is Verdict.DROP:
         return Connection(
@@ -218,8 +227,10 @@ def connect(
         why = "kube-proxy on this node has not synced" if not cluster.node(node_name).kube_proxy_synced else "no Service has this ClusterIP and port"
         return Connection(
             **base, outcome=Outcome.TIMED_OUT, reason=Reason.NO_RULE, trace=walk, service=service,
-            detail=f"no kube-proxy rule on {node_name} matches {destination}:{port} ({why}); "
-            "no interface holds a ClusterIP, so nothing answers",
+            detail=(f"no kube-proxy rule on {node_name} matches {destination}:{port} ({why}); "
+                    if not _replaces_kube_proxy(cni) else
+                    f"Cilium's service map on {node_name} has no entry for {destination}:{port}; ")
+            + "no interface holds a ClusterIP, so nothing answers",
         )
     more = dict(trace=walk, service=service, endpoint=endpoint, candidates=candidates)
     hop = f"{destination}:{port}" + (f" -> DNAT {target}:{target_port}" if endpoint else "")

@@ -23,7 +23,10 @@ Models three things a real cluster does:
   client node's kube-proxy rules to a CoreDNS pod like any other Service traffic
   (:func:`k8snet_lesson.connect.connect`): when the kube-dns Service has no ready
   endpoints (CoreDNS pods absent or not ready), or the packet finds no pod listening,
-  the query is never answered and the resolver gives up ("DNS down").
+  no DNS answer comes back and the resolver gives up ("DNS down"); ``refused`` says
+  kube-proxy's REJECT sent an ICMP port unreachable, which musl never sees (it waits
+  out its timeout) and glibc turns into ECONNREFUSED at once
+  (:func:`k8snet_lesson.netshoot.resolver_wait`).
 
 What it simplifies: A records only (no AAAA, SRV, CNAME or ExternalName answers); names
 outside the cluster domain are forwarded upstream, and the model's upstream knows no
@@ -132,6 +135,7 @@ class Resolution:
     answers: tuple[Answer, ...]
     timed_out: bool = False
     reason: str = ""
+    refused: bool = False  # the query met kube-proxy's REJECT (ICMP port unreachable), not silence
 
     @property
     def answer(self) -> Answer | None:
@@ -169,10 +173,28 @@ def resolv_conf(cluster: Cluster, pod: Pod) -> ResolvConf:
     return ResolvConf((nameserver(cluster),), search, 5)
 
 
+# A DNS name (RFC 1035, RFC 1123): labels of 1 to 63 letters, digits and hyphens (and
+# the underscores of SRV names), at most 253 characters without the final dot.
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
 def _normal(name: str) -> str:
     name = name.strip()
     if not name or name == "." or ".." in name or name.startswith("."):
         raise InvalidValue(f"{name!r} is not a DNS name")
+    shown = repr(name) if len(name) <= 60 else f"The {len(name)}-character name"
+    bad = sorted({c for c in name if c != "." and c not in _LABEL_CHARS})
+    if bad:
+        what = "a space" if bad == [" "] else "the characters " + " ".join(repr(c) for c in bad)
+        raise InvalidValue(f"{shown} is not a DNS name: it holds {what}; a name is labels of letters, "
+                           "digits and hyphens joined by dots")
+    for label in name.rstrip(".").split("."):
+        if len(label) > 63:
+            raise InvalidValue(f"{shown} is not a DNS name: one of its labels has {len(label)} characters; "
+                               "a label (the part between two dots) has at most 63")
+    if len(name.rstrip(".")) > 253:
+        raise InvalidValue(f"{shown} is not a DNS name: it has {len(name.rstrip('.'))} characters; "
+                           "a DNS name has at most 253")
     return name
 
 
@@ -334,7 +356,8 @@ def resolve(cluster: Cluster, client: Pod, name: str, *, cni: str | None = None,
     candidates = search_names(name, conf)
     path = connect(cluster, client, server, DNS_PORT, Protocol.UDP, cni=cni, seed=seed)
     if path.outcome is not Outcome.ESTABLISHED:
-        return Resolution(name, server, candidates, (), timed_out=True, reason=path.detail)
+        return Resolution(name, server, candidates, (), timed_out=True, reason=path.detail,
+                          refused=path.outcome is Outcome.REFUSED)
     answers = []
     for candidate in candidates:
         answer = lookup(cluster, candidate)

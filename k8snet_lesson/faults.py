@@ -57,6 +57,9 @@ __all__ = [
     "targets",
     "backends",
     "target_port",
+    "Probe",
+    "readiness_probes",
+    "with_readiness_probes",
 ]
 
 CONTROLLER = "endpointslice-controller.k8s.io"
@@ -216,7 +219,8 @@ def _selector_mismatch(cluster: Cluster, service: Service, client: Pod, pod: str
     is the one that stops matching.
     """
     if pod is not None:
-        raise InvalidValue("selector-mismatch breaks the selector, so every backend (no pod= for it)")
+        raise InvalidValue("selector-mismatch changes the Service's selector, which every backend shares: "
+                           "it cannot break one pod alone")
     pods = backends(cluster, service)
     selector = service.selector or Labels()
     apps = [p.labels["app"] for p in pods if "app" in p.labels]
@@ -237,7 +241,8 @@ def _readiness_failing(cluster: Cluster, service: Service, client: Pod, pod: str
 
 def _wrong_target_port(cluster: Cluster, service: Service, client: Pod, pod: str | None) -> Cluster:
     if pod is not None:
-        raise InvalidValue("wrong-target-port changes the Service, so it breaks every backend (no pod= for it)")
+        raise InvalidValue("wrong-target-port changes the Service's targetPort, which every backend shares: "
+                           "it cannot break one pod alone")
     pods = backends(cluster, service)
     first = _service_port(service)
     wrong = _free_port(_ports_of(pods) | {first.port})
@@ -352,7 +357,8 @@ def _cidr_overlap(cluster: Cluster, service: Service, client: Pod, pod: str | No
 _REGISTRY: tuple[Fault, ...] = (
     Fault(
         "coredns-down",
-        "CoreDNS pods are not ready, so the kube-dns Service has no endpoints: every name times out",
+        "CoreDNS pods are not ready, so the kube-dns Service has no endpoints: kube-proxy rejects every query "
+        "(musl, as in netshoot, waits out its 5 s timeout; glibc fails at once)",
         Layer.DNS,
         "fix the CoreDNS pods (kubectl -n kube-system get pods -l k8s-app=kube-dns; logs, then rollout restart)",
         _coredns_down,
@@ -459,3 +465,50 @@ def inject(
         current_client = broken.pod(source.key)
         broken = FAULTS[name].breaks(broken, current_service, current_client, pod)
     return Broken(broken, cluster, ordered, target.key, source.key, pod)
+
+
+# --- readiness probes ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What the kubelet's httpGet readiness probe of one backend finds.
+
+    ``url`` is where the probe goes; ``passes`` whether the app accepts it; ``event`` the
+    text ``kubectl describe pod`` shows under Events when it fails (empty when it passes).
+    """
+
+    pod: str
+    url: str
+    passes: bool
+    event: str = ""
+
+
+def readiness_probes(cluster: Cluster, service: Service | str, *, path: str = "/health") -> tuple[Probe, ...]:
+    """An httpGet readiness probe on the Service's target port, run against each backend.
+
+    The kubelet runs the probe from its node, in the node's network namespace, and
+    ``httpGet.host`` defaults to the pod's IP: the probe reaches the app exactly as a
+    client's connection does, on ``eth0``. An app bound to 127.0.0.1 refuses it, so the
+    pod turns not Ready and leaves the Service's endpoints. (An ``exec`` probe runs
+    inside the container and could still pass; the model probes over HTTP only.)
+    """
+    target = service if isinstance(service, Service) else cluster.service(service)
+    out = []
+    for pod in backends(cluster, target):
+        port = target_port(target, pod)
+        url = f"http://{pod.pod_ip}:{port}{path}"
+        sockets = [(a, p) for c in pod.containers for (a, p, proto) in c.listening if proto is Protocol.TCP]
+        passes = port is not None and any(p == port and a != LOOPBACK for a, p in sockets)
+        event = "" if passes else (f'Readiness probe failed: Get "{url}": dial tcp {pod.pod_ip}:{port}: '
+                                   "connect: connection refused")
+        out.append(Probe(pod.key, url, passes, event))
+    return tuple(out)
+
+
+def with_readiness_probes(cluster: Cluster, service: Service | str, *, path: str = "/health") -> Cluster:
+    """``cluster`` with each backend's Ready condition set by its readiness probe (:func:`readiness_probes`)."""
+    target = service if isinstance(service, Service) else cluster.service(service)
+    results = {probe.pod: probe.passes for probe in readiness_probes(cluster, target, path=path)}
+    pods = [p.with_ready(results[p.key]) for p in backends(cluster, target)]
+    return _replace_pods(cluster, pods, target)

@@ -87,6 +87,7 @@ __all__ = [
     "climb_with",
     "mystery",
     "check_diagnosis",
+    "layer_label",
 ]
 
 HEALTH_PATH = "/health"
@@ -115,10 +116,11 @@ class Finding:
     fault_name: str | None
     evidence: tuple[str, ...]
     advice: str
+    layer_label: str = ""  # the layer as this cluster names it (Cilium: no kube-proxy); layer.value by default
 
     def __str__(self) -> str:
         name = self.fault_name or "no registered fault matches"
-        lines = [f"Finding: {self.layer.value}: {name}"]
+        lines = [f"Finding: {self.layer_label or self.layer.value}: {name}"]
         lines += [f"  - {line}" for line in self.evidence]
         lines.append(f"  Fix: {self.advice}")
         return "\n".join(lines)
@@ -454,6 +456,24 @@ def _policy_notes(cluster: Cluster, client: Pod, service: Service, cni: str) -> 
     return notes
 
 
+def _replaces_kube_proxy(cni: str) -> bool:
+    from .cni import profile
+
+    return profile(cni).replaces_kube_proxy
+
+
+def layer_label(layer: Layer, cni: str) -> str:
+    """``layer`` as a cluster on ``cni`` names it: with Cilium's kube-proxy replacement the
+    ClusterIP rung is Cilium's service map, not kube-proxy.
+
+    >>> layer_label(Layer.SERVICE, "calico"), layer_label(Layer.SERVICE, "cilium")
+    ('ClusterIP (kube-proxy)', "ClusterIP (Cilium's service map)")
+    """
+    if layer is Layer.SERVICE and _replaces_kube_proxy(cni):
+        return "ClusterIP (Cilium's service map)"
+    return layer.value
+
+
 def _rules_for(explained: Iterable[ServiceExplanation], address: IPv4Address, port: int, protocol: str) -> ServiceExplanation | None:
     return next((e for e in explained if e.cluster_ip == address and e.port == port and e.protocol == protocol), None)
 
@@ -479,6 +499,8 @@ def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Se
     notes = _policy_notes(cluster, source, target, cni)
 
     def done(finding: Finding | None) -> Climb:
+        if finding is not None and layer_label(finding.layer, cni) != finding.layer.value:
+            finding = dataclasses.replace(finding, layer_label=layer_label(finding.layer, cni))
         return Climb(source.key, target.key, cni, seed, tuple(rungs), finding, tuple(notes))
 
     rung, finding = _dns_rung(tools, cluster, source, target)
@@ -519,13 +541,21 @@ def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Se
         if through_service is not None and not through_service.ok:
             evidence = [f"every pod IP answers, the ClusterIP does not: {through_service.detail}"]
             programmed = _rules_for(tools.kube_proxy(node), target.cluster_ip, port, first.protocol.iptables)
-            name = None
-            if programmed is None:
+            name, advice = None, None
+            if programmed is None and _replaces_kube_proxy(cni):
+                # No kube-proxy runs: Cilium's agent answers ClusterIPs from its eBPF service map
+                # (the model reads the same entries kube-proxy would have programmed).
+                evidence.append(f"{cni} replaces kube-proxy: there are no KUBE-SVC rules to read; Cilium's service "
+                                f"map on {node} (cilium-dbg service list) has no entry for {target.cluster_ip}:{port}")
+                name = "kube-proxy-stale"
+                advice = ("restart the Cilium agent on that node (kubectl -n kube-system delete pod -l k8s-app=cilium "
+                          "--field-selector spec.nodeName=NODE), so it syncs its service map again")
+            elif programmed is None:
                 evidence.append(f"kube-proxy on {node} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
                 name = "kube-proxy-stale"
             elif programmed.drop:
                 evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
-            return done(_finding(name, Layer.SERVICE, evidence))
+            return done(_finding(name, Layer.SERVICE, evidence, advice))
         return done(None)
 
     seen, address, pod_port = failed[0]

@@ -51,6 +51,10 @@ __all__ = [
     "Output",
     "debug_pod",
     "nslookup",
+    "nslookup_address",
+    "ptr_name",
+    "resolver_wait",
+    "RESOLVER",
     "curl",
     "netstat",
     "cat_resolv_conf",
@@ -140,6 +144,47 @@ def debug_pod(cluster: Cluster, namespace: str = "default", *, node_name: str | 
     return out, out.pod(name, namespace)
 
 
+# --- the resolver -----------------------------------------------------------------------------
+
+# netshoot is an Alpine image: every program that looks names up with getaddrinfo()
+# (ping, most apps) uses musl's resolver. Its defaults are timeout:5 and attempts:2 (each name is sent
+# again after 2.5 s, and given up on after 5 s).
+RESOLVER = "musl"
+RESOLVER_TIMEOUT_S = 5.0
+
+
+def resolver_wait(resolution: Resolution, libc: str = RESOLVER) -> float:
+    """How long (seconds) ``libc``'s getaddrinfo() waits before it gives up on ``resolution``.
+
+    CoreDNS's answers come at once (0 s). When no DNS answer comes, the two C libraries
+    differ on a query that kube-proxy's REJECT answers with ICMP port unreachable (the
+    kube-dns Service has no endpoints): musl sends from an unconnected UDP socket, and
+    Linux reports an ICMP error to a UDP socket only when it is connected (or has asked
+    for errors with IP_RECVERR, which musl does not), so musl hears nothing and waits
+    its whole timeout; glibc connects its socket, reads ``ECONNREFUSED`` and gives up the
+    whole search list at once. On silence (a dropped packet) both wait; the seconds
+    given are musl's (glibc's retries add up differently and are not modelled).
+
+        >>> from k8snet_lesson.dns import Resolution
+        >>> from ipaddress import IPv4Address
+        >>> rejected = Resolution("checkout-api-svc", IPv4Address("10.96.0.10"), (), (), timed_out=True, refused=True)
+        >>> resolver_wait(rejected, "musl"), resolver_wait(rejected, "glibc")
+        (5.0, 0.0)
+    """
+    if libc not in ("musl", "glibc"):
+        raise InvalidValue(f"libc {libc!r}: the model knows musl (Alpine, netshoot) and glibc (Debian, Ubuntu)")
+    if not resolution.timed_out:
+        return 0.0
+    if resolution.refused and libc == "glibc":
+        return 0.0
+    return RESOLVER_TIMEOUT_S
+
+
+def ptr_name(address: IPv4Address) -> str:
+    """The name a reverse (PTR) query asks for: ``10.96.214.88`` -> ``88.214.96.10.in-addr.arpa``."""
+    return ".".join(reversed(str(address).split("."))) + ".in-addr.arpa"
+
+
 # --- nslookup ---------------------------------------------------------------------------------
 
 
@@ -160,9 +205,16 @@ def nslookup(
     cni: str | None = None,
     seed: int = 0,
 ) -> Output:
-    """``nslookup NAME`` run in ``client``."""
+    """``nslookup NAME`` run in ``client``.
+
+    An IPv4 address is not a name: nslookup asks CoreDNS the reverse (PTR) question
+    for it, and no search list applies (:func:`nslookup_address`).
+    """
     client = _pod(cluster, client)
     style = NslookupStyle(style)
+    literal = _ip_literal(name.strip())
+    if literal is not None:
+        return nslookup_address(cluster, client, literal, style=style, cni=cni, seed=seed)
     resolution = resolve(cluster, client, name, cni=cni, seed=seed)
     server = resolution.nameserver
     shown = name.rstrip(".") if style is NslookupStyle.BIND else name
@@ -193,6 +245,50 @@ def nslookup(
                 lines += [f"** server can't find {shown}: NXDOMAIN", ""]
                 code = 1
     return Output(f"nslookup {name}", "\n".join(lines), code, resolution=resolution)
+
+
+def nslookup_address(
+    cluster: Cluster,
+    client: Pod | str,
+    address: IPv4Address | str,
+    *,
+    style: NslookupStyle | str = NslookupStyle.BUSYBOX,
+    cni: str | None = None,
+    seed: int = 0,
+) -> Output:
+    """``nslookup ADDRESS``: one PTR query for ``ADDRESS``'s ``in-addr.arpa`` name, no search list.
+
+    busybox prints the address with the name CoreDNS gives it (or without one) and
+    succeeds either way; BIND prints ``name = ...`` or ``NXDOMAIN``.
+    """
+    from .dns import nameserver
+
+    client = _pod(cluster, client)
+    style = NslookupStyle(style)
+    literal = _ip_literal(str(address).strip())
+    if literal is None:
+        raise InvalidValue(f"{address!r} is not an IPv4 address")
+    address = literal
+    server = nameserver(cluster)
+    path = connect(cluster, client, server, 53, Protocol.UDP, cni=cni, seed=seed)
+    up = path.established
+    query = ptr_name(address)
+    if not up:
+        if style is NslookupStyle.BIND:
+            return Output(f"nslookup {address}", ";; connection timed out; no servers could be reached\n", 1)
+        text = f"{'Server:':<10} {server}\nAddress 1: {server}\n\nnslookup: can't resolve '{address}'"
+        return Output(f"nslookup {address}", text, 1)
+    name = reverse(cluster, address)
+    if style is NslookupStyle.BUSYBOX:
+        lines = [f"{'Server:':<10} {server}", *_busybox_address_lines(cluster, (server,), True), "",
+                 f"{'Name:':<10} {address}", *_busybox_address_lines(cluster, (address,), True)]
+        return Output(f"nslookup {address}", "\n".join(lines), 0)
+    lines = [f"Server:\t\t{server}", f"Address:\t{server}#53", ""]
+    if name:
+        lines += [f"{query}\tname = {name}.", ""]
+        return Output(f"nslookup {address}", "\n".join(lines), 0)
+    lines += [f"** server can't find {query}: NXDOMAIN", ""]
+    return Output(f"nslookup {address}", "\n".join(lines), 1)
 
 
 # --- curl -------------------------------------------------------------------------------------

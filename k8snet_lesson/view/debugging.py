@@ -42,8 +42,9 @@ from ..cluster import Cluster, Pod, Service
 from ..dns import Rcode
 from ..errors import InvalidValue, K8snetError
 from ..faults import FAULTS, Layer, fault, inject, targets
-from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, mystery
-from ..netshoot import NETSHOOT_IMAGE, Output, curl, debug_pod, nslookup
+from ..ladder import Climb, Mystery, Rung, Verdict, check_diagnosis, climb, layer_label, mystery
+from ..netshoot import NETSHOOT_IMAGE, RESOLVER, RESOLVER_TIMEOUT_S, Output, curl, debug_pod, nslookup
+from .gates import sentence
 from .widgets import Shown
 from .widgets import message_html as _message_html
 
@@ -54,6 +55,11 @@ __all__ = [
     "rungs_table",
     "climbs_table",
     "fault_table",
+    "fault_summary",
+    "first_broken",
+    "describe_excerpt",
+    "grep",
+    "DESCRIBE_LINES",
     "curl_result",
     "climb_text",
     "climb_html",
@@ -74,6 +80,8 @@ __all__ = [
     "DnsExplorer",
     "dns_explorer",
     "render_dns",
+    "Shown06",
+    "reveal",
 ]
 
 #: What a broken rung means, in the lesson's words ("What just happened?"), per layer.
@@ -141,7 +149,8 @@ def rungs_table(result: Climb) -> Any:
     """One row per rung of ``result``: its layer, ok or BROKEN, and what it showed."""
     pd = _pandas()
     rows = [
-        {"rung": r.name, "layer": r.layer.value, "result": "ok" if r.passed else "BROKEN", "what it showed": r.summary}
+        {"rung": r.name, "layer": layer_label(r.layer, result.cni), "result": "ok" if r.passed else "BROKEN",
+         "what it showed": r.summary}
         for r in result.rungs
     ]
     return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="#"))
@@ -207,6 +216,53 @@ def fault_table(
     return table
 
 
+def first_broken(result: Climb) -> str:
+    """The first rung of ``result`` that broke (``none: every rung passes`` when none did)."""
+    return next((r.name for r in result.rungs if not r.passed), "none: every rung passes")
+
+
+def fault_summary(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str = "calico",
+                  seed: int = 0) -> Any:
+    """Every registered fault in a few words: the first rung that breaks and what curl to
+    the ClusterIP prints, as a readable table (one row per fault, text left-aligned)."""
+    from .tables import table
+
+    target, source = targets(cluster, service, client)
+    url = f"http://{target.cluster_ip}:{target.ports[0].port}/health"
+    rows = []
+    for name in FAULTS:
+        broken = inject(cluster, name, service=target.key, client=source.key).cluster
+        found = climb(broken, client=source.key, service=target.key, cni=cni, seed=seed)
+        rows.append({"fault": name, "first rung to break": first_broken(found),
+                     "curl to the ClusterIP": curl_result(curl(broken, source.key, url, cni=cni, seed=seed))})
+    return table(rows, caption=f"The lesson's cluster on {cni.capitalize()}, client {source.key}, Service {target.key}")
+
+
+# What `kubectl describe pod` says that matters on the ladder: the pod's IP, the
+# ports it declares, and whether it is Ready.
+DESCRIBE_LINES = r"^(IP|Node):|Port:|Ready:|^Events:"
+
+
+def grep(output: Output, pattern: str = DESCRIBE_LINES) -> Output:
+    """``COMMAND | grep -E PATTERN``: the lines of ``output`` that match, as grep prints them."""
+    import re
+
+    kept = [line for line in output.text.splitlines() if re.search(pattern, line)]
+    return Output(f"{output.command} | grep -E '{pattern}'", "\n".join(kept), 0 if kept else 1, prompt=output.prompt)
+
+
+def describe_excerpt(cluster: Cluster, pod: Pod | str, pattern: str = DESCRIBE_LINES) -> Output:
+    """``kubectl describe pod NAME | grep -E PATTERN``: the lines of the real describe that matter."""
+    from ..netshoot import kubectl_describe_pod
+
+    return grep(kubectl_describe_pod(cluster, pod), pattern)
+
+
+def _shown(output: Output) -> Output:
+    """What a climb's transcript shows of ``output``: a describe is cut to the lines that matter."""
+    return grep(output) if output.command.startswith("kubectl describe pod") else output
+
+
 # --- a climb as text and HTML -------------------------------------------------------------
 
 
@@ -233,11 +289,11 @@ def _rung_row(i: int, rung: Rung, reveal: bool) -> str:
 
 
 def _transcripts_html(result: Climb, *, only_last: bool = False) -> str:
-    """Each rung's transcript, collapsible: broken rungs open (or only the last rung)."""
+    """Each rung's transcript, collapsible: broken rungs open (or only the last rung, when broken)."""
     parts = []
     for i, rung in enumerate(result.rungs, 1):
-        text = "\n".join(o.transcript for o in rung.outputs)
-        shown = i == len(result.rungs) if only_last else not rung.passed
+        text = "\n".join(_shown(o).transcript for o in rung.outputs)
+        shown = (i == len(result.rungs) if only_last else True) and not rung.passed
         opened = " open" if shown else ""
         parts.append(
             f"<details{opened}><summary>{i}. {html.escape(rung.name)}: what the tools printed</summary>"
@@ -268,7 +324,7 @@ def climb_html(result: Climb, *, reveal: bool = True) -> str:
             evidence = "".join(f"<li>{html.escape(e)}</li>" for e in f.evidence)
             body = (
                 f'<div class="k8snet-finding" data-fault="{html.escape(f.fault_name or "")}" style="color:{_BROKEN}">'
-                f"<b>Finding: {html.escape(f.layer.value)}: {html.escape(f.fault_name or 'no registered fault matches')}</b>"
+                f"<b>Finding: {html.escape(f.layer_label or f.layer.value)}: {html.escape(f.fault_name or 'no registered fault matches')}</b>"
                 f'<ul style="color:{_INK}">{evidence}</ul><span style="color:{_INK}">Fix: {html.escape(f.advice)}</span></div>'
             )
         if result.notes:
@@ -377,7 +433,10 @@ def search_table(resolution) -> Any:
     rows = []
     for i, name in enumerate(resolution.candidates):
         if resolution.timed_out:
-            answer, addresses = "no answer (timed out)", "-"
+            # musl gives up the whole search when its first name gets no answer (EAI_AGAIN)
+            answer = f"no answer: {RESOLVER} waits {RESOLVER_TIMEOUT_S:g} s, then gives up" if i == 0 else \
+                "not sent (the resolver gave up)"
+            addresses = "-"
         elif i < len(resolution.answers):
             a = resolution.answers[i]
             answer = a.rcode.value if a.found or a.rcode is not Rcode.NOERROR else "NOERROR, no records (NODATA)"
@@ -497,7 +556,10 @@ def render_climb(explorer: ClimbExplorer) -> None:
         result = climb(broken.cluster, client=explorer.client, service=explorer.service,
                        cni=explorer.cni.value, seed=int(explorer.seed.value))
     except (K8snetError, ValueError, TypeError) as exc:
-        explorer.message.value = _message_html(str(exc))
+        hint = ' Choose "every backend" under "break on" to inject it.' if explorer.backend.value else ""
+        explorer.message.value = _message_html(sentence(str(exc)) + hint)
+        explorer.rungs.value = ""  # a result left under an error reads as the error's result
+        explorer.last = None
         return
     explorer.message.value = ""
     injected = ", ".join(names) if names else "none (the healthy cluster)"
@@ -581,7 +643,9 @@ def render_mystery(exercise: MysteryExercise) -> None:
     try:
         m = mystery(exercise.cluster, int(exercise.seed.value), exercise.client, exercise.service, cni=exercise.cni)
     except (K8snetError, ValueError, TypeError) as exc:
-        exercise.message.value = _message_html(str(exc))
+        exercise.message.value = _message_html(sentence(str(exc)))
+        exercise.climb.value = exercise.verdict.value = ""
+        exercise.mystery = exercise.seen = exercise.last = None
         return
     exercise.message.value = ""
     exercise.mystery = m
@@ -638,7 +702,7 @@ def mystery_exercise(cluster: Cluster, *, client: str, service: str, seed: int =
     shown.add_class("k8snet-mystery-climb")
     diagnosis.add_class("k8snet-diagnosis")
     button.add_class("k8snet-submit")
-    verdict.add_class("k8snet-verdict")
+    verdict.add_class("k8snet-mystery-verdict")  # k8snet-verdict is a prediction gate's verdict
     message.add_class("k8snet-message")
     ui = w.VBox([seed_box, message, shown, w.HBox([diagnosis, button]), verdict])
     exercise = MysteryExercise(cluster, source.key, target.key, cni, seed_box, shown, diagnosis, button, verdict,
@@ -678,27 +742,73 @@ def _table_html(table: Any, css: str) -> str:
     return f'<table class="{css}" style="{_TABLE_STYLE}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _address_literal(text: str):
+    """``text`` as an IPv4 address, or None when it is meant as a name."""
+    from ipaddress import IPv4Address
+
+    try:
+        return IPv4Address(text.strip())
+    except ValueError:
+        return None
+
+
+def _reverse_html(cluster: Cluster, pod: Pod, text: str, address) -> str:
+    """An address typed into the DNS explorer: what curl and nslookup really do with it."""
+    from ..dns import reverse
+    from ..netshoot import nslookup_address, ptr_name
+
+    name = reverse(cluster, address)
+    found = f"CoreDNS names it {name}" if name else "CoreDNS has no name for it (NXDOMAIN)"
+    shown = nslookup_address(cluster, pod, address)
+    return (
+        f'<div class="k8snet-dns-verdict" data-ok="true" data-literal="true"><b>{html.escape(text)}</b> is an '
+        "address, not a name: no search list applies. <code>curl</code> sends no DNS query at all and connects "
+        f"to it; <code>nslookup</code> asks the reverse (PTR) question for <code>{html.escape(ptr_name(address))}</code>: "
+        f"{html.escape(found)}.</div>"
+        '<pre style="font-size:12px;line-height:1.3">' + html.escape(shown.transcript) + "</pre>"
+    )
+
+
 def render_dns(explorer: DnsExplorer) -> None:
-    """The DNS explorer's callback: resolve the name from a debug pod in the namespace."""
+    """The DNS explorer's callback: resolve the name from a debug pod in the namespace.
+
+    An IPv4 address is looked up the way the tools do: no search list, a PTR query for
+    nslookup, no query for curl. Anything that is not a DNS name (a space, a label over
+    63 characters, over 253 in all) shows a message and clears the last result.
+    """
     from ..netshoot import cat_resolv_conf
 
     namespace = explorer.namespace.value
+    text = explorer.name.value
     try:
         if namespace not in explorer.clients:
             explorer.clients[namespace] = debug_pod(explorer.cluster, namespace)
         cluster, pod = explorer.clients[namespace]
-        shown = nslookup(cluster, pod, explorer.name.value)
+        address = _address_literal(text)
+        if address is not None:
+            explorer.result.value = _reverse_html(cluster, pod, text.strip(), address)
+            explorer.message.value = ""
+            explorer.last = None
+            return
+        shown = nslookup(cluster, pod, text)
     except (K8snetError, ValueError) as exc:
-        explorer.message.value = _message_html(str(exc))
+        explorer.message.value = _message_html(sentence(str(exc)))
+        explorer.result.value = ""  # never leave an earlier name's answer under the message
+        explorer.last = None
         return
     explorer.message.value = ""
     resolution = shown.resolution
-    verdict = (f"resolves to {', '.join(map(str, resolution.addresses))} as {resolution.fqdn}" if resolution.ok
-               else "does not resolve")
+    sent = len(resolution.answers) or 1
+    if resolution.ok:
+        verdict = f"resolves to {', '.join(map(str, resolution.addresses))} as {resolution.fqdn}"
+    elif resolution.timed_out:
+        verdict = f"gets no answer: {RESOLVER} waits {RESOLVER_TIMEOUT_S:g} s and gives up"
+    else:
+        verdict = "does not resolve"
     explorer.result.value = (
-        f'<div class="k8snet-dns-verdict" data-ok="{str(resolution.ok).lower()}"><b>{html.escape(explorer.name.value)}'
+        f'<div class="k8snet-dns-verdict" data-ok="{str(resolution.ok).lower()}"><b>{html.escape(text.strip())}'
         f"</b> from a pod in <b>{html.escape(namespace)}</b> {html.escape(verdict)} "
-        f"({len(resolution.answers)} quer{'y' if len(resolution.answers) == 1 else 'ies'} sent)</div>"
+        f"({sent} name{'' if sent == 1 else 's'} asked for, by netshoot's {RESOLVER} resolver)</div>"
         + _table_html(search_table(resolution), "k8snet-dns-queries")
         + '<pre style="font-size:12px;line-height:1.3">'
         + html.escape(cat_resolv_conf(cluster, pod).transcript + "\n" + shown.transcript) + "</pre>"
@@ -728,3 +838,78 @@ def dns_explorer(cluster: Cluster, name: str = "checkout-api-svc", namespace: st
         control.observe(lambda change: render_dns(explorer), names="value")
     render_dns(explorer)
     return explorer
+
+
+# --- what each gate of notebook 06 reveals ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Shown06:
+    """A reveal: an optional table and terminal text, as HTML in a notebook and as text elsewhere."""
+
+    text: str = ""
+    table: Any = None  # a view.tables.Table
+    note: str = ""
+
+    def _repr_html_(self) -> str:
+        parts = []
+        if self.note:
+            parts.append(f'<div style="max-width:760px;line-height:1.45;margin:4px 0">{html.escape(self.note)}</div>')
+        if self.table is not None:
+            parts.append(self.table._repr_html_())
+        if self.text:
+            parts.append('<pre style="font-size:12px;line-height:1.3;margin:4px 0;white-space:pre-wrap;'
+                         'word-break:normal;overflow-wrap:anywhere">'
+                         f"{html.escape(self.text)}</pre>")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return "\n\n".join(str(part) for part in (self.note, self.table, self.text) if part is not None and part != "")
+
+
+def reveal(prediction_id: str, cluster: Cluster, *, client: str = "production/debug-pod",
+           service: str = "production/checkout-api-svc") -> Shown06:
+    """What notebook 06 shows once the gate ``prediction_id`` is answered, computed from ``cluster``."""
+    from .. import iptables, kube_proxy
+    from ..dns import resolve
+    from ..faults import readiness_probes, with_readiness_probes
+    from ..netshoot import kubectl_get_endpoints, resolver_wait
+    from ..predictions.ladder import BROKEN_POD, with_client
+    from .tables import table
+
+    cluster = with_client(cluster, client)
+    target = cluster.service(service)
+    url = f"http://{target.cluster_ip}:{target.ports[0].port}/health"
+    if prediction_id == "06-names-tried":
+        resolution = resolve(cluster, cluster.pod(client), "checkout-api-svc.production")
+        return Shown06(table=table(search_table(resolution), caption=f"Names the resolver of {client} tried (musl)"))
+    if prediction_id == "06-first-rung":
+        stale = inject(cluster, "kube-proxy-stale", service=service, client=client).cluster
+        found = climb(stale, client=client, service=service)
+        return Shown06(text=str(found.finding), table=table(rungs_table(found), caption="The climb, kube-proxy stale on "
+                                                                                        f"{cluster.pod(client).node_name}"))
+    if prediction_id == "06-selector-curl":
+        broken = inject(cluster, "selector-mismatch", service=service, client=client).cluster
+        rules = kube_proxy.rules_of_service(kube_proxy.rules_for(broken, cluster.pod(client).node_name), target.key)
+        rejects = [line for line in iptables.to_save(rules).splitlines() if "REJECT" in line]
+        return Shown06(text=curl(broken, client, url).transcript + "\n\n"
+                       + kubectl_get_endpoints(broken, service).transcript
+                       + "\n\n# the rule kube-proxy wrote for it (iptables-save, filter table)\n" + "\n".join(rejects))
+    if prediction_id == "06-policy-curl":
+        broken = inject(cluster, "network-policy-deny", service=service, client=client).cluster
+        pod = broken.pod(BROKEN_POD, target.namespace)
+        return Shown06(text=curl(broken, client, f"http://{pod.pod_ip}:3000/health", connect_timeout=5).transcript)
+    if prediction_id == "06-coredns-wait":
+        down = inject(cluster, "coredns-down", service=service, client=client).cluster
+        resolution = resolve(down, down.pod(client), "checkout-api-svc")
+        waited = resolver_wait(resolution)
+        return Shown06(table=table(search_table(resolution), caption=f"Names {RESOLVER} tried for checkout-api-svc"),
+                       note=f"The query met: {resolution.reason}. netshoot's {RESOLVER} waited {waited:g} s; "
+                            f"a glibc image would have waited {resolver_wait(resolution, 'glibc'):g} s.")
+    if prediction_id == "06-localhost-probe":
+        broken = inject(cluster, "bound-to-localhost", service=service, client=client, pod=BROKEN_POD).cluster
+        events = [p.event for p in readiness_probes(broken, service) if p.event]
+        probed = with_readiness_probes(broken, service)
+        return Shown06(text="# kubectl describe pod, Events\n" + "\n".join(events) + "\n\n"
+                       + kubectl_get_endpoints(probed, service).transcript)
+    raise InvalidValue(f"notebook 06 has no gate {prediction_id!r}")

@@ -135,7 +135,7 @@ def test_ladder_judges_each_diagnosis(executed, course_notebook, screenshots):
             if diagnosis.input_value() != value:
                 page.act_and_wait(lambda: diagnosis.select_option(value))  # reaches the kernel before Submit
             page.click_and_wait(".k8snet-submit")
-            verdicts[value] = page.text(".k8snet-verdict")
+            verdicts[value] = page.text(".k8snet-mystery-verdict")
         assert all(verdicts.values()), verdicts
         right = [value for value, verdict in verdicts.items() if verdict.startswith("Correct")]
         assert len(right) == 1, verdicts
@@ -144,7 +144,7 @@ def test_ladder_judges_each_diagnosis(executed, course_notebook, screenshots):
             page.act_and_wait(lambda: diagnosis.select_option(right[0]))
         page.click_and_wait(".k8snet-submit")
         page.screenshot_widget(
-            [".k8snet-diagnosis", ".k8snet-verdict"], screenshots / f"{Path(path).stem}--ladder.png"
+            [".k8snet-diagnosis", ".k8snet-mystery-verdict"], screenshots / f"{Path(path).stem}--ladder.png"
         )
 
         assert page.errors() == [] and page.stderr() == []
