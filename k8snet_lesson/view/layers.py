@@ -84,6 +84,9 @@ __all__ = [
     "server_log",
     "reach_figure",
     "discrepancies_table",
+    "get_pods_printed",
+    "connection_report",
+    "sizing_summary",
 ]
 
 
@@ -214,24 +217,38 @@ def pods_command(namespace: str | None, node: str | None) -> str:
     return command + (f" --field-selector spec.nodeName={node}" if node else "")
 
 
-def render_pods(view: PodsView) -> None:
-    """The pods view's callback: the command and what kubectl prints for it."""
+def get_pods_printed(cluster: Cluster, namespace: str | None = None, node: str | None = None, *,
+                     columns: str = "wide") -> str:
+    """The ``kubectl get pods -o wide`` command for a namespace (or all) and a node (or any),
+    and what kubectl prints for it.
+
+    >>> from k8snet_lesson.scenarios import lesson_cluster
+    >>> print(get_pods_printed(lesson_cluster(), "production", "node-eu-west-1b", columns="lesson"))
+    $ kubectl get pods -o wide -n production --field-selector spec.nodeName=node-eu-west-1b
+    NAME                        READY   STATUS    NODE              IP
+    checkout-api-6f8b9d-7rvqn   1/1     Running   node-eu-west-1b   10.244.3.7
+    <BLANKLINE>
+    """
     from . import kubectl
 
+    if node is not None:
+        cluster.node(node)
+        cluster = cluster.with_(pods=tuple(p for p in cluster.pods if p.node_name == node))
+    text = kubectl.get_pods_wide(cluster, namespace, columns=columns)
+    return f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
+
+
+def render_pods(view: PodsView) -> None:
+    """The pods view's callback: the command and what kubectl prints for it."""
     namespace = view.namespace.value or None
     node = view.node.value or None
     try:
-        cluster = view.cluster
-        if node is not None:
-            cluster.node(node)
-            cluster = cluster.with_(pods=tuple(p for p in cluster.pods if p.node_name == node))
-        text = kubectl.get_pods_wide(cluster, namespace, columns=view.columns.value)
+        printed = get_pods_printed(view.cluster, namespace, node, columns=view.columns.value)
     except K8snetError as exc:
         view.message.value = _message_html(str(exc))
         view.output.value = ""
         view.last = None
         return
-    printed = f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
     view.message.value = ""
     view.output.value = (
         '<pre class="k8snet-pods-text" style="white-space:pre;overflow-x:auto;font-size:12px;line-height:1.35">'
@@ -498,6 +515,20 @@ def rewrite_rules(connection: Connection) -> str:
         lines.append(f"# {t.node_name}, nat table: {t.field} {t.before} -> {t.after}")
         lines.append(t.rule)
     return "\n".join(lines)
+
+
+def connection_report(connection: Connection, cluster: Cluster) -> Any:
+    """One connection as both sides see it, what the server records (:func:`server_log`)
+    and the rules that rewrote it, as one readable table."""
+    import pandas as pd
+
+    from .tables import table
+
+    frame = connection_table(connection)
+    extra = [("what the server records", line) for line in server_log(connection, cluster).splitlines()]
+    extra += [(f"rule on {t.node_name}", t.rule) for t in connection.translations]
+    frame = pd.concat([frame, pd.DataFrame(extra, columns=["", "value"]).set_index("")])
+    return table(frame, index=True)
 
 
 _REACH_COLOURS = {Reach.DIRECT: "#2e7d32", Reach.TRANSLATED: "#ef6c00", Reach.LOOPBACK: "#1565c0",
@@ -981,6 +1012,14 @@ def _sizing_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
         + _strip_html(p, used)
         + (f'<ul style="margin:4px 0">{problems}</ul>' if problems else "")
     )
+
+
+def sizing_summary(p: Plan, used: Iterable[IPv4Network] = ()) -> Any:
+    """What a plan gives, as the sizing explorer shows it (the summary line, the strip, the
+    problems), for a notebook cell."""
+    from IPython.display import HTML
+
+    return HTML(f'<div style="max-width:720px">{_sizing_html(p, used)}</div>')
 
 
 def render_sizing(explorer: SizingExplorer) -> None:
