@@ -285,3 +285,19 @@ def test_01_never_prints_an_http_line_for_dns():
     nb = json.loads((ROOT / "notebooks" / "01_networking_model.ipynb").read_text(encoding="utf-8"))
     text = json.dumps([c.get("outputs", []) for c in nb["cells"]])
     assert "53 HTTP" not in text and '"GET /health HTTP/1.1\\" 200 -", "DNS' not in text
+
+
+def test_predictions_of_several_gates_of_one_notebook_all_survive(tmp_path):
+    """Every gate opens its own store on the same file; each save keeps the others' entries."""
+    from k8snet_lesson.view.learner import Progress
+
+    path = tmp_path / "progress.json"
+    first, second = Progress.open(path), Progress.open(path)  # two gates, opened before any answer
+    first.record_prediction("01-loopback", "its own pod and the kubelet on its node", correct=False)
+    second.record_prediction("01-nat-rules", "rule 3 only", correct=False)
+    first.record_prediction("01-loopback", "only the containers of its own pod", correct=True)
+    reopened = Progress.open(path)
+    assert reopened.prediction("01-loopback")["given"] == "its own pod and the kubelet on its node"
+    assert reopened.prediction("01-loopback")["attempts"] == [{"given": "only the containers of its own pod",
+                                                                "correct": True}]
+    assert reopened.prediction("01-nat-rules")["given"] == "rule 3 only"

@@ -103,8 +103,21 @@ class Progress:
 
     # --- predictions -----------------------------------------------------------------
 
+    def _refresh(self) -> None:
+        """Take in what other holders of the same file (every gate of a notebook opens its
+        own) recorded since this one opened it, so a save never drops their entries."""
+        try:
+            current = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return
+        if isinstance(current, dict) and current.get("version") == _VERSION:
+            for key in ("predictions", "answers"):
+                if isinstance(current.get(key), dict):  # ours stand; theirs are added
+                    self.data[key] = {**current[key], **self.data[key]}
+
     def record_prediction(self, prediction_id: str, given: str, *, correct: bool) -> None:
         """The first call records the prediction; later calls add attempts."""
+        self._refresh()
         entry = self.data["predictions"].get(prediction_id)
         if entry is None:
             self.data["predictions"][prediction_id] = {"given": given, "correct": correct, "attempts": []}
@@ -121,6 +134,7 @@ class Progress:
     # --- quiz answers ------------------------------------------------------------------
 
     def record_answer(self, item_id: str, given: str, *, correct: bool) -> None:
+        self._refresh()
         previous = self.data["answers"].get(item_id, {})
         tries = int(previous.get("tries", 0)) + 1
         first = previous.get("first_correct", correct) if previous else correct
