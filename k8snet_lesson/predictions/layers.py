@@ -31,7 +31,7 @@ def next_pod_ip(cluster: Cluster, pod: str = POD, service: str = SERVICE) -> Pre
     node = cluster.node(old.node_name)
     held = sorted(p.pod_ip for p in cluster.pods_on(node.name) if p.pod_ip is not None and p.pod_ip in node.pod_cidr)
     last = held[-1]
-    why = (f"{node.name}'s IPAM hands out the next free address after the last one it gave ({last}), "
+    why = (f"The IPAM of {node.name} hands out the next free address after the last one it gave ({last}), "
            f"so the replacement gets {new}; {old.pod_ip} comes back only after the range wraps round")
     lowest = next(a for a in node.pod_cidr.hosts() if int(a) - int(node.pod_cidr.network_address) > 1 and a not in held)
     wrong = (Option(str(old.pod_ip), f"{old.pod_ip} is free again, but the IPAM does not hand a freed address "
@@ -43,7 +43,7 @@ def next_pod_ip(cluster: Cluster, pod: str = POD, service: str = SERVICE) -> Pre
         f"`{old.name}` ({old.pod_ip} on {node.name}, podCIDR {node.pod_cidr}) is deleted. Its ReplicaSet "
         f"starts a replacement on the same node. Which IP does the replacement get?",
         Kind.ADDRESS, str(new), why, wrong=wrong,
-        otherwise=f"the IPAM goes on after the last address it handed out on {node.name}, {last}",
+        otherwise=f"The IPAM goes on after the last address it handed out on {node.name}, {last}",
         title="the replacement pod's IP")
 
 
@@ -61,13 +61,13 @@ def cluster_ip_stays(cluster: Cluster, service: str = SERVICE) -> Prediction:
         answer = pod_ip
     else:
         answer = new
-    why = (f"kube-apiserver gave {before.name} its ClusterIP once, when the Service was created; pods come and go "
+    why = (f"When {before.name} was created, kube-apiserver gave it its ClusterIP, once; pods come and go "
            "behind it, and only the Service's list of endpoints follows them")
     texts = {
-        stays: why,
-        new: "a ClusterIP changes only if the Service itself is deleted and created again; a rollout touches "
+        new: "A ClusterIP changes only if the Service itself is deleted and created again; a rollout touches "
              "the pods, not the Service",
-        pod_ip: "a ClusterIP comes from the service network, which no pod address is ever in",
+        stays: why,
+        pod_ip: "A ClusterIP comes from the service network, which no pod address is ever in",
     }
     options = tuple(Option(text, why if text == answer else explanation) for text, explanation in texts.items())
     return Prediction(
@@ -83,7 +83,7 @@ def pods_per_node(cluster: Cluster, mask: int = 26, max_pods: int = 110) -> Pred
     p = plan(cluster_cidr=cluster.cluster_cidr, node_cidr_mask_size=mask, service_cidr=cluster.service_cidr,
              max_pods=max_pods)
     size = 2 ** (32 - mask)
-    why = (f"a /{mask} holds {size} addresses; the network address, the gateway (.1) and the broadcast "
+    why = (f"A /{mask} holds {size} addresses; the network address, the gateway (.1) and the broadcast "
            f"address are never given to a pod, which leaves {p.pod_addresses_per_node}, fewer than max-pods "
            f"{max_pods}")
     return Prediction(
@@ -91,9 +91,9 @@ def pods_per_node(cluster: Cluster, mask: int = 26, max_pods: int = 110) -> Pred
         f"Cut `{cluster.cluster_cidr}` into /{mask} node CIDRs instead of /{cluster.node_cidr_mask_size}, with "
         f"kubelet's default `--max-pods={max_pods}`. How many pods can one node run?",
         Kind.NUMBER, str(p.pods_per_node), why,
-        wrong=(Option(str(size), f"a /{mask} has {size} addresses, but three of them never go to a pod"),
-               Option(str(max_pods), f"--max-pods is only a cap: the node runs out of addresses first")),
-        otherwise=f"count the addresses of a /{mask}, less the three no pod gets, capped by max-pods",
+        wrong=(Option(str(size), f"A /{mask} has {size} addresses, but three of them never go to a pod"),
+               Option(str(max_pods), "The --max-pods flag is only a cap: the node runs out of addresses first")),
+        otherwise=f"Count the addresses of a /{mask}, less the three no pod gets, capped by max-pods",
         title="pods per node with /26 node CIDRs")
 
 
@@ -102,8 +102,8 @@ def nodes_that_fit(cluster: Cluster, cluster_cidr: str = "10.96.0.0/16") -> Pred
     """How many nodes get a node CIDR when the pod range lies inside the service range."""
     p = plan(cluster_cidr=cluster_cidr, node_cidr_mask_size=cluster.node_cidr_mask_size,
              service_cidr=cluster.service_cidr)
-    why = (f"all {p.node_cidrs - p.nodes} of the {p.node_cidrs} node CIDRs in {p.cluster_cidr} that lie inside "
-           f"the service range {p.service_cidr} are skipped by kube-controller-manager, which leaves {p.nodes}")
+    why = (f"{p.node_cidrs - p.nodes} of the {p.node_cidrs} node CIDRs of {p.cluster_cidr} lie inside the service "
+           f"range {p.service_cidr}; kube-controller-manager never hands those out, which leaves {p.nodes}")
     return Prediction(
         "02-overlap-nodes",
         f"A new cluster is created with `--cluster-cidr={cluster_cidr}` and the default service range "
@@ -111,5 +111,5 @@ def nodes_that_fit(cluster: Cluster, cluster_cidr: str = "10.96.0.0/16") -> Pred
         Kind.NUMBER, str(p.nodes), why,
         wrong=(Option(str(p.node_cidrs), f"{p.cluster_cidr} does hold {p.node_cidrs} node CIDRs, but a block "
                                          "inside the service range is never handed out"),),
-        otherwise=f"count the /{p.node_cidr_mask_size} blocks of {p.cluster_cidr} that lie outside {p.service_cidr}",
+        otherwise=f"Count the /{p.node_cidr_mask_size} blocks of {p.cluster_cidr} that lie outside {p.service_cidr}",
         title="nodes when the ranges overlap")

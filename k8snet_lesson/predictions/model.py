@@ -40,17 +40,17 @@ def nat_rules(cluster: Cluster) -> Prediction:
     failing = [c.number for c in checks if not c.holds]
     held = {c.number: c.holds for c in checks}
     answer = _rules(failing)
-    why = ("every node reuses the same private range, so addresses repeat (rule 1); a pod on another node "
+    why = ("Every node reuses the same private range, so addresses repeat (rule 1); a pod on another node "
            "is reached only at that node's IP and a published port, with both addresses rewritten (rule 3); "
            "so peers know each pod by an address that is not on its eth0 (rule 4). Pods on one bridge "
            "still talk directly (rule 2)")
     explanations = {
-        "rule 3 only": "rule 3 fails, but not alone: the ranges repeat on every node (rule 1), and a pod's peers "
+        "rule 3 only": "Rule 3 fails, but not alone: the ranges repeat on every node (rule 1), and a pod's peers "
                        "on other nodes know it by its node's address (rule 4)",
-        "rules 2 and 3": ("rule 2 holds: two pods on one node share a bridge and talk directly"
-                          if held[2] else "rule 2 fails here too"),
-        "all four": ("rule 2 still holds: NAT happens only where traffic leaves a node"
-                     if held[2] else "yes, all four fail"),
+        "rules 2 and 3": ("Rule 2 holds: two pods on one node share a bridge and talk directly"
+                          if held[2] else "Rule 2 fails here too"),
+        "all four": ("Rule 2 still holds: NAT happens only where traffic leaves a node"
+                     if held[2] else "Yes, all four fail"),
         "rules 1, 3 and 4": why,
     }
     if answer not in explanations:
@@ -71,8 +71,8 @@ def nat_source(cluster: Cluster, client: str = CLIENT, server: str = SERVER) -> 
     seen = what_the_app_sees(natted_cluster, network, client, server)
     flat_ip = cluster.pod(client).pod_ip
     client_node = natted_cluster.node(seen.client_node)
-    why = (f"{client_node.name} masquerades traffic leaving its bridge: the source becomes the node's own "
-           f"address, {client_node.internal_ip}, and the server cannot tell which pod called")
+    why = (f"The client's node, {client_node.name}, masquerades traffic leaving its bridge: the source becomes "
+           f"the node's own address, {client_node.internal_ip}, and the server cannot tell which pod called")
     wrong = [Option(str(seen.client_ip), f"{seen.client_ip} is on the client's eth0, but its node rewrites the "
                                          "source (MASQUERADE) before the packet leaves")]
     if flat_ip is not None and flat_ip != seen.client_ip:
@@ -83,7 +83,7 @@ def nat_source(cluster: Cluster, client: str = CLIENT, server: str = SERVER) -> 
         f"On that NAT'd network, `{client.split('/')[-1]}` on {seen.client_node} calls `{server.split('/')[-1]}` "
         f"on {seen.server_node}. Which source IP does the server's access log show?",
         Kind.ADDRESS, str(seen.source_seen), why, wrong=tuple(wrong),
-        otherwise="the server logs the source address of the packet as it arrives, after the client's node "
+        otherwise="The server logs the source address of the packet as it arrives, after the client's node "
                   "rewrote it", title="source IP behind a NAT")
 
 
@@ -112,12 +112,12 @@ def loopback_only(cluster: Cluster, pod: str = CLIENT, service: str = "productio
     why = (f"127.0.0.1 is the loopback of the pod's own network namespace, which only its containers share; "
            f"anyone else connects to {target.pod_ip}:{port} on eth0, where nothing listens, and is refused")
     texts = {
-        ONLY_ITS_POD: why,
-        POD_AND_NODE: "the kubelet runs in the node's namespace, whose 127.0.0.1 is the node's own. Its readiness "
+        POD_AND_NODE: "The kubelet runs in the node's namespace, whose 127.0.0.1 is the node's own. Its readiness "
                       f"probe (httpGet) goes to {target.pod_ip}:{port}, fails, and takes the pod out of its "
                       "Service's rotation",
-        SAME_NODE: "sharing a node is not sharing a namespace: they connect to the pod IP and are refused",
-        EVERYONE: "that is what binding 0.0.0.0 gives; 127.0.0.1 answers only inside the pod",
+        SAME_NODE: "Sharing a node is not sharing a namespace: they connect to the pod IP and are refused",
+        ONLY_ITS_POD: why,
+        EVERYONE: "That is what binding 0.0.0.0 gives; 127.0.0.1 answers only inside the pod",
     }
     options = tuple(Option(text, why if text == answer else explanation) for text, explanation in texts.items())
     return Prediction(

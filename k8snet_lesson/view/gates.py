@@ -40,7 +40,8 @@ __all__ = ["Gate", "predict", "render_gate", "shown_gates", "inline_html", "sent
 CHOICE_CSS = (
     "<style>"
     ".k8snet-choices .widget-radio-box label{height:auto !important;line-height:1.45 !important;"
-    "display:flex !important;align-items:flex-start;white-space:normal;padding:3px 0;overflow:visible}"
+    "display:flex !important;flex-direction:row-reverse;justify-content:flex-end;align-items:flex-start;"
+    "white-space:normal;padding:3px 0;overflow:visible}"
     ".k8snet-choices .widget-radio-box input[type=radio]{flex:0 0 auto;width:14px;height:14px;margin:3px 8px 0 1px}"
     ".k8snet-choices .widget-radio-box{overflow:visible}"
     "</style>"

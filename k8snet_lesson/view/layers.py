@@ -106,14 +106,14 @@ class CourseEntry:
 #: The series, in order (shared/design/COURSE.md).
 COURSE = (
     CourseEntry("00", "Start here", "how to use the course, the map, the lesson's cluster",
-                "look at the cluster as `kubectl get pods -o wide` shows it; check the environment"),
+                "look at the cluster as kubectl get pods -o wide shows it; check the environment"),
     CourseEntry("01", "The networking model", "the four rules, the flat network, no hidden translation",
                 "check each rule on the lesson's cluster; break one with a NAT'd network and see what an app sees"),
     CourseEntry("02", "Three network layers", "node, pod and service networks and their CIDRs; ephemeral pod IPs",
                 "allocate node CIDRs and pod IPs; replace pods and watch IPs change while the ClusterIP stays; "
                 "size a cluster"),
     CourseEntry("03", "What the CNI plugin does", "the four CNI steps; Flannel, Calico, Cilium, AWS VPC CNI",
-                "run a CNI ADD step by step and read the pod's `ip addr` and `ip route`; compare plugins"),
+                "run a CNI ADD step by step and read the pod's ip addr and ip route; compare plugins"),
     CourseEntry("04", "A request across nodes", "the /32 and 169.254.1.1, VXLAN encapsulation, the cross-node flow",
                 "walk a packet hop by hop with its inner and outer headers; switch the CNI"),
     CourseEntry("05", "Services and kube-proxy", "Endpoints and notReadyAddresses, the iptables chains, 1/3, 1/2, 1",
@@ -136,6 +136,7 @@ def course_map() -> Any:
     import pandas as pd
 
     frame = pd.DataFrame([dataclasses.asdict(e) for e in COURSE]).set_index("number")
+    frame.index.name = "#"
     frame.columns = ["title", "covers from the lesson", "you do"]
     return frame
 
@@ -186,7 +187,7 @@ def discrepancies_table() -> Any:
     from .tables import table
 
     rows = [{"#": i, "the lesson says": d.lesson, "a real cluster": d.real, "the course": d.course,
-             "see": d.notebook} for i, d in enumerate(discrepancies(), start=1)]
+             "shown in": f"notebook {d.notebook}"} for i, d in enumerate(discrepancies(), start=1)]
     return table(rows, caption="The lesson's numbers against each other and against real clusters")
 
 

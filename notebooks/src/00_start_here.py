@@ -67,10 +67,10 @@ for name, (node, ip) in lesson_listing.items():
 
 # %% [markdown]
 # **Try it:** choose another namespace, one node (the way to see which pods share a node),
-# or the lesson's shorter columns.
+# or kubectl's real columns.
 
 # %%
-layers.pods_view(cluster, namespace="production")
+layers.pods_view(cluster, namespace="production", columns="lesson")
 
 # %% [markdown]
 # ## Where the lesson's numbers disagree
