@@ -3,7 +3,6 @@ what a server records, pod churn, the sizing strip and the gates of 01 and 02.""
 
 from __future__ import annotations
 
-import json
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -279,12 +278,6 @@ def test_the_graded_cell_calls_the_quiz_for_its_notebook(stem):
     assert len(graded) == 1
     assert graded[0].source.splitlines() == ["from k8snet_lesson.view.quiz import graded_check",
                                              f'graded_check("{stem[:2]}")']
-
-
-def test_01_never_prints_an_http_line_for_dns():
-    nb = json.loads((ROOT / "notebooks" / "01_networking_model.ipynb").read_text(encoding="utf-8"))
-    text = json.dumps([c.get("outputs", []) for c in nb["cells"]])
-    assert "53 HTTP" not in text and '"GET /health HTTP/1.1\\" 200 -", "DNS' not in text
 
 
 def test_predictions_of_several_gates_of_one_notebook_all_survive(tmp_path):
