@@ -757,9 +757,10 @@ def plan(
     if mask > 30:
         warnings.append(f"a /{mask} node CIDR is too small for host-local: no pod on a node can get an IP")
     elif pods_cap > per_node_addresses:
+        # worded for notebook 02, which comes before the CNI plugins (host-local, cni0) are taught
         warnings.append(
-            f"max-pods {pods_cap} is more than a /{mask} node CIDR holds: host-local hands out "
-            f"{per_node_addresses} pod addresses (.1 is cni0), so pod {per_node_addresses + 1} on a node "
+            f"max-pods {pods_cap} is more than a /{mask} node CIDR holds: the node's IPAM hands out "
+            f"{per_node_addresses} pod addresses (the gateway takes .1), so pod {per_node_addresses + 1} on a node "
             f"fails with 'no IP addresses available in range set'"
         )
     if pods_cap > KUBELET_DEFAULT_MAX_PODS:

@@ -58,7 +58,7 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from .cluster import Cluster, Pod, PodPhase, Protocol
+from .cluster import ANY_ADDRESS, LOOPBACK, Cluster, Node, Pod, PodPhase, Protocol
 from .errors import ExhaustedError, InvalidValue, NotFound
 from .ipam import HostLocal, parse_cidr
 
@@ -79,6 +79,12 @@ __all__ = [
     "RuleCheck",
     "check_rule",
     "check_all",
+    "UPSTREAM_RULES",
+    "Reach",
+    "Reachability",
+    "node_agent",
+    "who_reaches_whom",
+    "reachers_of",
 ]
 
 #: The four rules, worded as the lesson words them.
@@ -87,6 +93,13 @@ RULES = (
     "Pods on the same node can communicate with each other directly using their Pod IPs — no NAT.",
     "Pods on different nodes can communicate with each other using their Pod IPs — no NAT required.",
     "The IP a Pod sees for itself (its own IP) is the same IP other Pods use to reach it.",
+)
+
+#: The two requirements of the upstream networking model (kubernetes.io, "The Kubernetes
+#: network model") that the lesson's four rules leave out.
+UPSTREAM_RULES = (
+    "Agents on a node (system daemons, the kubelet) can communicate with all Pods on that node.",
+    "Containers in one Pod share one network namespace: they reach each other at 127.0.0.1.",
 )
 
 #: Docker's default bridge network (``docker0``), reused on every host.
@@ -275,6 +288,7 @@ class Connection:
     translations: tuple[Translation, ...]
     direct: bool
     note: str = ""
+    protocol: Protocol = Protocol.TCP  # of the port dialled: 53/UDP is a DNS query, not an HTTP request
 
     @property
     def nat(self) -> bool:
@@ -335,7 +349,7 @@ class _Dataplane:
             )
             return Connection(
                 client.key, client_node, server.key, server_node, client_ip, server_ip,
-                dialled, dialled_port, reached, source, tuple(translations), direct, note,
+                dialled, dialled_port, reached, source, tuple(translations), direct, note, protocol,
             )
 
         if self.network.kind is NetworkKind.FLAT or server.host_network and client.host_network:
@@ -579,3 +593,104 @@ def check_all(cluster: Cluster, network: Network = FLAT) -> tuple[RuleCheck, ...
         _pairs(3, connections, same_node=False),
         _self_views(cluster, connections),
     )
+
+
+# --- who reaches whom ----------------------------------------------------------------------
+
+
+class Reach(str, enum.Enum):
+    """How a connection from a source to a pod's app ends."""
+
+    DIRECT = "direct"  # it arrives, with both real addresses
+    TRANSLATED = "translated"  # it arrives, but an address was rewritten on the way
+    LOOPBACK = "loopback"  # the same pod: 127.0.0.1, inside the shared network namespace
+    REFUSED = "refused"  # it arrives at the pod, but no socket listens on that address
+    NONE = "none"  # there is no address to dial, or it leads elsewhere
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachability:
+    """One source (a pod, or a node's agents) connecting to one pod's app."""
+
+    source: str  # a pod key, or "node/<name>" for the agents on that node
+    target: str
+    reach: Reach
+    via: str  # what the source dials: "10.244.3.7:3000", "127.0.0.1:3000", or ""
+    why: str
+
+    @property
+    def reaches(self) -> bool:
+        return self.reach in (Reach.DIRECT, Reach.TRANSLATED, Reach.LOOPBACK)
+
+
+def node_agent(node: Node) -> Pod:
+    """The kubelet and the other agents of ``node``, as a client: a host-network pod there."""
+    return Pod("node", node.name, node_name=node.name, host_network=True)
+
+
+def _listens_on(pod: Pod, port: int | None, protocol: Protocol) -> IPv4Address | None:
+    """The address the pod's app binds for ``port`` (``None``: nothing listens there).
+
+    A pod that declares no port and no listening socket is taken to listen on every
+    address, as the small clusters of the examples do.
+    """
+    sockets = [socket for container in pod.containers for socket in container.listening]
+    if not sockets:
+        return ANY_ADDRESS
+    for address, listening, proto in sockets:
+        if (port is None or listening == port) and proto == protocol:
+            return address
+    return None
+
+
+def _first_port(pod: Pod) -> tuple[int | None, Protocol]:
+    declared = [p for c in pod.containers for p in c.ports]
+    return (declared[0].container_port, declared[0].protocol) if declared else (None, Protocol.TCP)
+
+
+def who_reaches_whom(cluster: Cluster, network: Network = FLAT) -> tuple[Reachability, ...]:
+    """Every source against every pod of the pod network: the agents of each node first,
+    then each pod (itself included, over 127.0.0.1).
+
+    A source connects to the target's first declared port. The agents on a node connect
+    from the node's own network namespace, so they reach the pods on their node at the
+    pod IP (the upstream rule); a pod reaches itself, and its sidecars reach it, at
+    127.0.0.1, because the containers of a pod share one network namespace. An app bound
+    to 127.0.0.1 is reached only that way: a connection to its pod IP arrives on ``eth0``
+    and is refused.
+    """
+    plane = _Dataplane(cluster, network)
+    sources = [node_agent(node) for node in cluster.nodes] + _members(cluster)
+    out = []
+    for target in _members(cluster):
+        port, protocol = _first_port(target)
+        bound = _listens_on(target, port, protocol)
+        at = f":{port}" if port is not None else ""
+        for source in sources:
+            key = source.key  # a node's agents are "node/<node name>"
+            if source.key == target.key:
+                if bound is None:
+                    out.append(Reachability(key, target.key, Reach.REFUSED, f"{LOOPBACK}{at}", "nothing listens there"))
+                else:
+                    out.append(Reachability(key, target.key, Reach.LOOPBACK, f"{LOOPBACK}{at}",
+                                            "the pod's containers share one network namespace"))
+                continue
+            c = plane.connect(source, target, port)
+            via = "" if c.dialled is None else f"{c.dialled}:{c.dialled_port}" if c.dialled_port else str(c.dialled)
+            if c.reached != target.key:
+                out.append(Reachability(key, target.key, Reach.NONE, via, c.note or "the packet arrives elsewhere"))
+            elif bound is None or bound == LOOPBACK:
+                what = "nothing listens on that port" if bound is None else "the app listens on 127.0.0.1 only"
+                out.append(Reachability(key, target.key, Reach.REFUSED, via, f"it arrives on eth0, but {what}"))
+            elif c.translations:
+                out.append(Reachability(key, target.key, Reach.TRANSLATED, via,
+                                        "; ".join(str(t) for t in c.translations)))
+            else:
+                out.append(Reachability(key, target.key, Reach.DIRECT, via, "no address is rewritten"))
+    return tuple(out)
+
+
+def reachers_of(cluster: Cluster, target: Pod | str, network: Network = FLAT) -> tuple[str, ...]:
+    """The sources that reach ``target``'s app (``node/<name>`` for a node's agents)."""
+    key = _pod(cluster, target).key
+    return tuple(r.source for r in who_reaches_whom(cluster, network) if r.target == key and r.reaches)

@@ -25,8 +25,8 @@ LAYERS = {
     1: {"errors", "resources", "ipam", "cluster"},
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
-        "networking_model", "distribution", "cni", "view.kubectl"},
-    4: {"classroom", "predictions", "glossary"},
+        "networking_model", "distribution", "cni", "view.kubectl", "churn"},
+    4: {"classroom", "predictions", "glossary", "discrepancies"},
     5: {"manifests", "scenarios", "quiz", "view", "cli", "lab"},
 }
 LAYER_OF = {name: level for level, names in LAYERS.items() for name in names}

@@ -2,28 +2,8 @@
 model's four rules, and the three network layers (node, pod, service).
 
 Everything here renders what the model computes (:mod:`k8snet_lesson.ipam`,
-:mod:`k8snet_lesson.networking_model`, :mod:`k8snet_lesson.endpoints`); the one piece of
-behaviour it adds is pod churn (:func:`churn`), the way a ReplicaSet replaces pods:
-
-* a **container restart** (a crash, a failed liveness probe) restarts the container in
-  the same pod sandbox: same pod, same IP, ``RESTARTS`` plus one;
-* a **deleted pod** (eviction, a node drain, ``kubectl delete pod``) is replaced by its
-  ReplicaSet with a new pod named ``<replicaset>-<5 random characters>`` that asks the
-  CNI for an address again, and host-local hands out the next address round robin, so
-  the replacement gets a new IP;
-* a **rolling update** creates a new ReplicaSet (a new ``pod-template-hash``) whose pods
-  replace the old ones: new names, new IPs.
-
-The Service's ClusterIP and DNS name stay through all of it; only its Endpoints follow
-the pods.
-
-What it simplifies: a replacement pod is scheduled to the node its predecessor ran on
-(a real scheduler may pick another node); the replacement is created after the old pod
-has released its address (with ``maxSurge`` the new pod starts first); host-local's
-round-robin cursor starts one past the highest address in use on each node, as if the
-pods had been created in address order. Random names come from Python's
-:class:`random.Random` with the caller's seed, from the alphabet Kubernetes uses
-(``k8s.io/apimachinery/pkg/util/rand``), not the characters Go would draw.
+:mod:`k8snet_lesson.networking_model`, :mod:`k8snet_lesson.churn`,
+:mod:`k8snet_lesson.endpoints`, :mod:`k8snet_lesson.discrepancies`).
 
 Widgets follow :mod:`k8snet_lesson.view.widgets`: a dataclass holding the controls, a
 ``render_*`` callback that reads them, calls the model and fills the output, or shows a
@@ -40,20 +20,21 @@ from __future__ import annotations
 import dataclasses
 import enum
 import html
-import random
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from .. import __version__
-from ..cluster import Cluster, Pod, Service
+from ..churn import Churn, ChurnEvent, Replacement, churn
+from ..cluster import Cluster, Pod, Protocol
 from ..errors import InvalidValue, K8snetError, NotFound
 from ..ipam import HostLocal, Plan, ServiceIPRange, plan
 from ..networking_model import (
     FLAT,
     Connection,
     Network,
+    Reach,
+    Reachability,
     RuleCheck,
     natted,
     what_the_app_sees,
@@ -95,10 +76,17 @@ __all__ = [
     "CIDRState",
     "node_cidr_grid",
     "node_cidr_figure",
-    "node_cidr_png",
     "SizingExplorer",
     "sizing_explorer",
     "render_sizing",
+    "StripSegment",
+    "cidr_strip",
+    "server_log",
+    "reach_figure",
+    "discrepancies_table",
+    "get_pods_printed",
+    "connection_report",
+    "sizing_summary",
 ]
 
 
@@ -118,14 +106,14 @@ class CourseEntry:
 #: The series, in order (shared/design/COURSE.md).
 COURSE = (
     CourseEntry("00", "Start here", "how to use the course, the map, the lesson's cluster",
-                "look at the cluster as `kubectl get pods -o wide` shows it; check the environment"),
+                "look at the cluster as kubectl get pods -o wide shows it; check the environment"),
     CourseEntry("01", "The networking model", "the four rules, the flat network, no hidden translation",
                 "check each rule on the lesson's cluster; break one with a NAT'd network and see what an app sees"),
     CourseEntry("02", "Three network layers", "node, pod and service networks and their CIDRs; ephemeral pod IPs",
                 "allocate node CIDRs and pod IPs; replace pods and watch IPs change while the ClusterIP stays; "
                 "size a cluster"),
     CourseEntry("03", "What the CNI plugin does", "the four CNI steps; Flannel, Calico, Cilium, AWS VPC CNI",
-                "run a CNI ADD step by step and read the pod's `ip addr` and `ip route`; compare plugins"),
+                "run a CNI ADD step by step and read the pod's ip addr and ip route; compare plugins"),
     CourseEntry("04", "A request across nodes", "the /32 and 169.254.1.1, VXLAN encapsulation, the cross-node flow",
                 "walk a packet hop by hop with its inner and outer headers; switch the CNI"),
     CourseEntry("05", "Services and kube-proxy", "Endpoints and notReadyAddresses, the iptables chains, 1/3, 1/2, 1",
@@ -148,6 +136,7 @@ def course_map() -> Any:
     import pandas as pd
 
     frame = pd.DataFrame([dataclasses.asdict(e) for e in COURSE]).set_index("number")
+    frame.index.name = "#"
     frame.columns = ["title", "covers from the lesson", "you do"]
     return frame
 
@@ -191,6 +180,17 @@ def environment_check() -> Any:
     return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
 
 
+def discrepancies_table() -> Any:
+    """Where the lesson's numbers disagree with each other or with real clusters, and how
+    the course resolves each (:mod:`k8snet_lesson.discrepancies`), 12 rows shown, the rest folded."""
+    from ..discrepancies import discrepancies
+    from .tables import table
+
+    rows = [{"#": i, "the lesson says": d.lesson, "a real cluster": d.real, "the course": d.course,
+             "shown in": f"notebook {d.notebook}"} for i, d in enumerate(discrepancies(), start=1)]
+    return table(rows, caption="The lesson's numbers against each other and against real clusters")
+
+
 _COLUMN_CHOICES = (("kubectl -o wide (real columns)", "wide"), ("the lesson's abridged columns", "lesson"))
 
 
@@ -218,24 +218,38 @@ def pods_command(namespace: str | None, node: str | None) -> str:
     return command + (f" --field-selector spec.nodeName={node}" if node else "")
 
 
-def render_pods(view: PodsView) -> None:
-    """The pods view's callback: the command and what kubectl prints for it."""
+def get_pods_printed(cluster: Cluster, namespace: str | None = None, node: str | None = None, *,
+                     columns: str = "wide") -> str:
+    """The ``kubectl get pods -o wide`` command for a namespace (or all) and a node (or any),
+    and what kubectl prints for it.
+
+    >>> from k8snet_lesson.scenarios import lesson_cluster
+    >>> print(get_pods_printed(lesson_cluster(), "production", "node-eu-west-1b", columns="lesson"))
+    $ kubectl get pods -o wide -n production --field-selector spec.nodeName=node-eu-west-1b
+    NAME                        READY   STATUS    NODE              IP
+    checkout-api-6f8b9d-7rvqn   1/1     Running   node-eu-west-1b   10.244.3.7
+    <BLANKLINE>
+    """
     from . import kubectl
 
+    if node is not None:
+        cluster.node(node)
+        cluster = cluster.with_(pods=tuple(p for p in cluster.pods if p.node_name == node))
+    text = kubectl.get_pods_wide(cluster, namespace, columns=columns)
+    return f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
+
+
+def render_pods(view: PodsView) -> None:
+    """The pods view's callback: the command and what kubectl prints for it."""
     namespace = view.namespace.value or None
     node = view.node.value or None
     try:
-        cluster = view.cluster
-        if node is not None:
-            cluster.node(node)
-            cluster = cluster.with_(pods=tuple(p for p in cluster.pods if p.node_name == node))
-        text = kubectl.get_pods_wide(cluster, namespace, columns=view.columns.value)
+        printed = get_pods_printed(view.cluster, namespace, node, columns=view.columns.value)
     except K8snetError as exc:
         view.message.value = _message_html(str(exc))
         view.output.value = ""
         view.last = None
         return
-    printed = f"$ {pods_command(namespace, node)}\n" + (text or kubectl.no_resources(namespace) + "\n")
     view.message.value = ""
     view.output.value = (
         '<pre class="k8snet-pods-text" style="white-space:pre;overflow-x:auto;font-size:12px;line-height:1.35">'
@@ -465,6 +479,35 @@ def access_log_line(connection: Connection, request: str = "GET /health HTTP/1.1
     return f'{connection.source_seen} - - [...] "{request}" {status} -'
 
 
+def _dns_server(cluster: Cluster, connection: Connection) -> bool:
+    """Whether the connection is a query to a DNS server: UDP to a pod port 53."""
+    if connection.protocol is not Protocol.UDP:
+        return False
+    server = cluster.pod(connection.server)
+    return any(p.container_port == 53 and p.protocol is Protocol.UDP for c in server.containers for p in c.ports)
+
+
+def server_log(connection: Connection, cluster: Cluster,
+               dns_name: str = "checkout-api-svc.production.svc.cluster.local") -> str:
+    """What the server records for the connection, in its own terms.
+
+    An HTTP server logs an access-log line (:func:`access_log_line`). A DNS server
+    (UDP to port 53, CoreDNS) gets no HTTP request: it gets a query, here an A query for
+    ``dns_name``, and sends an answer (:func:`k8snet_lesson.dns.lookup` on ``cluster``).
+    A connection that reaches nothing leaves nothing (``""``).
+    """
+    from ..dns import lookup
+
+    if connection.reached is None or connection.source_seen is None:
+        return ""
+    if not _dns_server(cluster, connection):
+        return "access log: " + access_log_line(connection)
+    answer = lookup(cluster, dns_name)
+    records = ", ".join(f"A {a}" for a in answer.addresses) or "no record"
+    return (f"DNS query from {connection.source_seen}: A? {dns_name}.\n"
+            f"DNS answer: {records} ({answer.rcode.value})")
+
+
 def rewrite_rules(connection: Connection) -> str:
     """The iptables rules that rewrote the connection's addresses, per node, as
     ``iptables-save -t nat`` prints them (empty when nothing was rewritten)."""
@@ -473,6 +516,71 @@ def rewrite_rules(connection: Connection) -> str:
         lines.append(f"# {t.node_name}, nat table: {t.field} {t.before} -> {t.after}")
         lines.append(t.rule)
     return "\n".join(lines)
+
+
+def connection_report(connection: Connection, cluster: Cluster) -> Any:
+    """One connection as both sides see it, what the server records (:func:`server_log`)
+    and the rules that rewrote it, as one readable table."""
+    import pandas as pd
+
+    from .tables import table
+
+    frame = connection_table(connection)
+    extra = [("what the server records", line) for line in server_log(connection, cluster).splitlines()]
+    extra += [(f"rule on {t.node_name}", t.rule) for t in connection.translations]
+    frame = pd.concat([frame, pd.DataFrame(extra, columns=["", "value"]).set_index("")])
+    return table(frame, index=True)
+
+
+_REACH_COLOURS = {Reach.DIRECT: "#2e7d32", Reach.TRANSLATED: "#ef6c00", Reach.LOOPBACK: "#1565c0",
+                  Reach.REFUSED: "#c62828", Reach.NONE: "#d9d9d9"}
+_REACH_LABELS = {Reach.DIRECT: "reaches it, real addresses", Reach.TRANSLATED: "reaches it through NAT",
+                 Reach.LOOPBACK: "itself, at 127.0.0.1", Reach.REFUSED: "arrives, refused", Reach.NONE: "cannot reach it"}
+
+
+def reach_figure(panels: Mapping[str, Sequence[Reachability]], *, width: float = 9.0):
+    """Who reaches whom, one panel per network: a row per source (each node's agents, then
+    each pod), a column per pod, a cell coloured by how the connection ends
+    (:func:`k8snet_lesson.networking_model.who_reaches_whom`)."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    order = list(Reach)
+    first = next(iter(panels.values()))
+    targets = list(dict.fromkeys(r.target for r in first))
+    sources = list(dict.fromkeys(r.source for r in first))
+    number = {t: f"P{i}" for i, t in enumerate(targets, start=1)}
+
+    def label(source: str) -> str:
+        kind, name = source.split("/", 1)
+        return f"agents of {name}" if kind == "node" else f"{number.get(source, '')} {name}"
+
+    fig = Figure(figsize=(width, 0.34 * len(sources) + 1.9), dpi=100, facecolor="white")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, rows) in zip(axes, panels.items()):
+        grid = np.full((len(sources), len(targets)), order.index(Reach.NONE))
+        for r in rows:
+            grid[sources.index(r.source), targets.index(r.target)] = order.index(r.reach)
+        ax.imshow(grid, cmap=ListedColormap([_REACH_COLOURS[r] for r in order]), vmin=0, vmax=len(order) - 1,
+                  interpolation="nearest", aspect="auto")
+        ax.set_xticks(range(len(targets)))
+        ax.set_xticklabels([number[t] for t in targets], fontsize=8)
+        ax.set_xticks([x - 0.5 for x in range(1, len(targets))], minor=True)
+        ax.set_yticks([y - 0.5 for y in range(1, len(sources))], minor=True)
+        ax.grid(which="minor", color="white", linewidth=1.2)
+        ax.tick_params(which="minor", length=0)
+        ax.set_title(title, fontsize=10, color="#222222")
+        ax.set_xlabel("to the app of pod ...", fontsize=9, color="#222222")
+    axes[0].set_yticks(range(len(sources)))
+    axes[0].set_yticklabels([label(s) for s in sources], fontsize=8)
+    axes[0].set_ylabel("from ...", fontsize=9, color="#222222")
+    shown = [r for r in order if any(row.reach is r for rows in panels.values() for row in rows)]
+    fig.legend(handles=[Patch(color=_REACH_COLOURS[r], label=_REACH_LABELS[r]) for r in shown],
+               loc="lower center", ncol=len(shown), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
 
 
 _NETWORK_CHOICES = (("flat (what Kubernetes requires)", "flat"), ("NAT'd per node (plain Docker hosts)", "natted"))
@@ -494,16 +602,17 @@ class ConnectionExplorer(Shown):
     last: Connection | None = None
 
 
-def _connection_html(c: Connection, log_line: str, rules: str) -> str:
+def _connection_html(c: Connection, log_text: str, rules: str) -> str:
     table = connection_table(c)
     rows = "".join(
         f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
         f"<td><code>{html.escape(str(v))}</code></td></tr>"
         for k, v in table["value"].items()
     )
+    lines = "<br>".join(f"<code>{html.escape(line)}</code>" for line in log_text.splitlines())
     log = (
-        f'<div class="k8snet-log-line">the server\'s access log: <code>{html.escape(log_line)}</code></div>'
-        if log_line else '<div class="k8snet-log-line">the server logs nothing: the connection reaches no pod</div>'
+        f'<div class="k8snet-log-line">what the server records:<br>{lines}</div>'
+        if log_text else '<div class="k8snet-log-line">the server records nothing: the connection reaches no pod</div>'
     )
     rewritten = (
         f'<div>the rules that rewrote it:</div><pre class="k8snet-rewrite-rules">{html.escape(rules)}</pre>'
@@ -540,7 +649,7 @@ def render_connection(explorer: ConnectionExplorer) -> None:
         explorer.last = None
         return
     explorer.message.value = ""
-    explorer.result.value = _connection_html(connection, access_log_line(connection), rewrite_rules(connection))
+    explorer.result.value = _connection_html(connection, server_log(connection, cluster), rewrite_rules(connection))
     explorer.last = connection
 
 
@@ -633,124 +742,7 @@ def service_ip_table(service_range: ServiceIPRange) -> Any:
     return pd.DataFrame(rows, columns=["ClusterIP", "Service", "band"]).set_index("ClusterIP")
 
 
-# --- 02: pod churn ------------------------------------------------------------------
-
-# k8s.io/apimachinery/pkg/util/rand: no vowels and no 0/1/3 (no words, no look-alikes).
-_RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-# generateName suffixes are rand.String(5).
-_SUFFIX_LENGTH = 5
-
-
-class ChurnEvent(str, enum.Enum):
-    """What happens to the pods behind a Service."""
-
-    CONTAINER_RESTART = "container restart"
-    POD_DELETED = "pod deleted"
-    ROLLING_UPDATE = "rolling update"
-
-
-@dataclasses.dataclass(frozen=True)
-class Replacement:
-    """One pod's fate in one step: ``new_pod`` is ``old_pod`` after a container restart."""
-
-    step: int
-    event: ChurnEvent
-    node: str
-    old_pod: str
-    old_ip: IPv4Address
-    new_pod: str
-    new_ip: IPv4Address
-
-    @property
-    def ip_changed(self) -> bool:
-        return self.old_ip != self.new_ip
-
-
-@dataclasses.dataclass(frozen=True)
-class Churn:
-    """A Service's pods through a sequence of events: the cluster before the first step
-    and after each one, and each pod's replacement."""
-
-    service: str
-    events: tuple[ChurnEvent, ...]
-    clusters: tuple[Cluster, ...]
-    replacements: tuple[Replacement, ...]
-
-
-def _random_string(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(_RAND_ALPHABET) for _ in range(length))
-
-
-def _replicaset_of(pod: Pod) -> tuple[str, str]:
-    """(deployment, pod-template-hash) from a Deployment pod's name ``<deploy>-<hash>-<suffix>``."""
-    parts = pod.name.rsplit("-", 2)
-    if len(parts) != 3 or not all(parts):
-        raise InvalidValue(
-            f"pod {pod.key} is not named like a Deployment's pod (<deployment>-<pod-template-hash>-<suffix>)"
-        )
-    return parts[0], parts[1]
-
-
-def churn(cluster: Cluster, service: Service | str, events: Iterable[ChurnEvent | str], *, seed: int = 0) -> Churn:
-    """Apply ``events`` in turn to every pod ``service`` selects, as its ReplicaSet would.
-
-    A container restart keeps the pod and its IP; a deleted pod and a rolling update
-    release the pod's IP to its node's host-local and give the replacement (same node,
-    new name) the next address round robin. ``seed`` makes the new names reproducible.
-    """
-    service = service if isinstance(service, Service) else cluster.service(service)
-    steps = tuple(ChurnEvent(e) for e in events)
-    rng = random.Random(seed)
-    ranges: dict[str, HostLocal] = {}
-    for node in cluster.nodes:
-        if node.pod_cidr is None or node.pod_cidr.prefixlen > 30:
-            continue
-        ipam = ranges[node.name] = HostLocal(node.pod_cidr)
-        held = sorted((p.pod_ip, p.key) for p in cluster.pods_on(node.name) if _in_pod_network(p) and p.pod_ip in node.pod_cidr)
-        for address, key in held:
-            ipam.reserve(address, key)
-    names = {pod.key for pod in cluster.pods}
-    clusters = [cluster]
-    replacements: list[Replacement] = []
-    selected = [pod.key for pod in cluster.pods if service.selects(pod) and _in_pod_network(pod)]
-    if not selected:
-        raise InvalidValue(f"service {service.key} selects no pod with an IP: there is nothing to replace")
-    for step, event in enumerate(steps, start=1):
-        current = clusters[-1]
-        new_hash: dict[str, str] = {}
-        next_keys = []
-        for key in selected:
-            pod = current.pod(key)
-            if event is ChurnEvent.CONTAINER_RESTART:
-                current = current.with_pod(pod.with_(restarts=pod.restarts + 1))
-                replacements.append(Replacement(step, event, pod.node_name, pod.key, pod.pod_ip, pod.key, pod.pod_ip))
-                next_keys.append(key)
-                continue
-            deployment, template_hash = _replicaset_of(pod)
-            if event is ChurnEvent.ROLLING_UPDATE:
-                if deployment not in new_hash:
-                    new_hash[deployment] = _random_string(rng, len(template_hash))
-                template_hash = new_hash[deployment]
-            name = f"{deployment}-{template_hash}-{_random_string(rng, _SUFFIX_LENGTH)}"
-            while f"{pod.namespace}/{name}" in names:
-                name = f"{deployment}-{template_hash}-{_random_string(rng, _SUFFIX_LENGTH)}"
-            names.add(f"{pod.namespace}/{name}")
-            if pod.node_name not in ranges:
-                raise InvalidValue(f"node {pod.node_name} has no podCIDR host-local can allocate from")
-            ipam = ranges[pod.node_name]
-            ipam.release(pod.pod_ip)
-            new_key = f"{pod.namespace}/{name}"
-            address = ipam.allocate(new_key)
-            labels = dict(pod.labels)
-            if "pod-template-hash" in labels:
-                labels["pod-template-hash"] = template_hash
-            replacement = pod.with_(name=name, pod_ip=address, restarts=0, age=timedelta(0), uid="", labels=labels)
-            current = current.without_pod(pod.name, pod.namespace).with_pod(replacement)
-            replacements.append(Replacement(step, event, pod.node_name, pod.key, pod.pod_ip, new_key, address))
-            next_keys.append(new_key)
-        selected = next_keys
-        clusters.append(current)
-    return Churn(service.key, steps, tuple(clusters), tuple(replacements))
+# --- 02: pod churn (the model is k8snet_lesson.churn) ------------------------------
 
 
 def churn_table(history: Churn) -> Any:
@@ -921,53 +913,52 @@ def node_cidr_figure(p: Plan, used: Iterable[IPv4Network] = (), *, width: float 
     return fig
 
 
-def _rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+@dataclasses.dataclass(frozen=True)
+class StripSegment:
+    """A run of the cluster CIDR whose node CIDRs share one state (a piece of :func:`cidr_strip`)."""
+
+    first: IPv4Address
+    last: IPv4Address
+    state: CIDRState
+    blocks: int  # node CIDRs the run touches
 
 
-def node_cidr_png(p: Plan, used: Iterable[IPv4Network] = (), *, width: int = 320) -> bytes:
-    """:func:`node_cidr_grid` drawn straight to PNG bytes, one square per cell with a white
-    border, about ``width`` pixels wide: the widget's fast picture (the labelled figure is
-    :func:`node_cidr_figure`; the widget prints its title and legend beside the picture).
+def cidr_strip(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[tuple[StripSegment, float], ...]:
+    """The cluster CIDR from its lowest address to its highest, cut into runs of one state:
+    assigned to a node (``used``), free, lost to the service CIDR (the range allocator
+    never hands those blocks out) or colliding with the node network; each run with its
+    share of the addresses.
+
+    >>> from k8snet_lesson.ipam import plan
+    >>> runs = cidr_strip(plan(cluster_cidr="10.96.0.0/11", node_cidr_mask_size=16, service_cidr="10.96.0.0/12"))
+    >>> [(str(s.first), s.state.name, s.blocks, share) for s, share in runs]
+    [('10.96.0.0', 'SERVICE_OVERLAP', 16, 0.5), ('10.112.0.0', 'FREE', 16, 0.5)]
     """
-    import io
-
-    import numpy as np
-    from matplotlib.image import imsave
-
-    grid, _ = node_cidr_grid(p, used)
-    rows, columns = grid.shape
-    cell = max(1, width // columns)
-    palette = np.array([_rgb(c) for c in _STATE_COLOURS], dtype=np.uint8)
-    pixels = palette[np.repeat(np.repeat(grid, cell, axis=0), cell, axis=1)]
-    if cell >= 4:
-        pixels[cell - 1::cell, :, :] = 255
-        pixels[:, cell - 1::cell, :] = 255
-    buffer = io.BytesIO()
-    imsave(buffer, pixels, format="png")
-    return buffer.getvalue()
-
-
-def _legend_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
-    grid, per_cell = node_cidr_grid(p, used)
-    rows, columns = grid.shape
-    unit = "one node CIDR" if per_cell == 1 else f"{per_cell:,} node CIDRs"
-    shown = sorted({int(s) for s in grid.flat} | {CIDRState.FREE})
-    keys = "".join(
-        f'<span style="display:inline-block;width:10px;height:10px;background:{_STATE_COLOURS[s]};'
-        f'margin:0 4px 0 10px"></span>{html.escape(_STATE_LABELS[s])}'
-        for s in shown
-    )
-    return (
-        f'<div class="k8snet-sizing-legend"><b>{html.escape(str(p.cluster_cidr))} as /{p.node_cidr_mask_size} node '
-        f"CIDRs</b>: {rows} row{'s' if rows != 1 else ''} of {columns}, lowest address top left; each square is "
-        f"{unit}.<br>{keys}</div>"
-    )
+    base, end = int(p.cluster_cidr.network_address), int(p.cluster_cidr.broadcast_address)
+    marks = [(n, CIDRState.ASSIGNED) for n in used]
+    if p.node_network is not None:
+        marks.append((p.node_network, CIDRState.NODE_OVERLAP))
+    marks.append((p.service_cidr, CIDRState.SERVICE_OVERLAP))
+    spans = [(max(int(n.network_address), base), min(int(n.broadcast_address), end), state)
+             for n, state in marks if n.overlaps(p.cluster_cidr)]
+    cuts = sorted({base, end + 1} | {a for a, _, _ in spans} | {b + 1 for _, b, _ in spans})
+    bits = 32 - p.node_cidr_mask_size
+    runs: list[list[int]] = []  # [first, last, state]
+    for first, after in zip(cuts, cuts[1:]):
+        covering = [state for a, b, state in spans if a <= first and after - 1 <= b]
+        state = max(covering, key=lambda st: _STATE_RANK[st], default=CIDRState.FREE)
+        if runs and runs[-1][2] == state:
+            runs[-1][1] = after - 1
+        else:
+            runs.append([first, after - 1, state])
+    size = end - base + 1
+    return tuple((StripSegment(IPv4Address(a), IPv4Address(b), CIDRState(st), (b >> bits) - (a >> bits) + 1),
+                  (b - a + 1) / size) for a, b, st in runs)
 
 
 @dataclasses.dataclass
 class SizingExplorer(Shown):
-    """Five text boxes (the flags) in; capacities, overlaps, warnings and a tiling figure out."""
+    """Five text boxes (the flags) in; capacities, overlaps, warnings and the strip out."""
 
     cluster_cidr: Any
     mask: Any
@@ -975,24 +966,43 @@ class SizingExplorer(Shown):
     service_cidr: Any
     node_network: Any
     result: Any
-    image: Any
-    legend: Any
     message: Any
     ui: Any
+    used: tuple[IPv4Network, ...] = ()
     last: Plan | None = None
 
 
-def _sizing_html(p: Plan) -> str:
-    table = sizing_table(p)
-    rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
-        f"<td class='k8snet-sizing-value'>{html.escape(v)}</td></tr>"
-        for k, v in table["value"].items()
+def _strip_html(p: Plan, used: Iterable[IPv4Network]) -> str:
+    runs = cidr_strip(p, used)
+    pieces = "".join(
+        f'<div class="k8snet-strip-run" data-state="{seg.state.name.lower()}" '
+        f'title="{seg.first} - {seg.last}: {html.escape(seg.state.label)}" '
+        f'style="flex:{max(share, 0.006):.4f} 0 0;background:{_STATE_COLOURS[seg.state]};min-width:2px"></div>'
+        for seg, share in runs
     )
-    overlaps = "".join(f'<li class="k8snet-sizing-overlap" style="color:#b00020">{html.escape(str(o))}</li>'
+    counts: dict[CIDRState, int] = {}
+    for seg, _ in runs:
+        counts[seg.state] = counts.get(seg.state, 0) + seg.blocks
+    keys = "".join(
+        f'<span style="white-space:nowrap;margin-right:14px"><span style="display:inline-block;width:10px;height:10px;'
+        f'background:{_STATE_COLOURS[st]};margin-right:4px"></span>{counts[st]:,} {html.escape(st.label)}</span> '
+        for st in sorted(counts, key=lambda st: st.value)
+    )
+    return (
+        f'<div class="k8snet-sizing-strip" style="max-width:640px;margin:6px 0">'
+        f'<div style="display:flex;height:22px;border:1px solid #888">{pieces}</div>'
+        f'<div style="display:flex;justify-content:space-between;font-size:12px;color:#444">'
+        f"<span>{p.cluster_cidr.network_address}</span><span>/{p.node_cidr_mask_size} node CIDRs, "
+        f"lowest address left</span><span>{p.cluster_cidr.broadcast_address}</span></div>"
+        f'<div class="k8snet-sizing-legend" style="font-size:12px;line-height:1.6">{keys}</div></div>'
+    )
+
+
+def _sizing_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
+    problems = "".join(f'<li class="k8snet-sizing-overlap" style="color:#b00020">{html.escape(str(o))}</li>'
                        for o in p.overlaps)
-    warnings = "".join(f'<li class="k8snet-sizing-warning" style="color:#8a4b00">{html.escape(w)}</li>'
-                       for w in p.warnings)
+    problems += "".join(f'<li class="k8snet-sizing-warning" style="color:#8a4b00">{html.escape(w)}</li>'
+                        for w in p.warnings)
     verdict = ("the three networks are disjoint" if p.ok
                else f"{len(p.overlaps)} overlap{'s' if len(p.overlaps) != 1 else ''}: addresses would be ambiguous")
     return (
@@ -1000,14 +1010,21 @@ def _sizing_html(p: Plan) -> str:
         f'data-pods-per-node="{p.pods_per_node}" data-total-pods="{p.total_pods}" '
         f'data-service-ips="{p.service_ips}"><b>{p.nodes:,} nodes x {p.pods_per_node} pods = '
         f"{p.total_pods:,} pods; {p.service_ips:,} ClusterIPs; {verdict}</b></div>"
-        f"<table>{rows}</table>"
-        + (f"<ul>{overlaps}</ul>" if overlaps else "")
-        + (f"<ul>{warnings}</ul>" if warnings else "")
+        + _strip_html(p, used)
+        + (f'<ul style="margin:4px 0">{problems}</ul>' if problems else "")
     )
 
 
+def sizing_summary(p: Plan, used: Iterable[IPv4Network] = ()) -> Any:
+    """What a plan gives, as the sizing explorer shows it (the summary line, the strip, the
+    problems), for a notebook cell."""
+    from IPython.display import HTML
+
+    return HTML(f'<div style="max-width:720px">{_sizing_html(p, used)}</div>')
+
+
 def render_sizing(explorer: SizingExplorer) -> None:
-    """The sizing explorer's callback: plan the flags, tabulate, draw (or say what is wrong)."""
+    """The sizing explorer's callback: plan the flags, sum up, draw the strip (or say what is wrong)."""
     node_network = explorer.node_network.value.strip() or None
     try:
         p = plan(
@@ -1021,22 +1038,19 @@ def render_sizing(explorer: SizingExplorer) -> None:
         # nothing stale stays on screen next to the message
         explorer.message.value = _message_html(str(exc))
         explorer.result.value = ""
-        explorer.legend.value = ""
-        explorer.image.layout.visibility = "hidden"
         explorer.last = None
         return
     explorer.message.value = ""
-    explorer.result.value = _sizing_html(p)
-    explorer.legend.value = _legend_html(p)
-    explorer.image.value = node_cidr_png(p)
-    explorer.image.layout.visibility = "visible"
+    used = [n for n in explorer.used if n.subnet_of(p.cluster_cidr) and n.prefixlen == p.node_cidr_mask_size]
+    explorer.result.value = _sizing_html(p, used)
     explorer.last = p
 
 
 def sizing_explorer(cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: int | str = 24,
                     max_pods: int | str = 110, service_cidr: str = "10.96.0.0/12",
-                    node_network: str = "192.168.0.0/16") -> SizingExplorer:
-    """Text boxes for the cluster CIDR, node mask, max pods, service CIDR and node network."""
+                    node_network: str = "192.168.0.0/16", used: Iterable[IPv4Network] = ()) -> SizingExplorer:
+    """Text boxes for the cluster CIDR, node mask, max pods, service CIDR and node network;
+    ``used`` are node CIDRs already handed to nodes (shown as assigned while they fit the flags)."""
     import ipywidgets as w
 
     style = {"description_width": "150px"}
@@ -1052,17 +1066,14 @@ def sizing_explorer(cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: in
     pods_box = box(max_pods, "max pods per node", "k8snet-sizing-max-pods")
     service_box = box(service_cidr, "service CIDR", "k8snet-sizing-service-cidr")
     node_box = box(node_network, "node network", "k8snet-sizing-node-network")
-    result = w.HTML()
+    result = w.HTML(layout=w.Layout(max_width="720px"))
     result.add_class("k8snet-sizing-result")
     message = w.HTML()
     message.add_class("k8snet-message")
-    image = w.Image(format="png", layout=w.Layout(width="320px"))
-    image.add_class("k8snet-sizing-figure")
-    legend = w.HTML(layout=w.Layout(max_width="720px"))
     ui = w.VBox([w.HBox([w.VBox([cluster_box, mask_box, pods_box]), w.VBox([service_box, node_box])]),
-                 message, result, legend, image])
-    explorer = SizingExplorer(cluster_box, mask_box, pods_box, service_box, node_box, result, image, legend,
-                              message, ui)
+                 message, result])
+    explorer = SizingExplorer(cluster_box, mask_box, pods_box, service_box, node_box, result, message, ui,
+                              used=tuple(used))
     for control in (cluster_box, mask_box, pods_box, service_box, node_box):
         control.observe(lambda change: render_sizing(explorer), names="value")
     render_sizing(explorer)

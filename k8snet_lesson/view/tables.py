@@ -31,6 +31,14 @@ ROWS = 12  # the course's budget for a table on the core path
 _CELL = "padding:3px 10px;vertical-align:top;border-bottom:1px solid #e0e0e0;"
 _TEXT = "text-align:left;white-space:normal;overflow-wrap:anywhere;max-width:38em;"
 _NUMBER = "text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;"
+# A header, or one short token (an address, a CIDR, a flag), breaks only between words:
+# squeezed by wide neighbours, it wrapped mid-token ("192.168. / 0.0/16", "hold / s").
+_WHOLE_WORDS = "overflow-wrap:normal;"
+_TOKEN = 24
+
+
+def _text(text: str) -> str:
+    return _TEXT + (_WHOLE_WORDS if len(text) <= _TOKEN else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +58,10 @@ class Table:
     def _row_html(self, label: Any, values: Any, numeric: list[bool]) -> str:
         cells = []
         if self.index:
-            cells.append(f'<th style="{_CELL}{_TEXT}">{html.escape(str(label))}</th>')
+            cells.append(f'<th style="{_CELL}{_text(str(label))}">{html.escape(str(label))}</th>')
         for value, is_number in zip(values, numeric):
             text = "" if value is None else str(value)
-            cells.append(f'<td style="{_CELL}{_NUMBER if is_number else _TEXT}">{html.escape(text)}</td>')
+            cells.append(f'<td style="{_CELL}{_NUMBER if is_number else _text(text)}">{html.escape(text)}</td>')
         return "<tr>" + "".join(cells) + "</tr>"
 
     def _table_html(self, frame: Any, numeric: list[bool], *, head: bool) -> str:
@@ -62,7 +70,7 @@ class Table:
             names = ([str(frame.index.name or "")] if self.index else []) + [str(c) for c in frame.columns]
             aligns = ([False] if self.index else []) + numeric
             parts.append("<thead><tr>" + "".join(
-                f'<th style="{_CELL}{_NUMBER if is_number else _TEXT}border-bottom:2px solid #9e9e9e;">'
+                f'<th style="{_CELL}{_NUMBER if is_number else _TEXT}{_WHOLE_WORDS}border-bottom:2px solid #9e9e9e;">'
                 f"{html.escape(name)}</th>" for name, is_number in zip(names, aligns)) + "</tr></thead>")
         parts.append("<tbody>")
         for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):

@@ -1,102 +1,60 @@
 # %% [markdown]
 # # 00 · Start here
 #
-# This course follows lesson 31, *Kubernetes Networking Deep Dive*, and goes past it:
-# every rule, address, chain name and `kubectl` column you see is computed by a small,
-# exact model of Kubernetes networking (`k8snet_lesson`), and you can change the inputs
-# and watch the network answer.
+# This course works through lesson 31, *Kubernetes Networking Deep Dive*, on one cluster
+# you can change. Every address, rule and `kubectl` output you see is computed by a small,
+# exact model of Kubernetes networking.
 #
-# **What you will be able to do after this notebook:**
+# **What you will be able to do:**
 #
-# - run the course notebooks and use their widgets;
-# - tell what is computed from what is only shown;
+# - run the notebooks and answer their prediction boxes;
 # - find your way through the series;
-# - read the lesson's cluster as `kubectl get pods -o wide` shows it, and name its
-#   three networks.
+# - read the lesson's cluster as `kubectl get pods -o wide` prints it;
+# - say where the lesson's numbers disagree, and which ones the course uses.
 #
 # ## How to use the course
 #
-# - **Run the cells from top to bottom**: *Run → Run All Cells*, or `Shift+Enter` cell by
-#   cell. Later cells use values built by earlier ones.
-# - **Widgets** (drop-downs, buttons, text boxes, sliders) recompute as you change them.
-#   Input that makes no sense (a CIDR like `10.0.0.0/33`) shows a red message in the
-#   widget instead of failing.
-# - **"Try it"** paragraphs suggest a value to change in the cell above; change it, run the
-#   cell again, and compare.
-# - **Computed, not typed in:** tables, command outputs and rules come from the model,
-#   run on the lesson's cluster (the manifests in `data/lesson-cluster.yaml`). Cells that
-#   start with `# NBVAL_CHECK_OUTPUT` are compared with the saved output by the test
-#   suite, and cells of `assert`s state what the notebook teaches; if the model changed,
-#   they would fail.
-# - **No cluster needed.** Everything runs from the model. On Linux with root, notebook 08
-#   builds the same cluster out of network namespaces for real.
+# - **Run the cells from top to bottom:** *Run → Run All Cells*. Later cells use what
+#   earlier ones built.
+# - **Predict:** before the course shows a result, a box asks you to commit to an answer.
+#   Press *Lock in*, then read why the answer is right and why the tempting one is wrong.
+#   Your predictions are kept on this machine, also after a restart.
+# - **Try it:** widgets recompute as you change them. Input that makes no sense gets a
+#   message, never a crash.
+# - **Going further** sections are folded: skip them the first time.
+# - **No cluster needed.** On Linux with root, notebook 08 builds the same cluster for real.
 
 # %%
 import pandas as pd
 
 from k8snet_lesson import __version__, scenarios
-from k8snet_lesson.view import kubectl, layers
+from k8snet_lesson.view import layers, tables
 
-pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
+pd.set_option("display.max_colwidth", 160)  # whole sentences in tables
 
 # %% [markdown]
 # ## The map of the series
 
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.course_map()
+# %% tags=["nbval-check-output"]
+tables.table(layers.course_map())
 
 # %% [markdown]
-# ## Check your environment
+# ## The one cluster
 #
-# Versions differ from machine to machine, so this table is not compared by the tests.
-# The `widgets` row moves a slider inside the kernel and checks that its callback ran;
-# if the widgets further down stay blank, your front end lacks the ipywidgets extension.
-# The `kernel lab` row says whether notebook 08 can build real namespaces here.
-
-# %%
-environment = layers.environment_check()
-environment
-
-# %%
-assert environment.loc["k8snet_lesson", "result"] == __version__
-assert environment.loc["widgets", "result"].startswith("yes")
-
-# %% [markdown]
-# ## The lesson's cluster
-#
-# Three nodes, one per availability zone of `eu-west-1`, running the lesson's four pods in
-# the `production` namespace (and CoreDNS in `kube-system`). The lesson prints:
-#
-# ```
-# $ kubectl get pods -o wide -n production
-# NAME                             READY   STATUS    NODE              IP
-# checkout-api-6f8b9d-2xkpj        1/1     Running   node-eu-west-1a   10.244.2.14
-# ...
-# ```
-#
-# The model prints the same rows with the lesson's columns:
+# Every notebook uses the same cluster: three nodes of `eu-west-1`, wired by Calico in
+# <abbr title="an overlay that wraps each Pod&#x27;s Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr> mode. Each network is a <dfn>CIDR</dfn>, a block of IP addresses written as
+# address/prefix length: `10.244.0.0/16` holds the 65,536 addresses that share the first
+# 16 bits. The nodes live in `192.168.0.0/16`, the pods in `10.244.0.0/16`, the Services in
+# `10.96.0.0/12`. `checkout-api-svc` is the <abbr title="the virtual IP of a Service, from the service network; no interface holds it, only kube-proxy&#x27;s rules recognise it">ClusterIP</abbr> `10.96.214.88` in front of
+# three `checkout-api` replicas.
 
 # %%
 cluster = scenarios.lesson_cluster()
 
-# %%
-# NBVAL_CHECK_OUTPUT
-print("$ kubectl get pods -o wide -n production   # the lesson's abridged columns")
-print(kubectl.get_pods_wide(cluster, "production", columns="lesson"))
+# %% tags=["nbval-check-output"]
+print(layers.get_pods_printed(cluster, "production"))
 
-# %% [markdown]
-# A real `kubectl get pods -o wide` prints more: `RESTARTS` and `AGE`, then `IP` *before*
-# `NODE`, then `NOMINATED NODE` and `READINESS GATES`. And it lists pods in name order,
-# as the API server returns them, so `auth-service` comes first. The lesson trimmed and
-# reordered the columns; this is the full output:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-print("$ kubectl get pods -o wide -n production")
-print(kubectl.get_pods_wide(cluster, "production"))
-
-# %%
+# %% tags=["check"] jupyter={"source_hidden": true}
 lesson_listing = {  # NAME: (NODE, IP), as the lesson prints them
     "checkout-api-6f8b9d-2xkpj": ("node-eu-west-1a", "10.244.2.14"),
     "checkout-api-6f8b9d-7rvqn": ("node-eu-west-1b", "10.244.3.7"),
@@ -108,47 +66,55 @@ for name, (node, ip) in lesson_listing.items():
     assert (pod.node_name, str(pod.pod_ip)) == (node, ip)
 
 # %% [markdown]
-# **Try it:** choose another namespace, a single node (`--field-selector
-# spec.nodeName=...`, the way to see which pods share a node), or the lesson's columns.
-# `checkout-api` and `payment-api` share `node-eu-west-1a`: notebook 04 shows why their
-# traffic never leaves the node.
+# **Try it:** choose another namespace, one node (the way to see which pods share a node),
+# or kubectl's real columns.
 
 # %%
-pods = layers.pods_view(cluster, namespace="production")
-pods
+layers.pods_view(cluster, namespace="production", columns="lesson")
 
 # %% [markdown]
-# ## The three networks of this cluster
+# ## Where the lesson's numbers disagree
 #
-# Every address above belongs to one of three networks, each with its own range and its
-# own manager (notebook 02 takes them apart):
+# The lesson prints `10.244.4.2` for two different things, and a few of its outputs are
+# not what a real cluster prints. Here is each place, once, with how the course resolves
+# it. The notebook in the last column shows the resolution.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-layers.network_layers(cluster)
+layers.discrepancies_table()
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+from k8snet_lesson.discrepancies import discrepancies
+
+assert len(discrepancies()) >= 15
+assert str(cluster.pod("auth-service-5c7d8f-p2rkx", "production").pod_ip) == "10.244.4.4"
 
 # %% [markdown]
-# The nodes' own addresses are in the node network, the pods' in the pod network (each
-# inside its node's podCIDR), the Services' ClusterIPs in the service network:
+# ## Check your environment
+#
+# If the widgets above stay blank, the `widgets` row says whether the kernel side works;
+# the `kernel lab` row says whether notebook 08 can build real namespaces here.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-members = layers.network_members(cluster)
-members
+environment = layers.environment_check()
+tables.table(environment)
 
-# %%
-assert members["inside the CIDR"].all()
-assert set(members["network"]) == {"node network", "pod network", "service network"}
+# %% tags=["check"] jupyter={"source_hidden": true}
+assert environment.loc["k8snet_lesson", "result"] == __version__
+assert environment.loc["widgets", "result"].startswith("yes")
 
 # %% [markdown]
 # ## Recap
 #
-# - Run top to bottom; widgets recompute; "Try it" invites a change.
-# - Tables and outputs are computed by the model from the lesson's manifests; checked
-#   cells and `assert`s keep them honest.
-# - The lesson's cluster: three nodes (`192.168.1.10`, `192.168.2.10`, `192.168.3.10`),
-#   pods from `10.244.0.0/16`, Services from `10.96.0.0/12`. A real `kubectl get pods -o
-#   wide` shows more columns than the lesson, in a different order.
+# - Run top to bottom; commit to each prediction before you read on; fold open Going
+#   further when you want more.
+# - One cluster all the way: nodes in `192.168.0.0/16`, pods in `10.244.0.0/16`,
+#   Services in `10.96.0.0/12`, Calico VXLAN, `checkout-api-svc` at `10.96.214.88`.
+# - Where the lesson disagrees with itself or with real clusters, the table above says
+#   what the course shows instead.
 #
-# Next: **01 · The networking model**: the four rules every CNI plugin must keep, checked
-# on this cluster, and broken on purpose.
+# Next: **01 · The networking model**, the rules every network plugin must keep,
+# checked on this cluster and broken on purpose.
+
+# %% tags=["graded", "raises-exception"]
+from k8snet_lesson.view.quiz import graded_check
+graded_check("00")

@@ -1,218 +1,166 @@
 # %% [markdown]
-# # 01 · The Kubernetes networking model
+# # 01 · The networking model
 #
 # **What you will be able to do:**
 #
-# - state the four rules every CNI plugin must implement, in the lesson's words;
-# - check each rule on a cluster and read the evidence: which pod holds which IP, which
-#   address a client dials, which source address a server sees;
-# - break the model on purpose (a network that NATs between nodes, the way plain Docker
-#   hosts do) and say which rules fail and what an application would notice;
-# - explain why the flat network makes debugging simpler.
-#
-# The checks are `k8snet_lesson.networking_model`: they connect every pod to every other
-# pod over a modelled dataplane and record what each side sees.
+# - state the lesson's four rules, and the two it leaves out;
+# - check them on the lesson's cluster and read who reaches whom;
+# - break the model with a network that translates addresses, and predict what an
+#   application then sees;
+# - tell a DNS query from an HTTP request in what a server records.
 
 # %%
+from functools import partial
+
 import pandas as pd
 
-from k8snet_lesson import networking_model, scenarios
-from k8snet_lesson.view import layers
+from k8snet_lesson import faults, networking_model, predictions, scenarios
+from k8snet_lesson.view import layers, plots, tables
+from k8snet_lesson.view.gates import predict
 
-pd.set_option("display.max_colwidth", 160)  # show whole sentences in tables
+pd.set_option("display.max_colwidth", 160)  # whole sentences in tables
 
-cluster = scenarios.lesson_cluster()
+cluster = scenarios.lesson_cluster()  # the lesson's cluster: three nodes, Calico VXLAN
 
 # %% [markdown]
 # ## The four rules
 #
-# > **Rule 1.** Every Pod gets its own unique IP address. No two Pods share an IP — even
-# > across different nodes.
-# >
-# > **Rule 2.** Pods on the same node can communicate with each other directly using
-# > their Pod IPs — no NAT.
-# >
-# > **Rule 3.** Pods on different nodes can communicate with each other using their Pod
-# > IPs — no NAT required. The underlying network must make this possible.
-# >
-# > **Rule 4.** The IP a Pod sees for itself (its own IP) is the same IP other Pods use
-# > to reach it. There is no hidden translation layer between peers.
-#
-# Checked on the lesson's cluster (three nodes, six pods: the four of the lesson in
-# `production` and two CoreDNS pods in `kube-system`) over a flat pod network:
+# The lesson states four rules that every <abbr title="Container Network Interface: the plugin a node runs when a Pod starts, to give it an IP, an interface and routes">CNI</abbr> plugin must keep. The model checks each
+# one on the lesson's cluster, by connecting every pod to every other pod and recording
+# the address each side dials and sees:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 flat_checks = networking_model.check_all(cluster)
-layers.rules_table(flat_checks)
+tables.table(layers.rules_table(flat_checks))
 
-# %%
+# %% tags=["check"] jupyter={"source_hidden": true}
 assert [check.holds for check in flat_checks] == [True, True, True, True]
 
 # %% [markdown]
-# ### The evidence, rule by rule
+# Together the rules make a *flat* network: a pod dials a peer at the peer's own IP, and
+# the peer sees the caller's own IP. There is no <dfn>NAT</dfn> between pods (network
+# address translation: rewriting a packet's source or destination address on its way
+# through a machine).
 #
-# **Rule 1**: one row per pod; no address appears twice.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(flat_checks[0])
-
-# %% [markdown]
-# **Rule 2**: every ordered pair of pods on the same node. `dialled` is the address the
-# client connects to, `source_seen` the address the server's socket reports. Both are
-# the pods' own IPs: nothing rewrote them.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(flat_checks[1])
-
-# %% [markdown]
-# **Rule 3**: every ordered pair of pods on different nodes. The same picture, across
-# nodes: the underlying network (here Calico's routes; with Flannel a VXLAN tunnel)
-# carries pod IPs unchanged.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(flat_checks[2])
-
-# %% [markdown]
-# **Rule 4**: for each pod, the IP on its own `eth0`, the IPs peers dial to reach it
-# and the IPs peers see when it connects to them. All three are the same address.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(flat_checks[3])
-
-# %% [markdown]
-# ## One connection, as both applications see it
+# ## Who reaches whom
 #
-# `checkout-api` on `node-eu-west-1a` calls the other `checkout-api` pod on
-# `node-eu-west-1b` directly by Pod IP (the lesson's `curl http://<pod IP>:3000/health`).
-# The server's access log records the client's real Pod IP.
+# The upstream model has two more rules. The agents on a node, such as the kubelet, reach
+# every pod on that node. And the containers of one pod share one
+# <dfn>network namespace</dfn> (a private copy of the Linux network stack: interfaces,
+# routes, iptables rules; every Pod gets one), so they reach each other at `127.0.0.1`.
+# One picture shows all six rules at work: a row per source, a column per pod's app.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-client, server = "production/checkout-api-6f8b9d-2xkpj", "production/checkout-api-6f8b9d-7rvqn"
-flat = networking_model.what_the_app_sees(cluster, networking_model.FLAT, client, server)
-print(layers.connection_table(flat).to_string())
-print()
-print("server's access log:", layers.access_log_line(flat))
-
-# %%
-assert flat.direct and flat.source_seen == cluster.pod(client).pod_ip
+plots.show(layers.reach_figure({"the lesson's cluster (Calico VXLAN): a flat pod network":
+                                networking_model.who_reaches_whom(cluster)}))
 
 # %% [markdown]
-# ## Break it: a network with NAT between nodes
-#
-# What would a cluster look like without the model? Plain Docker hosts are the classic
-# example: every node has its own private bridge `docker0` with `172.17.0.0/16`, hands
-# out `172.17.0.2`, `.3`, ... again on every node, reaches a container on another host
-# only through that host's IP and a published port (`DNAT`), and hides its own
-# containers behind its IP (`MASQUERADE`). Run the same four checks on the same pods
-# placed that way:
+# Green everywhere, blue on the diagonal. The node rows are green only for their own
+# node's pods: that is all the rule asks for, though a flat network lets nodes reach
+# every pod. The lesson's debugging story turns on the loopback rule:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["predict"]
+broken = faults.fault("bound-to-localhost")(cluster, service="production/checkout-api-svc",
+                                            client="production/checkout-api-6f8b9d-2xkpj",
+                                            pod="checkout-api-6f8b9d-2xkpj")
+predict(predictions.build("01-loopback", cluster),
+        reveal=partial(plots.show, layers.reach_figure(
+            {"checkout-api-6f8b9d-2xkpj's app on 127.0.0.1 (the lesson's cluster)":
+             networking_model.who_reaches_whom(broken)})))
+
+# %% [markdown]
+# ## Break it: a network that translates addresses
+#
+# Plain Docker hosts are the classic network without these rules. Each node has its own
+# private bridge, `172.17.0.0/16`, and hands out the same addresses again. A container on
+# another node is reached only through that node's IP and a published port, and traffic
+# leaving a node takes the node's IP as its source.
+
+# %% tags=["predict"]
 natted_cluster, natted_network = networking_model.natted(cluster)
 nat_checks = networking_model.check_all(natted_cluster, natted_network)
-layers.rules_table(nat_checks)
-
-# %%
-assert [check.holds for check in nat_checks] == [False, True, False, False]
+predict(predictions.build("01-nat-rules", cluster),
+        reveal=partial(tables.table, layers.rules_table(nat_checks)))
 
 # %% [markdown]
-# Rule 1 fails: every node reuses the same range, so three pods are `172.17.0.2`.
+# What does an application notice? Take the lesson's pair: a `checkout-api` pod on
+# `node-eu-west-1a` calls the one on `node-eu-west-1b`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(nat_checks[0])
-
-# %% [markdown]
-# Rule 3 fails: to reach a pod on another node, a client must dial that *node's* IP and a
-# published port, and the server sees the *client's node* as the source. Rule 2 still
-# holds: on one bridge, containers talk directly. Rule 4 fails as a consequence: peers
-# know each pod by an address that is not on its `eth0`.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(nat_checks[2])
-
-# %%
-# NBVAL_CHECK_OUTPUT
-layers.evidence_table(nat_checks[3])
-
-# %% [markdown]
-# The same connection as before, on the NAT'd network, with the two rules that rewrote
-# it, as `iptables-save -t nat` prints them on each node:
-
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["predict"]
+client, server = "production/checkout-api-6f8b9d-2xkpj", "production/checkout-api-6f8b9d-7rvqn"
 nat = networking_model.what_the_app_sees(natted_cluster, natted_network, client, server)
-print(layers.connection_table(nat).to_string())
-print()
-print("server's access log:", layers.access_log_line(nat))
-print()
-print(layers.rewrite_rules(nat))
+predict(predictions.build("01-nat-source", cluster, client=client, server=server),
+        reveal=partial(layers.connection_report, nat, natted_cluster))
 
-# %%
-client_node_ip = cluster.node_of(cluster.pod(client)).internal_ip
-assert nat.source_seen == client_node_ip and len(nat.translations) == 2
-assert nat.dialled == cluster.node_of(cluster.pod(server)).internal_ip
+# %% tags=["check"] jupyter={"source_hidden": true}
+assert [check.holds for check in nat_checks] == [False, True, False, False]
+assert nat.source_seen == natted_cluster.node_of(natted_cluster.pod(client)).internal_ip
+assert not nat.direct and len(nat.translations) == 2
 
 # %% [markdown]
-# The server's log now says the request came from `192.168.1.10`, a *node*. Every pod on
-# that node looks the same to the server; an allow-list by client IP, a rate limit per
-# client or a trace of "who called me" is lost. And the client had to know a node IP and
-# a port number that Docker picked, instead of the server's own address.
-#
-# ## Try it
-#
-# Pick a client, a server and a network. Things to look for: two pods on the same node
-# (rule 2 holds even on the NAT'd network); a pod calling CoreDNS in `kube-system`;
-# the source address in the log line on each network.
+# Every pod on that node now looks the same to the server: an allow-list by client IP, a
+# rate limit per client, a trace of who called, all lost. Both networks side by side:
 
 # %%
-explorer = layers.connection_explorer(cluster, client=client, server=server)
-explorer
+plots.show(layers.reach_figure({"flat (what Kubernetes requires)": networking_model.who_reaches_whom(cluster),
+                                "NAT'd per node (plain Docker hosts)":
+                                networking_model.who_reaches_whom(natted_cluster, natted_network)}))
 
 # %% [markdown]
-# ## Teacher's Note: why the flat network model matters so much
+# ## Try it: any two pods
 #
-# > Traditional VM networking has NAT everywhere — NAT at the cloud VPC border, NAT
-# > between subnets, port forwarding to expose services. Debugging is nightmarish because
-# > every hop potentially changes the IP and port. Kubernetes's flat Pod network
-# > eliminates all of that. Every Pod sees every other Pod's real IP. Wireshark on a node
-# > captures traffic as-is. Application logs show real source IPs.
-#
-# The model shows both halves. On the flat network, all pod-to-pod connections carry
-# the real addresses end to end, so a capture anywhere on the path shows the two pods'
-# own IPs and the server's log names the real client. On the NAT'd network, no
-# cross-node connection does:
+# Pick a client, a server and a network. Pick a <abbr title="the cluster&#x27;s DNS server, behind the kube-dns Service at the service network&#x27;s tenth address">CoreDNS</abbr> pod as the server: it receives a
+# DNS query on port 53/UDP, not an HTTP request, and records it as one.
 
 # %%
-# NBVAL_CHECK_OUTPUT
+layers.connection_explorer(cluster, client=client, server="kube-system/coredns-5d78c9869d-4k7mz")
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+to_dns = networking_model.what_the_app_sees(cluster, networking_model.FLAT, client, "kube-system/coredns-5d78c9869d-4k7mz")
+assert layers.server_log(to_dns, cluster).startswith("DNS query from 10.244.2.14")
+assert "HTTP" not in layers.server_log(to_dns, cluster)
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: the evidence, connection by connection
+#
+# Rule 3 on the flat network: every ordered pair of pods on different nodes, the address
+# dialled and the source the server saw. Then rule 1 on the NAT'd network: who holds
+# which address.
+
+# %%
+tables.table(layers.evidence_table(flat_checks[2]))
+
+# %%
+tables.table(layers.evidence_table(nat_checks[0]))
+
+# %% [markdown]
+# The lesson's Teacher's Note says why this matters: with NAT everywhere, every hop may
+# change the IP and port, and debugging is nightmarish. Counted over every pair of pods:
+
+# %% tags=["nbval-check-output"]
 for name, checks in (("flat", flat_checks), ("NAT'd", nat_checks)):
     connections = checks[1].evidence + checks[2].evidence  # every ordered pair of pods
     direct = sum(c.direct for c in connections)
     print(f"{name:6} network: {direct} of {len(connections)} connections carry both real pod IPs end to end")
 
 # %% [markdown]
-# > The one complexity that remains is at the Service layer — kube-proxy does do DNAT for
-# > Service traffic.
-#
-# That DNAT rewrites only the *destination* (ClusterIP to a Pod IP), so the server still
-# logs the client's real Pod IP. Notebook 04 walks such a packet hop by hop and notebook
-# 05 reads the rules that do it.
-#
+# The one translation that remains is at the Service layer: <abbr title="the DaemonSet that watches Services and EndpointSlices and writes the kernel rules that turn a ClusterIP into Pod IPs; it is not in the data path">kube-proxy</abbr> rewrites the
+# *destination* of Service traffic, a <abbr title="the virtual IP of a Service, from the service network; no interface holds it, only kube-proxy&#x27;s rules recognise it">ClusterIP</abbr>, to a Pod IP. The server still sees the
+# client's real Pod IP. Notebook 05 reads those rules.
+
+# %% [markdown]
 # ## Recap
 #
-# - Four rules: a unique IP per pod; pods talk by Pod IP, without NAT, on one node and
-#   across nodes; a pod's own IP is the IP everyone uses for it.
-# - Together they make a flat network: what a pod dials is what it reaches, and what a
-#   server sees is who called.
-# - A network that NATs between nodes breaks rules 1, 3 and 4: reused addresses, node IPs
-#   and host ports to dial, node IPs in the logs.
+# - Four rules: a unique IP per pod; pods talk by Pod IP without NAT, on one node and
+#   across nodes; the IP a pod sees for itself is the one others use.
+# - Two more: a node's agents reach its pods; a pod's containers share `127.0.0.1`, so an
+#   app bound there is reachable only from inside its pod.
+# - A network that NATs between nodes breaks rules 1, 3 and 4: servers log a node's IP.
+# - A query to CoreDNS on 53/UDP is DNS, not HTTP.
 #
 # Next: **02 · The three network layers**: where node, pod and Service addresses come
 # from, and why Pod IPs change while ClusterIPs do not.
+
+# %% tags=["graded", "raises-exception"]
+from k8snet_lesson.view.quiz import graded_check
+graded_check("01")
