@@ -115,6 +115,6 @@ assert environment.loc["widgets", "result"].startswith("yes")
 # Next: **01 · The networking model**, the rules every network plugin must keep,
 # checked on this cluster and broken on purpose.
 
-# %% tags=["graded", "raises-exception"]
+# %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
 graded_check("00")

@@ -161,6 +161,6 @@ for name, checks in (("flat", flat_checks), ("NAT'd", nat_checks)):
 # Next: **02 · The three network layers**: where node, pod and Service addresses come
 # from, and why Pod IPs change while ClusterIPs do not.
 
-# %% tags=["graded", "raises-exception"]
+# %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
 graded_check("01")

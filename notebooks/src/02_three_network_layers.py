@@ -165,6 +165,6 @@ tables.table(layers.network_members(cluster))
 # Next: **03 · What the <abbr title="Container Network Interface: the plugin a node runs when a Pod starts, to give it an IP, an interface and routes">CNI</abbr> plugin does**: the steps that give a new pod its address, its
 # `eth0` and its routes.
 
-# %% tags=["graded", "raises-exception"]
+# %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
 graded_check("02")

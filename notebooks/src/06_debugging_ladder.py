@@ -241,6 +241,6 @@ assert (abs(refusals["refused share"] - refusals["exact share"]) <= 0.15).all()
 #
 # Next: **07 · Practice questions and quiz**.
 
-# %% tags=["graded", "raises-exception"]
+# %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
 graded_check("06")
