@@ -24,7 +24,7 @@ LAYERS = {
     1: {"errors", "resources", "ipam", "cluster"},
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
-        "networking_model", "distribution", "cni", "view.kubectl"},
+        "networking_model", "distribution", "cni", "view.kubectl", "client_ip"},
     4: {"quiz", "classroom", "predictions", "glossary"},
     5: {"manifests", "scenarios", "view", "cli", "lab"},
 }
