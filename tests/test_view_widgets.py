@@ -94,7 +94,7 @@ def test_readiness_flip_moves_the_address_and_rewrites_the_chain():
     explorer.checkboxes["checkout-api-6f8b9d-2xkpj"].value = False
     endpoints = explorer.endpoints.value
     assert "10.244.3.7:3000,10.244.4.2:3000" in endpoints  # the ENDPOINTS column: ready only
-    assert "notReadyAddresses" in endpoints
+    assert "NotReadyAddresses:  10.244.2.14" in endpoints
     assert explorer.rules.value.count("-j KUBE-SEP-") == 2
     assert "0.3333333333" not in explorer.rules.value and "0.5000000000" in explorer.rules.value
     assert explorer.current.pod("checkout-api-6f8b9d-2xkpj", "production").ready is False

@@ -1,0 +1,130 @@
+"""Services and kube-proxy on screen: the readiness explorer and the client-IP table.
+
+The readiness explorer has one checkbox per Pod a Service selects. Unticking one fails
+that Pod's readiness probe in the model; the EndpointSlice controller moves it out of
+the ready endpoints (``kubectl get endpoints`` shows it under ``notReadyAddresses``),
+and kube-proxy's KUBE-SVC chain on the chosen node loses its rule, the remaining
+probabilities becoming 1/(n-i) of the new n. With none ready, the rules are the filter
+table's REJECT. Its callback :func:`render_readiness` is a plain function of the
+explorer: anything that goes wrong shows a message and clears the last result (never a
+traceback), and the checkbox row wraps instead of running past a narrow notebook column.
+
+:func:`client_ip_table` shows :func:`k8snet_lesson.client_ip.seen_sources` as a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+
+from ..errors import K8snetError
+from .widgets import Shown, message_html
+
+__all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "client_ip_table", "chain_text"]
+
+
+@dataclasses.dataclass
+class ReadinessExplorer(Shown):
+    """One checkbox per Pod the Service selects; Endpoints and the KUBE-SVC chain follow."""
+
+    cluster: Any
+    service: Any
+    node_name: str
+    checkboxes: dict
+    endpoints: Any
+    rules: Any
+    message: Any
+    ui: Any
+    current: Any = None  # the cluster as the checkboxes have it
+
+
+def _pre(title: str, text: str) -> str:
+    # pre-wrap: a long rule wraps inside the column rather than widening the output
+    return (f'<div style="margin:6px 0 2px 0"><b>{html.escape(title)}</b></div>'
+            '<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre-wrap;overflow-wrap:anywhere">'
+            f"{html.escape(text)}</pre>")
+
+
+def chain_text(cluster: Any, service: Any, node_name: str) -> str:
+    """The KUBE-SVC rules kube-proxy writes on ``node_name`` for each port of ``service``,
+    as iptables-restore input lines; with no endpoint, the filter table's REJECT instead."""
+    from .. import iptables, kube_proxy
+
+    rules = kube_proxy.rules_for(cluster, node_name)
+    lines: list[str] = []
+    for port in service.ports:
+        name = kube_proxy.chain_name("KUBE-SVC-", service.port_name(port), port.protocol)
+        chain = kube_proxy.rules_in(rules, "nat", name)
+        if chain:
+            lines.extend(iptables.restore_line(rule) for rule in chain)
+        else:
+            lines.extend(iptables.restore_line(rule) for rule in kube_proxy.rules_in(rules, "filter", "KUBE-SERVICES")
+                         if rule.comment and rule.comment.startswith(service.port_name(port) + " "))
+    return "\n".join(lines)
+
+
+def render_readiness(explorer: ReadinessExplorer) -> None:
+    """The readiness explorer's callback: set each Pod's Ready condition, recompute, show."""
+    from .kubectl_run import run
+
+    service = explorer.service
+    try:
+        cluster = explorer.cluster
+        for name, box in explorer.checkboxes.items():
+            pod = cluster.pod(name, service.namespace)
+            cluster = cluster.with_pod(pod.with_ready(bool(box.value)))
+        where = f"-n {service.namespace}"
+        endpoints = (_pre("Endpoints (the older API)", run(cluster, f"get endpoints {service.name} {where}"))
+                     + _pre("notReadyAddresses in the full object",
+                            run(cluster, f"describe endpoints {service.name} {where}")))
+        rules = _pre(f"kube-proxy's rules on {explorer.node_name} for {service.key} (Calico VXLAN lesson cluster)",
+                     chain_text(cluster, service, explorer.node_name))
+    except (K8snetError, ValueError, TypeError, LookupError) as exc:
+        explorer.message.value = message_html(f"Could not recompute the endpoints: {exc}")
+        explorer.endpoints.value = ""
+        explorer.rules.value = ""
+        explorer.current = None
+        return
+    explorer.message.value = ""
+    explorer.current = cluster
+    explorer.endpoints.value = endpoints
+    explorer.rules.value = rules
+
+
+def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer:
+    """Tick or untick each selected Pod's readiness and watch Endpoints and rules change."""
+    import ipywidgets as w
+
+    pods = [p for p in cluster.pods if service.selects(p)]
+    checkboxes = {}
+    for pod in pods:
+        box = w.Checkbox(value=pod.ready, description=f"{pod.name} ({pod.pod_ip}) ready", indent=False,
+                         layout=w.Layout(width="auto", min_width="0", margin="0 18px 2px 0"))
+        box.add_class("k8snet-ready")
+        checkboxes[pod.name] = box
+    message = w.HTML()
+    message.add_class("k8snet-message")
+    endpoints_html = w.HTML(layout=w.Layout(max_width="100%"))
+    rules_html = w.HTML(layout=w.Layout(max_width="100%"))
+    endpoints_html.add_class("k8snet-readiness-endpoints")
+    rules_html.add_class("k8snet-readiness-rules")
+    # A row that wraps: beside an open file browser three long labels do not fit on one line.
+    row = w.HBox(list(checkboxes.values()), layout=w.Layout(flex_flow="row wrap", width="100%"))
+    row.add_class("k8snet-ready-row")
+    ui = w.VBox([row, message, endpoints_html, rules_html], layout=w.Layout(width="100%"))
+    explorer = ReadinessExplorer(cluster, service, node_name, checkboxes, endpoints_html, rules_html, message, ui)
+    for box in checkboxes.values():
+        box.observe(lambda change: render_readiness(explorer), names="value")
+    render_readiness(explorer)
+    return explorer
+
+
+def client_ip_table(rows) -> Any:
+    """The source IP the server pod sees, one row per way of reaching the Service."""
+    from .tables import table
+
+    return table([{"how the connection arrives": r.case, "server pod": str(r.server),
+                   "masqueraded": "yes" if r.masqueraded else "no", "source IP the server sees": str(r.seen),
+                   "why": r.why} for r in rows],
+                 caption="Lesson cluster (Calico VXLAN): what the server pod sees as the client's address")

@@ -1,0 +1,52 @@
+"""The readiness explorer and the client-IP table: what a learner sees, without a browser."""
+
+from __future__ import annotations
+
+from k8snet_lesson import client_ip, scenarios
+from k8snet_lesson.view.services import client_ip_table, readiness_explorer, render_readiness
+
+CLUSTER = scenarios.lesson_cluster()
+SERVICE = CLUSTER.service("checkout-api-svc", "production")
+
+
+def _explorer():
+    return readiness_explorer(CLUSTER, SERVICE, node_name="node-eu-west-1a")
+
+
+def test_the_endpoints_show_with_the_warning_and_describe():
+    explorer = _explorer()
+    shown = explorer.endpoints.value
+    assert "Warning: v1 Endpoints is deprecated in v1.33+" in shown
+    assert "NotReadyAddresses:  &lt;none&gt;" in shown
+    explorer.checkboxes["checkout-api-6f8b9d-7rvqn"].value = False
+    shown = explorer.endpoints.value
+    assert "10.244.2.14:3000,10.244.4.2:3000" in shown and "NotReadyAddresses:  10.244.3.7" in shown
+    assert explorer.rules.value.count("-j KUBE-SEP-") == 2
+
+
+def test_an_error_shows_a_message_and_clears_the_last_result():
+    explorer = _explorer()
+    assert explorer.rules.value and not explorer.message.value
+    explorer.node_name = "node-that-is-not-there"
+    render_readiness(explorer)
+    assert "node-that-is-not-there" in explorer.message.value
+    assert explorer.rules.value == "" and explorer.endpoints.value == "" and explorer.current is None
+    explorer.node_name = "node-eu-west-1a"
+    render_readiness(explorer)
+    assert explorer.message.value == "" and "-j KUBE-SEP-" in explorer.rules.value
+
+
+def test_the_checkbox_row_wraps_and_long_rules_wrap():
+    explorer = _explorer()
+    row = explorer.ui.children[0]
+    assert row.layout.flex_flow == "row wrap"
+    assert "white-space:pre-wrap" in explorer.rules.value
+
+
+def test_the_client_ip_table_has_one_row_per_case_with_the_computed_address():
+    rows = client_ip.seen_sources(CLUSTER, SERVICE, client="payment-api-7d9c4b-xr7nq",
+                                  other="checkout-api-6f8b9d-2xkpj")
+    shown = client_ip_table(rows)
+    assert len(shown.frame) == len(rows) == 4
+    assert list(shown.frame["source IP the server sees"]) == [str(r.seen) for r in rows]
+    assert "text-align:left" in shown._repr_html_()
