@@ -69,3 +69,17 @@ def test_what_it_cannot_list_it_refuses_by_name():
         list_rules(rules, "nat", "KUBE-SVC-NOPE")
     with pytest.raises(InvalidValue, match="'raws' is not one of"):
         list_rules(rules, "raws")
+
+
+def test_a_command_line_prints_its_prompt_and_listing():
+    from k8snet_lesson.view.iptables_list import run
+
+    rules = iptables.parse((DATA / "lesson.rules").read_text())
+    shown = run(rules, "iptables -t nat -L KUBE-SERVICES -n | grep checkout")
+    assert shown.splitlines() == ["$ iptables -t nat -L KUBE-SERVICES -n | grep checkout",
+                                  grep(list_rules(rules, "nat", "KUBE-SERVICES"), "checkout")]
+    assert run(rules, "iptables -L -n").splitlines()[1:] == list_rules(rules).splitlines()
+    for bad, message in (("iptables -t nat -S", "not a listing"), ("iptables -L -n | sort", "only '| grep WORD'"),
+                         ("iptables -L -n -v", "'-v' is not an option")):
+        with pytest.raises(InvalidValue, match=message):
+            run(rules, bad)

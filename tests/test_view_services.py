@@ -50,3 +50,16 @@ def test_the_client_ip_table_has_one_row_per_case_with_the_computed_address():
     assert len(shown.frame) == len(rows) == 4
     assert list(shown.frame["source IP the server sees"]) == [str(r.seen) for r in rows]
     assert "text-align:left" in shown._repr_html_()
+
+
+def test_the_reveals_show_what_the_model_computes():
+    from k8snet_lesson.view.services import chain_reveal, naive_reveal, unready_reveal
+
+    after = unready_reveal(CLUSTER, SERVICE, "checkout-api-6f8b9d-7rvqn", "node-eu-west-1a")()
+    assert "NotReadyAddresses:  10.244.3.7" in repr(after)
+    assert "probability 0.50000000000" in repr(after) and "10.244.3.7:3000 */" not in repr(after)
+    chain = chain_reveal(CLUSTER, SERVICE, "node-eu-west-1a")()
+    assert "probability 0.33333333349" in repr(chain) and "(figure)" in repr(chain)
+    html_text = chain._repr_html_()
+    assert "white-space:pre-wrap" in html_text and "data:image/png;base64," in html_text
+    assert "data:image/png;base64," in naive_reveal(5)()._repr_html_()

@@ -300,3 +300,48 @@ def grep(text: str, word: str) -> str:
     'a checkout\\nc checkout-api'
     """
     return "\n".join(line for line in text.splitlines() if word in line)
+
+
+def run(ruleset: RuleSet, command: str) -> str:
+    """``command`` (``iptables [-t TABLE] -L [CHAIN] -n [| grep WORD]``) as a node's terminal shows it.
+
+    >>> from k8snet_lesson import iptables
+    >>> rules = iptables.parse("*nat\\n:KUBE-MARK-MASQ - [0:0]\\n-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\\nCOMMIT\\n")
+    >>> print(run(rules, "iptables -t nat -L KUBE-MARK-MASQ -n | grep MARK"))
+    $ iptables -t nat -L KUBE-MARK-MASQ -n | grep MARK
+    Chain KUBE-MARK-MASQ (0 references)
+    MARK       0    --  0.0.0.0/0            0.0.0.0/0            MARK or 0x4000
+    """
+    import shlex
+
+    listing, bar, filtered = command.partition("|")
+    try:
+        words = shlex.split(listing)
+        filter_words = shlex.split(filtered)
+    except ValueError as exc:
+        raise InvalidValue(f"command {command!r} cannot be read: {exc}") from None
+    usage = "iptables [-t TABLE] -L [CHAIN] -n [| grep WORD]"
+    if words[:1] != ["iptables"] or "-L" not in words or "-n" not in words:
+        raise InvalidValue(f"{command.strip()!r} is not a listing this course prints: {usage}")
+    if bar and (len(filter_words) != 2 or filter_words[0] != "grep"):
+        raise InvalidValue(f"only '| grep WORD' may follow the listing: {usage}")
+    table, chain = "filter", None
+    rest = words[1:]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "-t" and i + 1 < len(rest):
+            table, i = rest[i + 1], i + 2
+        elif word == "-L":
+            if i + 1 < len(rest) and not rest[i + 1].startswith("-"):
+                chain, i = rest[i + 1], i + 2
+            else:
+                i += 1
+        elif word == "-n":
+            i += 1
+        else:
+            raise InvalidValue(f"{word!r} is not an option this course's listing knows: {usage}")
+    text = list_rules(ruleset, table, chain)
+    if bar:
+        text = grep(text, filter_words[1])
+    return f"$ {' '.join(command.split())}\n{text}"

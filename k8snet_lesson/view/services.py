@@ -21,7 +21,8 @@ from typing import Any
 from ..errors import K8snetError
 from .widgets import Shown, message_html
 
-__all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "client_ip_table", "chain_text"]
+__all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "client_ip_table", "chain_text",
+           "Panel", "unready_reveal", "chain_reveal", "naive_reveal", "client_ip_reveal"]
 
 
 @dataclasses.dataclass
@@ -128,3 +129,94 @@ def client_ip_table(rows) -> Any:
                    "masqueraded": "yes" if r.masqueraded else "no", "source IP the server sees": str(r.seen),
                    "why": r.why} for r in rows],
                  caption="Lesson cluster (Calico VXLAN): what the server pod sees as the client's address")
+
+
+# --- what a gate reveals -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """Terminal text, tables and figures, one under the other: what a gate shows once answered.
+
+    A ``str`` part is terminal output (wrapped, never wider than the column); a
+    matplotlib figure is drawn as a PNG; anything else (a table) by its ``_repr_html_``.
+    """
+
+    parts: tuple
+
+    def _repr_html_(self) -> str:
+        import base64
+
+        from .plots import figure_png
+
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append('<pre class="k8snet-terminal" style="margin:4px 0;font-size:12px;line-height:1.3;'
+                           f'white-space:pre-wrap;overflow-wrap:anywhere">{html.escape(part)}</pre>')
+            elif hasattr(part, "savefig"):  # a matplotlib figure
+                data = base64.b64encode(figure_png(part)).decode("ascii")
+                out.append(f'<img alt="figure" style="max-width:100%" src="data:image/png;base64,{data}">')
+            else:
+                out.append(part._repr_html_())
+        return '<div class="k8snet-panel">' + "".join(out) + "</div>"
+
+    def __repr__(self) -> str:
+        return "\n\n".join(part if isinstance(part, str) else "(figure)" if hasattr(part, "savefig") else str(part)
+                             for part in self.parts)
+
+
+def _svc_chain(service: Any) -> str:
+    from .. import kube_proxy
+
+    port = service.ports[0]
+    return kube_proxy.chain_name("KUBE-SVC-", service.port_name(port), port.protocol)
+
+
+def unready_reveal(cluster: Any, service: Any, pod_name: str, node_name: str):
+    """``describe endpoints`` once ``pod_name`` fails its readiness probe, and the KUBE-SVC chain left."""
+    from .. import kube_proxy
+    from .iptables_list import run as listing
+    from .kubectl_run import run
+
+    def reveal() -> Panel:
+        after = cluster.with_pod(cluster.pod(pod_name, service.namespace).with_ready(False))
+        rules = kube_proxy.rules_for(after, node_name, include_builtin=True)
+        return Panel((run(after, f"describe endpoints {service.name} -n {service.namespace}"),
+                      listing(rules, f"iptables -t nat -L {_svc_chain(service)} -n")))
+    return reveal
+
+
+def chain_reveal(cluster: Any, service: Any, node_name: str):
+    """``iptables -t nat -L KUBE-SVC-... -n`` on ``node_name`` and the chain drawn as a probability tree."""
+    from .. import explain, kube_proxy
+    from .iptables_list import run
+    from .plots import probability_tree_figure
+
+    def reveal() -> Panel:
+        rules = kube_proxy.rules_for(cluster, node_name, include_builtin=True)
+        key = service.port_name(service.ports[0])
+        (explained,) = [e for e in explain.explain(rules) if e.service_port == key and not e.reject]
+        figure = probability_tree_figure([e.probability_text for e in explained.endpoints],
+                                         [e.share for e in explained.endpoints])
+        return Panel((run(rules, f"iptables -t nat -L {_svc_chain(service)} -n"), figure))
+    return reveal
+
+
+def naive_reveal(endpoints_count: int):
+    """The exact shares of kube-proxy's chain beside the naive 1/n-on-every-rule chain."""
+    from .. import distribution
+    from .plots import chain_shares_figure
+
+    def reveal() -> Panel:
+        kube = [e.share for e in distribution.service_chain(endpoints_count).endpoints]
+        naive = distribution.naive_shares(endpoints_count)
+        return Panel((chain_shares_figure({"kube-proxy: 1/(n-i) on rule i": kube,
+                                           f"naive: 1/{endpoints_count} on every rule": naive},
+                                          title=f"Exact share of new connections per endpoint, {endpoints_count} endpoints"),))
+    return reveal
+
+
+def client_ip_reveal(rows):
+    """The client-IP table, as a gate's reveal."""
+    return lambda: Panel((client_ip_table(rows),))
