@@ -48,7 +48,7 @@ def test_the_client_ip_table_has_one_row_per_case_with_the_computed_address():
                                   other="checkout-api-6f8b9d-2xkpj")
     shown = client_ip_table(rows)
     assert len(shown.frame) == len(rows) == 4
-    assert list(shown.frame["source IP the server sees"]) == [str(r.seen) for r in rows]
+    assert list(shown.frame["source the server sees"]) == [str(r.seen) for r in rows]
     assert "text-align:left" in shown._repr_html_()
 
 
@@ -63,3 +63,24 @@ def test_the_reveals_show_what_the_model_computes():
     html_text = chain._repr_html_()
     assert "white-space:pre-wrap" in html_text and "data:image/png;base64," in html_text
     assert "data:image/png;base64," in naive_reveal(5)()._repr_html_()
+
+
+def test_the_lesson_spread_runs_through_the_lessons_own_chain():
+    from k8snet_lesson.view.services import lesson_spread
+
+    spread = lesson_spread(CLUSTER, SERVICE, "node-eu-west-1a", 3000, seed=7)
+    assert spread.labels == ("10.244.2.14:3000", "10.244.3.7:3000", "10.244.4.2:3000")
+    assert sum(spread.counts) == 3000
+    assert spread.chi_square.p_value > 0.001  # seed 7; a fair chain fails this 1 time in 1,000
+
+
+def test_explain_service_names_what_exists_when_asked_for_what_does_not():
+    import pytest
+
+    from k8snet_lesson import explain, kube_proxy
+    from k8snet_lesson.errors import NotFound
+
+    rules = kube_proxy.rules_for(CLUSTER, "node-eu-west-1a")
+    assert explain.explain_service(rules, "production/checkout-api-svc").chain == "KUBE-SVC-BDWIX6P63EFORMKP"
+    with pytest.raises(NotFound, match="production/checkout-api-svc"):
+        explain.explain_service(rules, "production/nope")

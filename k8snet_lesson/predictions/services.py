@@ -59,22 +59,21 @@ def unready_leaves(cluster: Cluster, *, service: str = SERVICE, pod: str | None 
         "05-unready-leaves",
         f"`{chosen.name}` ({gone}) starts failing its readiness probe. What happens?",
         Kind.CHOICE, right,
-        why=(f"readiness decides rotation, not life: the EndpointSlice controller marks {gone} not ready "
+        why=(f"Readiness decides rotation, not life: the EndpointSlice controller marks {gone} not ready "
              f"(Endpoints lists it under notReadyAddresses), kube-proxy drops its KUBE-SEP rule, and the Pod runs on, "
              f"ready to come back"),
         options=(Option(stays, "Running is not Ready: a Pod that fails its readiness probe leaves the ready list"),
-                 Option(right, "readiness takes the Pod out of rotation and nothing else"),
-                 Option(restart, "that is a failing liveness probe: kubelet restarts the container "
+                 Option(right, "Readiness takes the Pod out of rotation and nothing else"),
+                 Option(restart, "That is a failing liveness probe: kubelet restarts the container "
                                  "(and even then the Pod keeps its IP)")),
         tempting=restart, title="what an unready Pod loses")
 
 
 def _chain(cluster: Cluster, key: str, node: str):
-    rules = kube_proxy.rules_for(cluster, node)
-    found = [e for e in explain.explain(rules) if e.service_port == key and not e.reject]
-    if not found or len(found[0].endpoints) < 2:
+    chain = explain.explain_service(kube_proxy.rules_for(cluster, node), key)
+    if chain.reject or len(chain.endpoints) < 2:
         raise NotFound(f"no chain of two or more endpoints for {key} on {node}")
-    return found[0]
+    return chain
 
 
 @gate("05-rule-two-share")
@@ -89,11 +88,11 @@ def rule_two_share(cluster: Cluster, *, service: str = SERVICE, node: str = NODE
         f"The chain for `{service}` has {n} rules; rule 2 says `--probability {printed}`. "
         f"What share of **all** new connections does rule 2's endpoint ({second.address}) get?",
         Kind.NUMBER, str(share),
-        why=(f"rule 2 only sees what rule 1 let through ({Fraction(1) - Fraction(chain.endpoints[0].share).limit_denominator(1000)}); "
+        why=(f"Rule 2 only sees what rule 1 let through ({Fraction(1) - Fraction(chain.endpoints[0].share).limit_denominator(1000)}); "
              f"{printed} of that is {share}: every endpoint gets 1/{n}"),
         wrong=(Option(str(Fraction(float(printed)).limit_denominator(1000)) if second.probability_text else "1",
                       f"{printed} is what rule 2 takes of the connections that reach it, not of all of them"),),
-        otherwise=f"multiply: the chance rule 1 did not match, times {printed}", tolerance=0.002,
+        otherwise=f"Multiply: the chance rule 1 did not match, times {printed}", tolerance=0.002,
         title="share of rule 2")
 
 
@@ -114,11 +113,11 @@ def naive_chain(cluster: Cluster, *, endpoints_count: int = 5) -> Prediction:
         f"Suppose every rule of a {n}-endpoint chain said `--probability {1 / n:.4f}` (1/{n}) and the last rule had none. "
         f"Which endpoint gets the most new connections?",
         Kind.CHOICE, right,
-        why=(f"each rule takes 1/{n} of what is left, so the shares shrink ({shares[0]:.3f}, {shares[1]:.3f}, ...) "
+        why=(f"Each rule takes 1/{n} of what is left, so the shares shrink ({shares[0]:.3f}, {shares[1]:.3f}, ...) "
              f"and the last rule catches the rest: {float(last_share):.3f}"),
-        options=(Option(texts[0], f"rule 1 takes {shares[0]:.3f}, but the last rule takes all that is left: {shares[-1]:.3f}"),
+        options=(Option(texts[0], f"Rule 1 takes {shares[0]:.3f}, but the last rule takes all that is left: {shares[-1]:.3f}"),
                  Option(equal, f"1/{n} of what is left is less than 1/{n} of everything: rule 2 gets {shares[1]:.3f}"),
-                 Option(texts[n - 1], f"it takes everything the others let through: {shares[-1]:.3f}")),
+                 Option(texts[n - 1], f"It takes everything the others let through: {shares[-1]:.3f}")),
         tempting=equal, title="the naive 1/n chain")
 
 
@@ -138,11 +137,11 @@ def hairpin_source(cluster: Cluster, *, service: str = SERVICE, pod: str | None 
         f"`{behind.name}` ({behind.pod_ip}) calls `{svc.name}`, and kube-proxy's draw sends the connection "
         f"back to itself. Which source IP does the Pod see on the incoming connection?",
         Kind.ADDRESS, str(hairpin.seen),
-        why=(f"the KUBE-SEP rule '-s {behind.pod_ip} -j KUBE-MARK-MASQ' marks it, and MASQUERADE rewrites the "
+        why=(f"The KUBE-SEP rule '-s {behind.pod_ip} -j KUBE-MARK-MASQ' marks it, and MASQUERADE rewrites the "
              f"source to the node's address {hairpin.seen}, so the reply goes back through the node's conntrack "
              f"entry and gets its DNAT undone"),
-        wrong=(Option(str(behind.pod_ip), "without SNAT the Pod would answer itself directly, skipping the node, and "
+        wrong=(Option(str(behind.pod_ip), "Without SNAT the Pod would answer itself directly, skipping the node, and "
                                           "the reply would come from the Pod IP, not the ClusterIP: the client drops it"),
-               Option(str(svc.cluster_ip), "no packet carries the ClusterIP as its source; it is only ever a destination")),
-        otherwise="think of the node: it rewrites the source so the reply comes back through it",
+               Option(str(svc.cluster_ip), "No packet carries the ClusterIP as its source; it is only ever a destination")),
+        otherwise="Think of the node: it rewrites the source so the reply comes back through it",
         title="the hairpin's source IP")

@@ -22,7 +22,7 @@ from ..errors import K8snetError
 from .widgets import Shown, message_html
 
 __all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "client_ip_table", "chain_text",
-           "Panel", "unready_reveal", "chain_reveal", "naive_reveal", "client_ip_reveal"]
+           "Panel", "unready_reveal", "chain_reveal", "lesson_spread", "naive_reveal", "client_ip_reveal"]
 
 
 @dataclasses.dataclass
@@ -43,7 +43,7 @@ class ReadinessExplorer(Shown):
 def _pre(title: str, text: str) -> str:
     # pre-wrap: a long rule wraps inside the column rather than widening the output
     return (f'<div style="margin:6px 0 2px 0"><b>{html.escape(title)}</b></div>'
-            '<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre-wrap;overflow-wrap:anywhere">'
+            '<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre-wrap;overflow-wrap:break-word">'
             f"{html.escape(text)}</pre>")
 
 
@@ -125,9 +125,8 @@ def client_ip_table(rows) -> Any:
     """The source IP the server pod sees, one row per way of reaching the Service."""
     from .tables import table
 
-    return table([{"how the connection arrives": r.case, "server pod": str(r.server),
-                   "masqueraded": "yes" if r.masqueraded else "no", "source IP the server sees": str(r.seen),
-                   "why": r.why} for r in rows],
+    return table([{"connection": r.case, "lands on": str(r.server), "SNAT": "yes" if r.masqueraded else "no",
+                   "source the server sees": str(r.seen), "why": r.why} for r in rows],
                  caption="Lesson cluster (Calico VXLAN): what the server pod sees as the client's address")
 
 
@@ -153,7 +152,7 @@ class Panel:
         for part in self.parts:
             if isinstance(part, str):
                 out.append('<pre class="k8snet-terminal" style="margin:4px 0;font-size:12px;line-height:1.3;'
-                           f'white-space:pre-wrap;overflow-wrap:anywhere">{html.escape(part)}</pre>')
+                           f'white-space:pre-wrap;overflow-wrap:break-word">{html.escape(part)}</pre>')
             elif hasattr(part, "savefig"):  # a matplotlib figure
                 data = base64.b64encode(figure_png(part)).decode("ascii")
                 out.append(f'<img alt="figure" style="max-width:100%" src="data:image/png;base64,{data}">')
@@ -195,12 +194,21 @@ def chain_reveal(cluster: Any, service: Any, node_name: str):
 
     def reveal() -> Panel:
         rules = kube_proxy.rules_for(cluster, node_name, include_builtin=True)
-        key = service.port_name(service.ports[0])
-        (explained,) = [e for e in explain.explain(rules) if e.service_port == key and not e.reject]
+        explained = explain.explain_service(rules, service.port_name(service.ports[0]))
         figure = probability_tree_figure([e.probability_text for e in explained.endpoints],
                                          [e.share for e in explained.endpoints])
-        return Panel((run(rules, f"iptables -t nat -L {_svc_chain(service)} -n"), figure))
+        return Panel((run(rules, f"iptables -t nat -L {explained.chain} -n"), figure))
     return reveal
+
+
+def lesson_spread(cluster: Any, service: Any, node_name: str, connections: int, *, seed: int):
+    """``connections`` new connections simulated through ``service``'s real chain on ``node_name``
+    (a :class:`k8snet_lesson.distribution.Spread`, labelled with the Pods' addresses)."""
+    from .. import distribution, explain, kube_proxy
+
+    rules = kube_proxy.rules_for(cluster, node_name)
+    return distribution.spread_of(explain.explain_service(rules, service.port_name(service.ports[0])),
+                                  connections, seed=seed)
 
 
 def naive_reveal(endpoints_count: int):

@@ -111,13 +111,9 @@ predict(predictions.build("05-naive-chain", cluster, endpoints_count=5), reveal=
 # rules.
 
 # %%
-spread = distribution.spread(3, 3000, seed=7)
+spread = services.lesson_spread(cluster, service, node, 3000, seed=7)
 plots.show(plots.spread_figure(spread.counts, spread.shares, labels=spread.labels,
                                p_value=spread.chi_square.p_value, seed=7))
-
-# %% tags=["check"] jupyter={"source_hidden": true}
-assert sum(spread.counts) == 3000 and spread.chi_square.p_value > 0.001  # seed 7, threshold 0.001
-assert all(abs(share - 1 / 3) < 1e-9 for share in spread.shares)
 
 # %% [markdown]
 # **Try it.** More endpoints, more connections, another seed. The choice is made per new
@@ -162,8 +158,6 @@ predict(predictions.build("05-hairpin-source", cluster, pod="checkout-api-6f8b9d
 #   1/(n-i), so every endpoint gets 1/n of new connections, chosen per connection.
 # - Pod-to-Service traffic keeps its source IP; hairpin and off-cluster traffic is
 #   masqueraded.
-#
-# Next: **06 · The debugging ladder**.
 
 # %% tags=["graded", "raises-exception"]
 from k8snet_lesson.view.quiz import graded_check
@@ -262,3 +256,14 @@ tables.table(pd.DataFrame({"iptables (random)": distribution.spread(3, 1000, see
                            "Cilium socket LB": distribution.socket_level_choice(3, 1000, seed=3)},
                           index=pd.RangeIndex(1, 4, name="endpoint")),
              caption="1,000 new connections to three endpoints (seeded), by proxy mode")
+
+# %% [markdown]
+# ## Next
+#
+# **06 · The debugging ladder** climbs from a Service's DNS name to its Pods when a
+# request fails.
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+assert sum(spread.counts) == 3000 and spread.chi_square.p_value > 0.001  # seed 7, threshold 0.001
+assert all(abs(share - 1 / 3) < 1e-9 for share in spread.shares)
+assert [row.masqueraded for row in seen] == [False, True, True, False]
