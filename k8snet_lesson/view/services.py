@@ -79,7 +79,7 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
         endpoints = (_pre("Endpoints (the older API)", run(cluster, f"get endpoints {service.name} {where}"))
                      + _pre("notReadyAddresses in the full object",
                             run(cluster, f"describe endpoints {service.name} {where}")))
-        rules = _pre(f"kube-proxy's rules on {explorer.node_name} for {service.key} (Calico VXLAN lesson cluster)",
+        rules = _pre(f"kube-proxy's rules for it on {explorer.node_name} (lesson cluster, Calico VXLAN)",
                      chain_text(cluster, service, explorer.node_name))
     except (K8snetError, ValueError, TypeError, LookupError) as exc:
         explorer.message.value = message_html(f"Could not recompute the endpoints: {exc}")

@@ -144,9 +144,9 @@ predict(predictions.build("05-hairpin-source", cluster, pod="checkout-api-6f8b9d
         reveal=services.client_ip_reveal(seen))
 
 # %% [markdown]
-# The last two rows expose the Service as a NodePort: with `externalTrafficPolicy: Local`
-# the Pod sees the real client, at the price of taking traffic only on nodes that run one
-# of its Pods.
+# Once you answer, the table's last two rows expose the Service as a NodePort: with
+# `externalTrafficPolicy: Local` the Pod sees the real client, at the price of taking
+# traffic only on nodes that run one of its Pods.
 
 # %% [markdown]
 # ## Recap
@@ -264,6 +264,7 @@ tables.table(pd.DataFrame({"iptables (random)": distribution.spread(3, 1000, see
 # request fails.
 
 # %% tags=["check"] jupyter={"source_hidden": true}
+# What this notebook showed, recomputed.
 assert sum(spread.counts) == 3000 and spread.chi_square.p_value > 0.001  # seed 7, threshold 0.001
 assert all(abs(share - 1 / 3) < 1e-9 for share in spread.shares)
 assert [row.masqueraded for row in seen] == [False, True, True, False]
