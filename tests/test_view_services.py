@@ -84,3 +84,4 @@ def test_explain_service_names_what_exists_when_asked_for_what_does_not():
     assert explain.explain_service(rules, "production/checkout-api-svc").chain == "KUBE-SVC-BDWIX6P63EFORMKP"
     with pytest.raises(NotFound, match="production/checkout-api-svc"):
         explain.explain_service(rules, "production/nope")
+

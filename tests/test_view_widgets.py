@@ -52,7 +52,9 @@ def test_nonsense_shows_a_message_not_a_traceback():
     explorer.endpoints.min = 0
     explorer.endpoints.value = 0
     assert "at least 1 endpoint" in explorer.message.value and "REJECT" in explorer.message.value
-    assert explorer.counts.value == shown  # the last good result stays on screen
+    assert explorer.counts.value == "" and explorer.image.value == b""  # no stale result under the message
+    explorer.endpoints.value = 1
+    assert explorer.counts.value == shown and explorer.message.value == ""
 
 
 def test_question_widget_explains_right_and_wrong_answers():

@@ -121,6 +121,7 @@ def render_spread(explorer: SpreadExplorer) -> None:
         result = distribution.spread(n, connections, seed=seed)
     except (K8snetError, ValueError, TypeError) as exc:
         explorer.message.value = message_html(str(exc))
+        explorer.image.value, explorer.counts.value, explorer.last = b"", "", None  # no stale result under it
         return
     explorer.message.value = ""
     if explorer.plot is None:
