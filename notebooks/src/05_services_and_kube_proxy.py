@@ -78,9 +78,9 @@ services.readiness_explorer(cluster, service, node_name=node)
 # The lesson's command, on node-eu-west-1a:
 
 # %% tags=["nbval-check-output"]
-print(iptables_list.run(rules, "iptables -t nat -L PREROUTING -n"))
-print()
-print(iptables_list.run(rules, "iptables -t nat -L KUBE-SERVICES -n | grep checkout"))
+print("\n\n".join(iptables_list.run(rules, command) for command in (
+    "iptables -t nat -L PREROUTING -n", "iptables -t nat -L OUTPUT -n",
+    "iptables -t nat -L KUBE-SERVICES -n | grep checkout")))
 
 # %% [markdown]
 # The matching rule jumps to the Service's <dfn>KUBE-SVC</dfn> chain, with one rule per
@@ -135,6 +135,13 @@ spread_explorer(endpoints=3, connections=1000, seed=7)
 #   MASQUERADE on the way out, when the source is the Pod itself (`-s 10.244.2.14`);
 # - clients from outside the Pod <abbr title="a block of IP addresses written as address/prefix length: 10.244.0.0/16 holds the 65,536 addresses that share the first 16 bits">CIDR</abbr>, which the KUBE-SVC rule
 #   `! -s 10.244.0.0/16 -j KUBE-MARK-MASQ` catches.
+#
+# Here are the first endpoint's KUBE-SEP chain and the chain that masquerades what is marked:
+
+# %% tags=["nbval-check-output"]
+first_sep = explain.explain_service(rules, "production/checkout-api-svc").endpoints[0].chain
+print("\n\n".join(iptables_list.run(rules, command) for command in (
+    f"iptables -t nat -L {first_sep} -n", "iptables -t nat -L KUBE-POSTROUTING -n")))
 
 # %%
 seen = client_ip.seen_sources(cluster, service, client="payment-api-7d9c4b-xr7nq", other="checkout-api-6f8b9d-2xkpj")
