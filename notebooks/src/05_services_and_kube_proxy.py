@@ -73,8 +73,9 @@ services.readiness_explorer(cluster, service, node_name=node)
 #   connection's rewrites and applies them to every later packet and to the replies.
 #   Only the first packet of a connection walks the rules.
 #
-# In the nat table, PREROUTING (packets from Pods) and OUTPUT (from the node itself) jump
-# to <dfn>KUBE-SERVICES</dfn>, kube-proxy's entry chain, with one rule per ClusterIP:port.
+# In the nat table, PREROUTING (packets arriving, from Pods or outside) and OUTPUT (from
+# the node itself) jump to <dfn>KUBE-SERVICES</dfn>, kube-proxy's entry chain, with one
+# rule per ClusterIP:port.
 # The lesson's command, on node-eu-west-1a:
 
 # %% tags=["nbval-check-output"]
@@ -250,8 +251,8 @@ for n in (100, 320, 1000):
 # - **iptables** (this notebook) is still kube-proxy's default mode on Linux. Each rule
 #   draws its own random number, so the spread is random but fair.
 # - **<dfn>nftables</dfn>** mode (`--proxy-mode=nftables`) is GA since v1.33. It writes
-#   the kernel's newer packet filter, with one map lookup per Service instead of a
-#   chain walked rule by rule.
+#   the kernel's newer packet filter: one map lookup finds the Service instead of a chain
+#   walked rule by rule, and one random number (`numgen random mod n`) picks the endpoint.
 # - **IPVS** mode (`--proxy-mode=ipvs`, scheduler `rr` by default) rotates strictly, with
 #   no randomness. It is deprecated since v1.35; nftables is its successor.
 # - **Cilium** can replace kube-proxy altogether: its <abbr title="small programs loaded into the Linux kernel; Cilium uses them instead of iptables and routes to move Pod packets">eBPF</abbr> programs pick the backend at
