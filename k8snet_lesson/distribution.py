@@ -25,7 +25,7 @@ from ipaddress import IPv4Address
 from .errors import InvalidValue
 
 __all__ = [
-    "service_chain", "Spread", "spread", "convergence", "naive_shares", "ipvs_round_robin",
+    "service_chain", "Spread", "spread", "spread_of", "convergence", "naive_shares", "ipvs_round_robin",
     "socket_level_choice", "requests_per_endpoint", "CLUSTER_IP", "FIRST_ENDPOINT",
 ]
 
@@ -77,11 +77,18 @@ class Spread:
 
 def spread(n_endpoints: int, connections: int, *, seed: int = 0) -> Spread:
     """Simulate ``connections`` new connections to a Service with ``n_endpoints`` endpoints."""
+    return spread_of(service_chain(n_endpoints), connections, seed=seed)
+
+
+def spread_of(chain, connections: int, *, seed: int = 0) -> Spread:
+    """Simulate ``connections`` new connections through one explained chain
+    (a :class:`k8snet_lesson.explain.ServiceExplanation`, e.g. a real node's)."""
     from . import simulate
 
     if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
         raise InvalidValue(f"number of connections {connections!r} must be a positive whole number")
-    chain = service_chain(n_endpoints)
+    if not chain.endpoints:
+        raise InvalidValue(f"{chain.service_port} has no endpoints to spread connections over")
     probabilities = [None if e.probability_text is None else float(e.probability_text) for e in chain.endpoints]
     counts = simulate.simulate(probabilities, connections, seed=seed)[: len(probabilities)]
     shares = [e.share for e in chain.endpoints]

@@ -46,13 +46,14 @@ import json
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network
 
-from .errors import InvalidValue
+from .errors import InvalidValue, NotFound
 from .iptables import Rule, RuleSet, Table
 
 __all__ = [
     "EndpointShare",
     "ServiceExplanation",
     "explain",
+    "explain_service",
     "exact_shares",
     "explanations_as_dicts",
     "explanations_as_json",
@@ -418,3 +419,13 @@ def explanations_as_text(explanations: Sequence[ServiceExplanation]) -> str:
             lines.append("  no endpoint rules found" + (f" in {e.chain}" if e.chain else ""))
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def explain_service(ruleset: RuleSet, service_port: str) -> ServiceExplanation:
+    """The explanation of one Service port, named as kube-proxy's comments name it
+    (``production/checkout-api-svc``, ``kube-system/kube-dns:dns``)."""
+    found = [e for e in explain(ruleset) if e.service_port == service_port]
+    if not found:
+        known = ", ".join(sorted({e.service_port for e in explain(ruleset)})) or "none"
+        raise NotFound(f"no rules for {service_port!r} (service ports: {known})")
+    return found[0]

@@ -51,7 +51,9 @@ def test_nonsense_shows_a_message_not_a_traceback():
     explorer.endpoints.min = 0
     explorer.endpoints.value = 0
     assert "at least 1 endpoint" in explorer.message.value and "REJECT" in explorer.message.value
-    assert explorer.counts.value == shown  # the last good result stays on screen
+    assert explorer.counts.value == "" and explorer.image.value == b""  # no stale result under the message
+    explorer.endpoints.value = 1
+    assert explorer.counts.value == shown and explorer.message.value == ""
 
 
 def test_spread_callback_is_measurable():
@@ -79,7 +81,7 @@ def test_readiness_flip_moves_the_address_and_rewrites_the_chain():
     explorer.checkboxes["checkout-api-6f8b9d-2xkpj"].value = False
     endpoints = explorer.endpoints.value
     assert "10.244.3.7:3000,10.244.4.2:3000" in endpoints  # the ENDPOINTS column: ready only
-    assert "notReadyAddresses" in endpoints
+    assert "NotReadyAddresses:  10.244.2.14" in endpoints
     assert explorer.rules.value.count("-j KUBE-SEP-") == 2
     assert "0.3333333333" not in explorer.rules.value and "0.5000000000" in explorer.rules.value
     assert explorer.current.pod("checkout-api-6f8b9d-2xkpj", "production").ready is False

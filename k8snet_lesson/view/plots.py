@@ -87,7 +87,8 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
         title += " (" + ", ".join(details) + ")"
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(float(counts.max(initial=0)), float(expected.max(initial=0))) * 1.2 + 1)
-    legend = ax.legend(loc="lower right", fontsize=8, frameon=True)
+    # Above the bars, in the headroom the y limit leaves: never over a bar.
+    legend = ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=True)
     legend.get_frame().set_facecolor("white")
     for text in legend.get_texts():
         text.set_color(_INK)

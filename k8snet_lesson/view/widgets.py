@@ -118,6 +118,7 @@ def render_spread(explorer: SpreadExplorer) -> None:
         result = distribution.spread(n, connections, seed=seed)
     except (K8snetError, ValueError, TypeError) as exc:
         explorer.message.value = message_html(str(exc))
+        explorer.image.value, explorer.counts.value, explorer.last = b"", "", None  # no stale result under it
         return
     explorer.message.value = ""
     if explorer.plot is None:
@@ -161,77 +162,14 @@ def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) 
 
 
 # --- readiness and endpoints -------------------------------------------------------
-
-@dataclasses.dataclass
-class ReadinessExplorer(Shown):
-    """One checkbox per Pod the Service selects; Endpoints and the KUBE-SVC chain follow."""
-
-    cluster: Any
-    service: Any
-    node_name: str
-    checkboxes: dict
-    endpoints: Any
-    rules: Any
-    ui: Any
-    current: Any = None  # the cluster as the checkboxes have it
+# The readiness explorer lives with the other Service views (view/services.py), which
+# import this module: its names are looked up there on first use.
+_MOVED_TO_SERVICES = ("ReadinessExplorer", "readiness_explorer", "render_readiness")
 
 
-def _pre(title: str, text: str) -> str:
-    return (f'<div style="margin:6px 0 2px 0"><b>{html.escape(title)}</b></div>'
-            f'<pre style="margin:0;font-size:12px;line-height:1.3">{html.escape(text)}</pre>')
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_SERVICES:
+        from . import services
 
-
-def render_readiness(explorer: ReadinessExplorer) -> None:
-    """The readiness explorer's callback: set each Pod's Ready condition, recompute, show."""
-    from .. import iptables, kube_proxy
-    from . import kubectl
-
-    cluster = explorer.cluster
-    for name, box in explorer.checkboxes.items():
-        pod = cluster.pod(name, explorer.service.namespace)
-        cluster = cluster.with_pod(pod.with_ready(bool(box.value)))
-    explorer.current = cluster
-    service = explorer.service
-    explorer.endpoints.value = (
-        _pre(f"$ kubectl get endpoints {service.name} -n {service.namespace}",
-             kubectl.get_endpoints(cluster, namespace=service.namespace, name=service.name))
-        + _pre(f"$ kubectl get endpoints {service.name} -n {service.namespace} -o yaml",
-               kubectl.endpoints_yaml(cluster, service.name, service.namespace))
-    )
-    rules = kube_proxy.rules_for(cluster, explorer.node_name)
-    lines = []
-    for port in service.ports:
-        name = kube_proxy.chain_name("KUBE-SVC-", service.port_name(port), port.protocol)
-        chain = kube_proxy.rules_in(rules, "nat", name)
-        if chain:
-            lines.extend(iptables.to_restore(iptables.RuleSet((iptables.Table("nat", (iptables.Chain(name),), chain),)))
-                         .splitlines()[2:-1])
-        else:
-            rejects = [r for r in kube_proxy.rules_in(rules, "filter", "KUBE-SERVICES")
-                       if r.comment and r.comment.startswith(service.port_name(port) + " ")]
-            lines.extend(iptables.to_restore(iptables.RuleSet((iptables.Table("filter", (), tuple(rejects)),)))
-                         .splitlines()[1:-1])
-    explorer.rules.value = _pre(f"kube-proxy's rules on {explorer.node_name} for {service.key}", "\n".join(lines))
-
-
-def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer:
-    """Tick or untick each selected Pod's readiness and watch Endpoints and rules change."""
-    import ipywidgets as w
-
-    pods = [p for p in cluster.pods if service.selects(p)]
-    checkboxes = {}
-    for pod in pods:
-        box = w.Checkbox(value=pod.ready, description=f"{pod.name} ({pod.pod_ip}) ready", indent=False,
-                         layout=w.Layout(width="auto"))
-        box.add_class("k8snet-ready")
-        checkboxes[pod.name] = box
-    endpoints_html = w.HTML()
-    rules_html = w.HTML()
-    endpoints_html.add_class("k8snet-readiness-endpoints")
-    rules_html.add_class("k8snet-readiness-rules")
-    ui = w.VBox([w.HBox(list(checkboxes.values())), endpoints_html, rules_html])
-    explorer = ReadinessExplorer(cluster, service, node_name, checkboxes, endpoints_html, rules_html, ui)
-    for box in checkboxes.values():
-        box.observe(lambda change: render_readiness(explorer), names="value")
-    render_readiness(explorer)
-    return explorer
+        return getattr(services, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
