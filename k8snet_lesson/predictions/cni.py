@@ -42,12 +42,12 @@ def pod_gateway(cluster: Cluster, *, pod: str = POD, cni_name: str | None = None
         ),
         node_first: (
             f"{node_first}, the first address of {add.node.name}'s podCIDR",
-            f"that is a bridge plugin's gateway (Flannel's `cni0`); {add.profile.plugin} has no bridge "
+            f"That is a bridge plugin's gateway (Flannel's `cni0`); {add.profile.plugin} has no bridge "
             "and gives the Pod a /32, so no address of the node's range can be its neighbour",
         ),
         add.node.internal_ip: (
             f"{add.node.internal_ip}, {add.node.name}'s own address",
-            "the node's address sits on the node network, which the Pod's namespace cannot reach "
+            "The node's address sits on the node network, which the Pod's namespace cannot reach "
             "directly: its only link is the veth",
         ),
     }
@@ -76,11 +76,11 @@ def ipip_overhead(cluster: Cluster) -> Prediction:
         Kind.NUMBER, str(added),
         why=f"IP-in-IP puts one outer IPv4 header ({added} bytes) in front of the Pod's packet; the "
             "Ethernet header is not extra, it replaces the one the Pod's frame had",
-        wrong=(Option(str(added + 14), "that counts the outer Ethernet header too, but the frame on the "
+        wrong=(Option(str(added + 14), "That counts the outer Ethernet header too, but the frame on the "
                                        "wire still has one Ethernet header, as the Pod's frame did"),
-               Option(str(vxlan), "that is VXLAN's cost: outer Ethernet, IPv4, UDP and VXLAN headers around "
+               Option(str(vxlan), "That is VXLAN's cost: outer Ethernet, IPv4, UDP and VXLAN headers around "
                                   "the Pod's whole frame")),
-        otherwise="count the headers the tunnel adds in front of the Pod's IPv4 header",
+        otherwise="Count the headers the tunnel adds in front of the Pod's IPv4 header",
         title="bytes IP-in-IP adds",
     )
 
@@ -99,11 +99,11 @@ def vxlan_mtu(cluster: Cluster, *, cni_name: str | None = None) -> Prediction:
         "What MTU must the Pod's `eth0` have, so that a full-size Pod packet still fits once wrapped?",
         Kind.NUMBER, str(mtu),
         why=f"VXLAN adds {added} bytes, so a Pod packet may be at most {p.underlay_mtu} - {added} = {mtu} bytes",
-        wrong=(Option(str(p.underlay_mtu), f"a {p.underlay_mtu}-byte Pod packet plus {added} bytes of VXLAN "
+        wrong=(Option(str(p.underlay_mtu), f"A {p.underlay_mtu}-byte Pod packet plus {added} bytes of VXLAN "
                                            "would not fit the node network: it would be fragmented or dropped"),
                Option(str(p.underlay_mtu - frames.encapsulation_overhead("calico-ipip")),
-                      "that is the MTU under IP-in-IP, which adds fewer bytes than VXLAN")),
-        otherwise=f"subtract what VXLAN adds from the node network's {p.underlay_mtu}",
+                      "That is the MTU under IP-in-IP, which adds fewer bytes than VXLAN")),
+        otherwise=f"Subtract what VXLAN adds from the node network's {p.underlay_mtu}",
         title="the Pod's MTU under VXLAN",
     )
 
@@ -117,10 +117,10 @@ def aws_address(cluster: Cluster, *, node: str = "node-eu-west-1a") -> Predictio
     subnet = cni.node_subnet(cluster, where)
     ranges: dict[IPv4Network, tuple[str, str]] = {
         subnet: (f"{subnet}, the node's VPC subnet",
-                 "the AWS VPC CNI gives the Pod a secondary address of the node's network card (ENI), so the Pod "
+                 "The AWS VPC CNI gives the Pod a secondary address of the node's network card (ENI), so the Pod "
                  "holds an address of the VPC, which routes it like any instance's"),
         cluster.cluster_cidr: (f"{cluster.cluster_cidr}, the cluster's Pod network",
-                               "that is where Flannel, Calico and Cilium take Pod addresses from; the AWS VPC CNI "
+                               "That is where Flannel, Calico and Cilium take Pod addresses from; the AWS VPC CNI "
                                "ignores it and uses VPC addresses, so no overlay is needed"),
         IPv4Network("169.254.0.0/16"): ("169.254.0.0/16, link-local addresses",
                                         "169.254.1.1 is only the Pod's gateway; a link-local address cannot be "

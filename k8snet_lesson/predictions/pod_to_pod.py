@@ -58,7 +58,7 @@ def outer_destination(cluster: Cluster, **kwargs) -> Prediction:
     vtep = str(cni.tunnel_address(block)) if block is not None and w.cni.name != "cilium" else None
     candidates = {
         str(b.internal_ip): (f"{b.internal_ip}, {b.name}'s address",
-                             f"the tunnel runs node to node: {a.name}'s VTEP sends the wrapped frame to {b.name}'s "
+                             f"The tunnel runs node to node: {a.name}'s VTEP sends the wrapped frame to {b.name}'s "
                              "address, the only kind of address the node network knows how to deliver"),
         str(w.arrived.dst_ip): (f"{w.arrived.dst_ip}, Pod B's address",
                                 "Pod B's address is the inner destination; the node network has no route to Pod "
@@ -69,7 +69,7 @@ def outer_destination(cluster: Cluster, **kwargs) -> Prediction:
     }
     if vtep and vtep not in candidates:
         candidates[vtep] = (f"{vtep}, {b.name}'s VTEP address",
-                            "that address is the next hop in node 1's route; the VTEP looks it up and addresses "
+                            "That address is the next hop in node 1's route; the VTEP looks it up and addresses "
                             f"the outer header to the node behind it, {b.internal_ip}")
     return _choice("04-outer-destination",
                    f"Pod A (`{w.client.name}`, {w.client.pod_ip} on {a.name}) sends a SYN to Pod B (`{w.server.name}`, "
@@ -91,10 +91,10 @@ def ttl(cluster: Cluster, **kwargs) -> Prediction:
         why=f"{routers} routers forward it: {w.client.node_name} routes it into the tunnel ({sent} -> {sent - 1}) and "
             f"{w.server.node_name} routes it out of the tunnel to Pod B's veth; the tunnel itself is one hop, so the "
             "node network's switches and routers touch only the outer header",
-        wrong=(Option(str(sent), "every node that routes the packet lowers its TTL by one; only the encapsulation is "
+        wrong=(Option(str(sent), "Every node that routes the packet lowers its TTL by one; only the encapsulation is "
                                  "invisible, not the two nodes' routing"),
-               Option(str(sent - 1), "that counts node 1 only; after decapsulation node 2 routes the inner packet too")),
-        otherwise=f"count the machines that route the inner packet, from {sent}",
+               Option(str(sent - 1), "That counts node 1 only; after decapsulation node 2 routes the inner packet too")),
+        otherwise=f"Count the machines that route the inner packet, from {sent}",
         title="the TTL Pod B sees",
     )
 
@@ -109,10 +109,10 @@ def source_seen(cluster: Cluster, **kwargs) -> Prediction:
                                "Pod-to-Pod traffic is never NATed: the tunnel wraps the packet and unwraps it, "
                                "but never rewrites its addresses, so Pod B can log and allow Pod A by its IP"),
         str(a.internal_ip): (f"{a.internal_ip}, {a.name}'s address",
-                             "the node's address is only on the outer header, which node 2 strips; nothing "
+                             "The node's address is only on the outer header, which node 2 strips; nothing "
                              "rewrites the inner source"),
         "169.254.1.1": ("169.254.1.1, Pod A's gateway",
-                        "the gateway is a next hop, never written into a packet"),
+                        "The gateway is a next hop, never written into a packet"),
     }
     return _choice("04-source-seen", "Which source address does Pod B see on the SYN?", str(w.arrived.src_ip),
                    candidates, tempting_key=str(a.internal_ip), title="the source Pod B sees")
@@ -128,12 +128,12 @@ def bgp_overhead(cluster: Cluster, *, cni_name: str = "calico", **kwargs) -> Pre
         f"Switch the cluster to {w.cni.plugin} in {w.cni.mode} mode (no tunnel device). How many bytes bigger is "
         "the SYN on the node network than when it left Pod A?",
         Kind.NUMBER, str(added),
-        why="with plain routing the packet crosses the node network as Pod A sent it: node 1 routes it to node 2's "
+        why="With plain routing the packet crosses the node network as Pod A sent it: node 1 routes it to node 2's "
             "address by MAC, and only the Ethernet addresses change",
         wrong=(Option(str(frames.encapsulation_overhead("calico-vxlan")),
-                      "that is what VXLAN's wrapping adds; without a tunnel there is nothing to add"),
+                      "That is what VXLAN's wrapping adds; without a tunnel there is nothing to add"),
                Option(str(frames.encapsulation_overhead("calico-ipip")),
-                      "that is IP-in-IP's outer header; plain routing adds none")),
-        otherwise="look for headers added in front of the Pod's packet: are there any?",
+                      "That is IP-in-IP's outer header; plain routing adds none")),
+        otherwise="Look for headers added in front of the Pod's packet: are there any?",
         title="bytes added without a tunnel",
     )

@@ -48,9 +48,11 @@ __all__ = [
     "extended_cni_table",
     "plugins_table",
     "lesson_table_notes",
+    "CommandOutput",
     "calico_install_table",
     "inner_outer_table",
     "walk_table",
+    "ends_table",
     "cni_paths",
     "cni_add_text",
     "step_changes",
@@ -104,9 +106,23 @@ _LESSON_COLUMNS = ["Plugin", "Approach", "Notable features", "Common in"]
 def _pre(text: str, css: str = "") -> str:
     klass = f' class="{css}"' if css else ""
     return (
-        f'<pre{klass} style="white-space:pre;overflow-x:auto;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
+        f'<pre{klass} style="white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
         f"{html.escape(text)}</pre>"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandOutput:
+    """A command and what it prints, shown as a terminal shows it (wrapped, never cut)."""
+
+    command: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f"<b>$ {html.escape(self.command)}</b>" + _pre(self.text, "k8snet-command-output")
+
+    def __repr__(self) -> str:
+        return f"$ {self.command}\n{self.text}"
 
 
 # --- 03: the plugins compared --------------------------------------------------------
@@ -564,7 +580,19 @@ def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: b
              "outer header": r["outer headers"], "what happens": r["what happens"]}
             for r, h in zip(_hop_rows(hops), hops)]
     frame = pd.DataFrame(rows).set_index("hop")
+    if all(h.outer is None for h in hops):
+        frame = frame.drop(columns=["outer header"])
     return table(frame, caption=caption or f"{w.client.key} -> {w.destination}, {w.cni.plugin} ({w.cni.mode})")
+
+
+def ends_table(w: Any) -> Any:
+    """The packet as the client Pod sent it and as the server Pod received it."""
+    from .tables import table
+
+    sent, got = w.hops[0].inner, w.arrived
+    return table([{"": label, "source": f"{h.src_ip}:{h.src_port}", "destination": f"{h.dst_ip}:{h.dst_port}",
+                   "TTL": h.ttl} for label, h in ((f"sent by {w.client.name}", sent),
+                                                  (f"received by {w.server.name if w.server else w.destination}", got))])
 
 
 def inner_outer_table(hop: Any) -> Any:
