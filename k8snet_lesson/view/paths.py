@@ -562,6 +562,10 @@ def _changed_nothing(hop: Any, before: Any | None) -> bool:
             and hop.outer == before.outer)
 
 
+def _without_quiet_hooks(hops: Sequence[Any]) -> list[Any]:
+    return [h for i, h in enumerate(hops) if not _changed_nothing(h, hops[i - 1] if i else None)]
+
+
 def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: bool = False) -> Any:
     """:func:`hops_table` as a learner reads it (:func:`k8snet_lesson.view.tables.table`:
     text left-aligned and wrapped, never cut): where the packet is, the packet's
@@ -574,7 +578,7 @@ def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: b
 
     hops = list(w.reply if reply else w.hops)
     if quiet_hooks:
-        hops = [h for i, h in enumerate(hops) if not _changed_nothing(h, hops[i - 1] if i else None)]
+        hops = _without_quiet_hooks(hops)
     rows = [{"hop": r["hop"], "node": r["node"], "where": r["where"],
              "packet (inner)": f"{r['source']} -> {r['destination']}, TTL {h.inner.ttl}",
              "outer header": r["outer headers"], "what happens": r["what happens"]}
@@ -608,7 +612,7 @@ def inner_outer_table(hop: Any) -> Any:
         kind = header.removeprefix("outer ").removeprefix("inner ")
         rows.setdefault((kind, field), {"outer": "-", "inner": "-"})[layer] = value
     records = [{"header": k, "field": f, "outer (node to node)": v["outer"], "inner (Pod to Pod)": v["inner"]}
-               for (k, f), v in rows.items() if k != "frame"]
+               for (k, f), v in rows.items() if k != "frame" and f != "MSS option"]
     return table(records, caption=f"at {hop.where}: the outer header in front, the Pod's packet inside")
 
 
@@ -1069,6 +1073,7 @@ class WalkStepper(Shown):
     destination: Any
     port: int
     seed: int
+    quiet_hooks: bool
     cni: Any
     next: Any
     prev: Any
@@ -1101,6 +1106,8 @@ def _walk_entry(stepper: WalkStepper) -> tuple[Any, list[tuple[str, ...]], WalkD
     if name not in stepper.walks:
         w = walk.request(stepper.cluster, stepper.source, stepper.destination, stepper.port, cni=name,
                          seed=stepper.seed)
+        if stepper.quiet_hooks:
+            w = dataclasses.replace(w, hops=tuple(_without_quiet_hooks(w.hops)), reply=tuple(_without_quiet_hooks(w.reply)))
         graph = walk_topology(stepper.cluster, w)
         stepper.walks[name] = (w, walk_places(graph, w.all_hops), walk_diagram(graph))
     return stepper.walks[name]
@@ -1174,10 +1181,11 @@ def step(stepper: WalkStepper, delta: int) -> None:
 
 
 def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, cni_name: str = "flannel",
-                 seed: int = 0, position: int = 0) -> WalkStepper:
+                 seed: int = 0, position: int = 0, quiet_hooks: bool = False) -> WalkStepper:
     """Previous/Next buttons, a CNI drop-down, the diagram and the header table for a
     request from pod ``source`` to ``destination``:``port`` (a Service name, a ClusterIP
-    or a pod IP), walked by :func:`k8snet_lesson.walk.request`."""
+    or a pod IP), walked by :func:`k8snet_lesson.walk.request`. ``quiet_hooks`` leaves
+    out netfilter hooks that rewrote nothing (a call by Pod IP meets no rule)."""
     import ipywidgets as w
 
     from .widgets import holding
@@ -1201,7 +1209,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     headers.add_class("k8snet-walk-headers")
     message.add_class("k8snet-message")
     ui = w.VBox([w.HBox([prev, nxt, cni_box]), message, hop, output, headers])
-    stepper = WalkStepper(cluster, source, destination, port, seed, cni_box, nxt, prev, hop, output, image, headers,
+    stepper = WalkStepper(cluster, source, destination, port, seed, quiet_hooks, cni_box, nxt, prev, hop, output, image, headers,
                           message, ui, position=position)
 
     def on_cni(change: Any) -> None:

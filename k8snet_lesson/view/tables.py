@@ -31,6 +31,7 @@ ROWS = 12  # the course's budget for a table on the core path
 _CELL = "padding:3px 10px;vertical-align:top;border-bottom:1px solid #e0e0e0;"
 _TEXT = "text-align:left;white-space:normal;overflow-wrap:anywhere;max-width:38em;"
 _NUMBER = "text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums;"
+_HEAD = "overflow-wrap:normal;"  # a header breaks between words only ("hop", not "ho" / "p")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Table:
             names = ([str(frame.index.name or "")] if self.index else []) + [str(c) for c in frame.columns]
             aligns = ([False] if self.index else []) + numeric
             parts.append("<thead><tr>" + "".join(
-                f'<th style="{_CELL}{_NUMBER if is_number else _TEXT}border-bottom:2px solid #9e9e9e;">'
+                f'<th style="{_CELL}{_NUMBER if is_number else _TEXT}{_HEAD}border-bottom:2px solid #9e9e9e;">'
                 f"{html.escape(name)}</th>" for name, is_number in zip(names, aligns)) + "</tr></thead>")
         parts.append("<tbody>")
         for label, values in zip(frame.index, frame.itertuples(index=False, name=None)):

@@ -12,6 +12,8 @@
 # <abbr title="an overlay that wraps each Pod's Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr> mode.
 
 # %%
+from functools import partial
+
 from k8snet_lesson import cni, predictions, scenarios
 from k8snet_lesson.cluster import Pod
 from k8snet_lesson.view import paths, plots, tables
@@ -38,7 +40,7 @@ print(f"lesson cluster, CNI profile {cluster.cni!r}")
 # %% tags=["predict"]
 add = cni.cni_add(cluster, checkout, cluster.cni)
 predict(predictions.build("03-pod-gateway", cluster),
-        reveal=lambda: tables.table(paths.step_changes(add), caption=f"CNI ADD of {checkout}, lesson cluster, Calico VXLAN"))
+        reveal=partial(tables.table, paths.step_changes(add), caption=f"CNI ADD of {checkout}, lesson cluster, Calico VXLAN"))
 
 # %% [markdown]
 # The result, as the lesson prints it: a `/32` and `default via 169.254.1.1`.
@@ -78,14 +80,14 @@ wire = paths.wire_frames(cluster, checkout, "10.244.3.7", 3000)
 layers = {name: paths.frame_layers(hop.inner, hop.outer) for name, (_, hop) in wire.items()}
 pod_frames = {name: first.frame_bytes for name, (first, _) in wire.items()}
 predict(predictions.build("03-ipip-overhead", cluster),
-        reveal=lambda: plots.show(paths.frame_sizes_figure(layers, pod_frames=pod_frames)))
+        reveal=partial(plots.show, paths.frame_sizes_figure(layers, pod_frames=pod_frames)))
 
 # %% [markdown]
 # The Pod's MTU, the largest packet its `eth0` sends in one piece, must leave room for
 # those bytes.
 
 # %% tags=["predict"]
-predict(predictions.build("03-vxlan-mtu", cluster), reveal=lambda: paths.plugins_table())
+predict(predictions.build("03-vxlan-mtu", cluster), reveal=paths.plugins_table)
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 sizes = paths.frame_sizes(wire)
@@ -123,8 +125,8 @@ paths.calico_install_table()
 # %% tags=["predict"]
 new_pod = Pod("production", "new-pod", labels={"app": "new-pod"}, node_name="node-eu-west-1a")
 predict(predictions.build("03-aws-address", cluster),
-        reveal=lambda: paths.CommandOutput(f"kubectl exec {new_pod.name} -n production -- ip addr show eth0   # AWS VPC CNI",
-                                           cni.cni_add(cluster, new_pod, "aws-vpc").ip_addr_show))
+        reveal=partial(paths.CommandOutput, f"kubectl exec {new_pod.name} -n production -- ip addr show eth0   # AWS VPC CNI",
+                       cni.cni_add(cluster, new_pod, "aws-vpc").ip_addr_show))
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 aws = cni.cni_add(cluster, new_pod, "aws-vpc").address.ip

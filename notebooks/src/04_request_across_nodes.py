@@ -14,6 +14,8 @@
 # <abbr title="an overlay that wraps each Pod's Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr> mode.
 
 # %%
+from functools import partial
+
 from k8snet_lesson import cni, predictions, scenarios, walk
 from k8snet_lesson.predictions import pod_to_pod
 from k8snet_lesson.view import kubectl, paths
@@ -56,7 +58,7 @@ paths.walk_table(same, quiet_hooks=True)
 # %% tags=["predict"]
 cross = pod_to_pod.cross_node(cluster)
 on_wire = next(h for h in cross.hops if h.kind is HopKind.WIRE)
-predict(predictions.build("04-outer-destination", cluster), reveal=lambda: paths.inner_outer_table(on_wire))
+predict(predictions.build("04-outer-destination", cluster), reveal=partial(paths.inner_outer_table, on_wire))
 
 # %% [markdown]
 # The VTEP found node-eu-west-1b behind Pod B's block in its <dfn>FDB</dfn>, the forwarding
@@ -66,10 +68,10 @@ predict(predictions.build("04-outer-destination", cluster), reveal=lambda: paths
 # Each router that forwards a packet lowers its <dfn>TTL</dfn> (time to live) by one.
 
 # %% tags=["predict"]
-predict(predictions.build("04-ttl", cluster), reveal=lambda: paths.walk_table(cross, quiet_hooks=True))
+predict(predictions.build("04-ttl", cluster), reveal=partial(paths.walk_table, cross, quiet_hooks=True))
 
 # %% tags=["predict"]
-predict(predictions.build("04-source-seen", cluster), reveal=lambda: paths.ends_table(cross))
+predict(predictions.build("04-source-seen", cluster), reveal=partial(paths.ends_table, cross))
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 node_a, node_b = cluster.node_of(cross.client), cluster.node_of(cross.server)
@@ -85,7 +87,7 @@ assert not same.encapsulated and same.same_node and len(cross.nodes) == 2
 # to walk the same call through another plugin.
 
 # %% tags=["nbval-ignore-output"]
-paths.walk_stepper(cluster, pod_a, "10.244.3.7", 3000, cni_name=cluster.cni)
+paths.walk_stepper(cluster, pod_a, "10.244.3.7", 3000, cni_name=cluster.cni, quiet_hooks=True)
 
 # %% [markdown]
 # ## Switch the CNI
@@ -94,7 +96,7 @@ paths.walk_stepper(cluster, pod_a, "10.244.3.7", 3000, cni_name=cluster.cni)
 
 # %% tags=["predict"]
 walks = {name: pod_to_pod.cross_node(cluster, cni_name=name) for name in cni.profiles()}
-predict(predictions.build("04-bgp-overhead", cluster), reveal=lambda: paths.cni_paths(walks))
+predict(predictions.build("04-bgp-overhead", cluster), reveal=partial(paths.cni_paths, walks))
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 assert all(w.delivered and w.arrived.src_ip == w.client.pod_ip for w in walks.values())
