@@ -40,7 +40,7 @@ print(f"lesson cluster, CNI profile {cluster.cni!r}")
 # %% tags=["predict"]
 add = cni.cni_add(cluster, checkout, cluster.cni)
 predict(predictions.build("03-pod-gateway", cluster),
-        reveal=partial(tables.table, paths.step_changes(add), caption=f"CNI ADD of {checkout}, lesson cluster, Calico VXLAN"))
+        reveal=partial(tables.table, paths.step_changes(add).drop(columns="pod: devices"), caption=f"CNI ADD of {checkout}, lesson cluster, Calico VXLAN"))
 
 # %% [markdown]
 # The result, as the lesson prints it: a `/32` and `default via 169.254.1.1`.
