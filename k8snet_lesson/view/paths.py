@@ -594,7 +594,7 @@ def ends_table(w: Any) -> Any:
     from .tables import table
 
     sent, got = w.hops[0].inner, w.arrived
-    return table([{"": label, "source": f"{h.src_ip}:{h.src_port}", "destination": f"{h.dst_ip}:{h.dst_port}",
+    return table(caption=f"{w.cni.plugin} ({w.cni.mode})", data=[{"": label, "source": f"{h.src_ip}:{h.src_port}", "destination": f"{h.dst_ip}:{h.dst_port}",
                    "TTL": h.ttl} for label, h in ((f"sent by {w.client.name}", sent),
                                                   (f"received by {w.server.name if w.server else w.destination}", got))])
 
@@ -613,7 +613,8 @@ def inner_outer_table(hop: Any) -> Any:
         rows.setdefault((kind, field), {"outer": "-", "inner": "-"})[layer] = value
     records = [{"header": k, "field": f, "outer (node to node)": v["outer"], "inner (Pod to Pod)": v["inner"]}
                for (k, f), v in rows.items() if k != "frame" and f != "MSS option"]
-    return table(records, caption=f"at {hop.where}: the outer header in front, the Pod's packet inside")
+    return table(records, caption=f"at {hop.where}: the outer header in front, the Pod's packet inside "
+                                  f"({hop.outer.encapsulation.value if hop.outer else 'no tunnel'})")
 
 
 def header_fields(hop: Any) -> list[tuple[str, str, str]]:
@@ -712,7 +713,7 @@ def path_comparison(walks: dict[str, Any]) -> Any:
     return pd.DataFrame(rows).set_index("CNI")
 
 
-def cni_paths(walks: dict[str, Any]) -> Any:
+def cni_paths(walks: dict[str, Any], *, caption: str = "") -> Any:
     """The same Pod-to-Pod request under several CNIs (``walks`` maps a label to its
     walk): how many hops, what is on the node network, the bytes there beside the
     Pod's own frame, and the TTL and source Pod B sees."""
@@ -737,7 +738,9 @@ def cni_paths(walks: dict[str, Any]) -> Any:
             "TTL at Pod B": w.arrived.ttl,
             "Pod B sees source": str(w.arrived.src_ip),
         })
-    return table(rows)
+    first = next(iter(walks.values()), None)
+    default = f"{first.client.key} -> {first.destination}, one row per CNI profile" if first is not None else ""
+    return table(rows, caption=caption or default)
 
 
 def capture_table(packets: Sequence[Any]) -> Any:
