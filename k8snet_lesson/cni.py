@@ -97,10 +97,16 @@ __all__ = [
     "CNIStep",
     "CNIAdd",
     "cni_add",
+    "InstallMethod",
+    "TableNote",
+    "calico_install_methods",
+    "lesson_table_notes",
+    "VPC_RESERVED",
 ]
 
 DATA_FILE = "cni-plugins.yaml"
 LINK_LOCAL_GATEWAY = IPv4Address("169.254.1.1")
+VPC_RESERVED = 4  # AWS reserves a subnet's network address and the next three (router, DNS, future use)
 
 
 # --- closed vocabularies -----------------------------------------------------------
@@ -972,9 +978,13 @@ def _allocate(cluster: Cluster, pod: Pod, node: Node, p: CNIProfile) -> IPv4Addr
     """The pod's IP: the one it has, else the next one the plugin's IPAM hands out.
 
     Behind a bridge (Flannel) that is host-local's round robin over the node's podCIDR
-    (:class:`k8snet_lesson.ipam.HostLocal`, the node's other pods reserved first); the
-    other plugins take the lowest free address of the node's range (Calico's block
-    allocation; the AWS VPC CNI's warm pool is modelled by the same range).
+    (:class:`k8snet_lesson.ipam.HostLocal`, the node's other pods reserved first); Calico
+    and Cilium take the lowest free address of the node's range (Calico's block
+    allocation). The AWS VPC CNI takes a secondary address of the node's ENI, so the
+    lowest free address of the node's VPC subnet (:func:`node_subnet`) past the ones AWS
+    reserves; it never uses the cluster's pod network. (The lesson cluster's running
+    pods keep the addresses they have, so the one address plan holds under every
+    profile; a new pod shows where the AWS VPC CNI really takes its address from.)
     """
     if pod.pod_ip is not None:
         owner = cluster.pod_by_ip(pod.pod_ip)
@@ -983,6 +993,15 @@ def _allocate(cluster: Cluster, pod: Pod, node: Node, p: CNIProfile) -> IPv4Addr
         if p.pod_block is PodBlock.NODE_POD_CIDR and pod.pod_ip not in _pod_cidr(node):
             raise InvalidValue(f"pod {pod.key}: IP {pod.pod_ip} is outside node {node.name}'s podCIDR {node.pod_cidr}")
         return pod.pod_ip
+    if p.pod_block is PodBlock.ENI:
+        subnet = node_subnet(cluster, node)
+        taken = {q.pod_ip for q in cluster.pods if q.pod_ip is not None} | {n.internal_ip for n in cluster.nodes}
+        # AWS keeps a subnet's first four addresses and its last one.
+        first, last = int(subnet.network_address) + VPC_RESERVED, int(subnet.broadcast_address) - 1
+        free = next((IPv4Address(a) for a in range(first, last + 1) if IPv4Address(a) not in taken), None)
+        if free is None:
+            raise ExhaustedError(f"node {node.name}'s VPC subnet {subnet} has no free address for pod {pod.key}")
+        return free
     cidr = _pod_cidr(node)
     neighbours = [q for q in cluster.pods_on(node.name) if _networked(q) and q.key != pod.key]
     if p.attachment is Attachment.BRIDGE:
@@ -1188,3 +1207,68 @@ def _notes(p: CNIProfile) -> tuple[str, ...]:
             "link/ether; iproute2 prints link/ether first and no brd for a /32.",
         )
     return (f"This is {p.plugin}'s output: a /32 routed to the cilium_host router address.",)
+
+
+# --- facts about installs and the lesson's table -------------------------------------
+@dataclasses.dataclass(frozen=True)
+class InstallMethod:
+    """A way to install Calico, the IP pool setting it creates, and the profile that behaves so."""
+
+    method: str
+    pool_setting: str
+    profile: str
+    cross_subnet: bool
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TableNote:
+    """A footnote to the lesson's plugin table: what it says, what holds, and the source."""
+
+    profile: str
+    says: str
+    fact: str
+    source: str
+
+
+def _entries(key: str) -> tuple[list[Mapping[str, Any]], str]:
+    document, source = _read_data()
+    raw = document.get(key)
+    if not isinstance(raw, list):
+        raise InvalidValue(f"{source}: expected a list under {key!r}")
+    return raw, source
+
+
+@functools.cache
+def calico_install_methods() -> tuple[InstallMethod, ...]:
+    """How Calico encapsulates, per install method (``data/cni-plugins.yaml``).
+
+    >>> [(m.method, m.profile) for m in calico_install_methods()][:1]
+    [('manifest calico.yaml', 'calico-ipip')]
+    """
+    raw, source = _entries("calico_install_methods")
+    out = []
+    for number, entry in enumerate(raw, start=1):
+        where = f"{source}: calico_install_methods entry {number}"
+        method = InstallMethod(_field(entry, "method", where, str), _field(entry, "pool_setting", where, str),
+                               _field(entry, "profile", where, str), _field(entry, "cross_subnet", where, bool),
+                               _field(entry, "source", where, str))
+        if profile(method.profile).plugin != "Calico":
+            raise InvalidValue(f"{where}: profile {method.profile!r} is not a Calico profile")
+        out.append(method)
+    return tuple(out)
+
+
+@functools.cache
+def lesson_table_notes() -> tuple[TableNote, ...]:
+    """Footnotes to the lesson's plugin table, each with its source (``data/cni-plugins.yaml``)."""
+    raw, source = _entries("lesson_table_notes")
+    out = []
+    for number, entry in enumerate(raw, start=1):
+        where = f"{source}: lesson_table_notes entry {number}"
+        note = TableNote(*(_field(entry, key, where, str) for key in ("profile", "says", "fact", "source")))
+        p = profile(note.profile)
+        if note.says.split(" (")[0] not in " ".join((p.approach, p.notable_features, p.common_in)):
+            raise InvalidValue(f"{where}: the lesson's row for {p.plugin} does not say {note.says!r}")
+        out.append(note)
+    return tuple(out)

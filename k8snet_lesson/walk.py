@@ -74,7 +74,7 @@ from .cni import (
 from .errors import InvalidValue, NotFound
 from .frames import EPHEMERAL_PORTS, Headers, Outer, ScapyMissing, frame_length, vxlan_source_port
 
-__all__ = ["Direction", "Hop", "Walk", "Headers", "Outer", "request", "ephemeral_port", "security_identity"]
+__all__ = ["Direction", "HopKind", "Hop", "Walk", "Headers", "Outer", "request", "ephemeral_port", "security_identity"]
 
 MAX_NODES = 4  # a walk crosses at most this many nodes before it is called a loop
 
@@ -84,14 +84,34 @@ class Direction(str, enum.Enum):
     REPLY = "reply"
 
 
+class HopKind(str, enum.Enum):
+    """What happens to the packet at a hop, as a closed set (the ``where`` and ``action``
+    texts say it in words; code and notebooks compare kinds)."""
+
+    SEND = "send"  # the sending pod's eth0 puts the frame on its veth
+    VETH_IN = "veth-in"  # the frame comes out of the veth pair in the node's namespace
+    BRIDGE = "bridge"  # a Linux bridge switches the frame, or hands it up to IP
+    NAT = "nat"  # a netfilter nat hook rewrites an address
+    ROUTE = "route"  # the node's routing decides the next hop (TTL - 1)
+    ENCAPSULATE = "encapsulate"  # a tunnel device puts outer headers in front
+    WIRE = "wire"  # on the node network (or the VPC) between nodes
+    DECAPSULATE = "decapsulate"  # the tunnel device on the far node strips them
+    VETH_OUT = "veth-out"  # leaves the node by the receiving pod's host veth
+    RECEIVE = "receive"  # the receiving pod's eth0 takes it
+    NODE_STACK = "node-stack"  # a node's own address: its stack takes it
+    STOP = "stop"  # the packet goes no further
+
+
 @dataclasses.dataclass(frozen=True)
 class Hop:
     """One place a packet passes: the node (``None`` between nodes), the device or hook,
-    what happens there, the headers as they leave it, and the encoded frame's size."""
+    what kind of thing happens there and in words, the headers as they leave it, and the
+    encoded frame's size."""
 
     index: int
     node: str | None
     where: str
+    kind: HopKind
     action: str
     inner: Headers
     outer: Outer | None = None
@@ -323,7 +343,8 @@ class _Builder:
     notes: list[str]
     frames_ok: bool = True
 
-    def add(self, node: str | None, where: str, action: str, inner: Headers, outer: Outer | None = None) -> Headers:
+    def add(self, kind: HopKind, node: str | None, where: str, action: str, inner: Headers,
+            outer: Outer | None = None) -> Headers:
         size = None
         if self.frames_ok:
             try:
@@ -333,7 +354,7 @@ class _Builder:
                 self.notes.append(f"{exc}; frame_bytes is None and no pcap can be written")
             except InvalidValue:
                 size = None  # a place with no link-layer frame to show
-        self.hops.append(Hop(len(self.hops), node, where, action, inner, outer, size, self.direction))
+        self.hops.append(Hop(len(self.hops), node, where, kind, action, inner, outer, size, self.direction))
         return inner
 
 
@@ -407,8 +428,8 @@ def _deliver_local(b: _Builder, node: Node, pod: Pod, headers: Headers, *, bridg
     p = b.p
     veth = host_veth_name(p, pod.namespace, pod.name)
     if p.attachment is Attachment.BRIDGE:
-        b.add(node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers)
-    b.add(node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers)
+    b.add(HopKind.VETH_OUT, node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers)
 
 
 def _leg(
@@ -432,9 +453,9 @@ def _leg(
         raise _Stop(f"{sender.key} has no route to {headers.dst_ip}")
     dst_mac, why = _first_hop_mac(cluster, p, sender, route, headers.dst_ip)
     headers = headers.with_(src_mac=pod_mac(sender), dst_mac=dst_mac)
-    b.add(node.name, _pod_where(sender), f"{first_action}; {why}", headers)
+    b.add(HopKind.SEND, node.name, _pod_where(sender), f"{first_action}; {why}", headers)
     veth = host_veth_name(p, sender.namespace, sender.name)
-    b.add(node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers)
+    b.add(HopKind.VETH_IN, node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers)
 
     if p.route_source is RouteSource.CILIUM_AGENT:
         return _cilium(b, sender, node, headers)
@@ -445,20 +466,20 @@ def _leg(
         # IPv4 frames to iptables, which is how conntrack can un-DNAT a reply here.
         headers, text = prerouting(node, headers)
         if text:
-            b.add(node.name, "nat PREROUTING (br_netfilter)", text, headers)
+            b.add(HopKind.NAT, node.name, "nat PREROUTING (br_netfilter)", text, headers)
         headers, text = postrouting(node, headers)
         if text:
-            b.add(node.name, "nat POSTROUTING (br_netfilter)", text, headers)
+            b.add(HopKind.NAT, node.name, "nat POSTROUTING (br_netfilter)", text, headers)
         _deliver_local(b, node, neighbour, headers)
         return neighbour
 
     if p.attachment is Attachment.BRIDGE:
-        b.add(node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers)
 
     for _ in range(MAX_NODES):
         headers, text = prerouting(node, headers)
         if text:
-            b.add(node.name, "nat PREROUTING", text, headers)
+            b.add(HopKind.NAT, node.name, "nat PREROUTING", text, headers)
         table = node_namespace(cluster, node.name, p)
         route = table.route_to(headers.dst_ip)
         if route is None:
@@ -466,7 +487,7 @@ def _leg(
         if route.type is RouteType.BLACKHOLE:
             raise _Stop(f"node {node.name}: '{route}' drops {headers.dst_ip}: no pod holds it")
         if headers.dst_ip == node.internal_ip:
-            b.add(node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers)
+            b.add(HopKind.NODE_STACK, node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers)
             return node
         ttl = headers.ttl - 1
         headers, text = postrouting(node, headers.with_(ttl=ttl))
@@ -476,7 +497,7 @@ def _leg(
             out = p.bridge if p.attachment is Attachment.BRIDGE else host_veth_name(p, local.namespace, local.name)
             src = device_mac(node, out) if p.attachment is Attachment.BRIDGE else host_veth_mac(local, p)
             headers = headers.with_(src_mac=src, dst_mac=pod_mac(local))
-            b.add(node.name, "routing", f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", headers)
+            b.add(HopKind.ROUTE, node.name, "routing", f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", headers)
             _deliver_local(b, node, local, headers)
             return local
         node = _forward(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}")
@@ -498,13 +519,14 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             raise _Stop(f"node {node.name}: no node owns VTEP {route.gateway}")
         device = p.tunnel_device
         inner = headers.with_(src_mac=device_mac(node, device), dst_mac=device_mac(there, device))
-        b.add(node.name, device, f"{decided}; the neighbour entry for {route.gateway} is {there.name}'s VTEP MAC", inner)
+        b.add(HopKind.ROUTE, node.name, device, f"{decided}; the neighbour entry for {route.gateway} is {there.name}'s VTEP MAC", inner)
         src_mac, dst_mac = _wire_macs(cluster, node, there)
         outer = Outer(
             Encapsulation.VXLAN, src_mac, dst_mac, node.internal_ip, there.internal_ip,
             src_port=vxlan_source_port(inner), dst_port=p.udp_port, vni=p.vni,
         )
         b.add(
+            HopKind.ENCAPSULATE,
             node.name,
             f"{device} (VXLAN)",
             f"VXLAN encapsulation: the FDB maps {inner.dst_mac} to {there.internal_ip}; outer UDP "
@@ -512,8 +534,9 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             inner,
             outer,
         )
-        b.add(None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
+        b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
         b.add(
+            HopKind.DECAPSULATE,
             there.name,
             device,
             f"UDP {p.udp_port} reaches the VXLAN socket; {device} decapsulates (VNI {p.vni}): the inner "
@@ -529,6 +552,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
         inner = headers.with_(src_mac=None, dst_mac=None)  # tunl0 has no link layer
         outer = Outer(Encapsulation.IPIP, src_mac, dst_mac, node.internal_ip, there.internal_ip, ttl=inner.ttl)
         b.add(
+            HopKind.ENCAPSULATE,
             node.name,
             "tunl0 (IP-in-IP)",
             f"{decided}; tunl0 wraps the packet in an outer IPv4 header {node.internal_ip} -> "
@@ -536,8 +560,9 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             inner,
             outer,
         )
-        b.add(None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: IP protocol 4", inner, outer)
+        b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: IP protocol 4", inner, outer)
         b.add(
+            HopKind.DECAPSULATE,
             there.name,
             "tunl0 (IP-in-IP)",
             f"IP protocol 4 from a known peer arrives on eth0; tunl0 strips the outer header: inner dst {inner.dst_ip}",
@@ -551,8 +576,8 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
         raise _Stop(f"node {node.name}: next hop {route.gateway} is no node")
     src_mac, dst_mac = _wire_macs(cluster, node, there)
     plain = headers.with_(src_mac=src_mac, dst_mac=dst_mac)
-    b.add(node.name, route.device or "eth0", f"{decided}; no encapsulation: the pod addresses travel as they are", plain)
-    b.add(None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.name} ({there.internal_ip}) by MAC; IP header untouched", plain)
+    b.add(HopKind.ROUTE, node.name, route.device or "eth0", f"{decided}; no encapsulation: the pod addresses travel as they are", plain)
+    b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.name} ({there.internal_ip}) by MAC; IP header untouched", plain)
     return there
 
 
@@ -563,9 +588,10 @@ def _via_default(b: _Builder, node: Node, route: Route, headers: Headers, decide
         raise _Stop(f"{headers.dst_ip} leaves {node.name} by its default route; nothing in the cluster answers")
     gateway = _gateway_mac(cluster, node)
     leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=gateway)
-    b.add(node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving)
+    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving)
     arriving = headers.with_(src_mac=gateway, dst_mac=device_mac(there, "eth0"))
     b.add(
+        HopKind.WIRE,
         None,
         "VPC",
         f"{headers.dst_ip} is a secondary address of {there.name}'s ENI: the VPC delivers it there "
@@ -592,6 +618,7 @@ def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Nod
             src_port=vxlan_source_port(inner), dst_port=p.udp_port, vni=identity,
         )
         b.add(
+            HopKind.ENCAPSULATE,
             node.name,
             f"{device} (VXLAN)",
             f"eBPF on {veth}: the ipcache maps {headers.dst_ip} to tunnel endpoint {there.internal_ip}; "
@@ -599,17 +626,17 @@ def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Nod
             inner,
             outer,
         )
-        b.add(None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
-        b.add(there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner)
+        b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
+        b.add(HopKind.DECAPSULATE, there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner)
         headers = inner
     target = _local_pod(cluster, there, headers.dst_ip)
     if target is None:
-        b.add(there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers)
+        b.add(HopKind.NODE_STACK, there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers)
         return there
     out = host_veth_name(p, target.namespace, target.name)
     ttl = headers.ttl - 1
     headers = headers.with_(ttl=ttl, src_mac=host_veth_mac(target, p), dst_mac=pod_mac(target))
-    b.add(there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers)
+    b.add(HopKind.VETH_OUT, there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers)
     return target
 
 
@@ -704,7 +731,7 @@ def request(
         arrived = b.hops[-1].inner
         if isinstance(end, Pod):
             server = end
-            b.add(end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived)
+            b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived)
             outcome = f"delivered to {end.key} at {arrived.dst_ip}:{arrived.dst_port}, source {arrived.src_ip}:{arrived.src_port}"
         else:
             outcome = f"delivered to node {end.name} at {arrived.dst_ip}:{arrived.dst_port}"
@@ -733,7 +760,7 @@ def request(
 
 def _stop_hop(b: _Builder, node: str | None, fallback: Headers, stop: _Stop) -> None:
     last = b.hops[-1] if b.hops else None
-    b.add(last.node if last else node, stop.where, f"stops here: {stop}", last.inner if last else fallback, last.outer if last else None)
+    b.add(HopKind.STOP, last.node if last else node, stop.where, f"stops here: {stop}", last.inner if last else fallback, last.outer if last else None)
 
 
 def _first_packet(protocol: Protocol) -> str:
@@ -818,5 +845,5 @@ def _reply(
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}, the ClusterIP it dialled: the conntrack entry matches its socket"
     else:
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}"
-    b.add(client_node.name, _pod_where(client), text, got)
+    b.add(HopKind.RECEIVE, client_node.name, _pod_where(client), text, got)
     return b.hops

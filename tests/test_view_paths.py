@@ -206,9 +206,11 @@ def test_frame_sizes_figure_has_a_bar_per_cni_and_labelled_axes(flow):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["flannel", "calico-ipip"]
     assert "bytes" in ax.get_xlabel() and ax.get_title()
     notes = sorted(t.get_text() for t in ax.texts)
-    assert notes == ["124 bytes = 74 + 50", "94 bytes = 74 + 20"]
-    # hatched bars are the encapsulation's headers: 4 for VXLAN, 2 for IP-in-IP
-    assert sum(1 for bar in ax.patches if bar.get_hatch()) == 4 + 2
+    assert notes == ["124 bytes = 74 + 50 added", "94 bytes = 74 + 20 added"]
+    # hatched bars are the headers the encapsulation adds: 4 for VXLAN (50 bytes), 1 for IP-in-IP (20)
+    hatched = [bar for bar in ax.patches if bar.get_hatch() and bar.get_height() < 1]
+    assert len(hatched) == 4 + 1
+    assert sorted(round(bar.get_width()) for bar in hatched if bar.get_y() > 0.5) == [20]
 
 
 # --- 03: the explorer ---------------------------------------------------------------------

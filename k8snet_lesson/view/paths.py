@@ -46,6 +46,14 @@ __all__ = [
     "LESSON_IP_ROUTE_SHOW",
     "lesson_cni_table",
     "extended_cni_table",
+    "plugins_table",
+    "lesson_table_notes",
+    "CommandOutput",
+    "calico_install_table",
+    "inner_outer_table",
+    "walk_table",
+    "ends_table",
+    "cni_paths",
     "cni_add_text",
     "step_changes",
     "lesson_lines",
@@ -54,6 +62,7 @@ __all__ = [
     "wire_frames",
     "frame_sizes",
     "frame_sizes_figure",
+    "added_headers",
     "max_pods_table",
     "CNIExplorer",
     "cni_explorer",
@@ -97,9 +106,23 @@ _LESSON_COLUMNS = ["Plugin", "Approach", "Notable features", "Common in"]
 def _pre(text: str, css: str = "") -> str:
     klass = f' class="{css}"' if css else ""
     return (
-        f'<pre{klass} style="white-space:pre;overflow-x:auto;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
+        f'<pre{klass} style="white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
         f"{html.escape(text)}</pre>"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandOutput:
+    """A command and what it prints, shown as a terminal shows it (wrapped, never cut)."""
+
+    command: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f"<b>$ {html.escape(self.command)}</b>" + _pre(self.text, "k8snet-command-output")
+
+    def __repr__(self) -> str:
+        return f"$ {self.command}\n{self.text}"
 
 
 # --- 03: the plugins compared --------------------------------------------------------
@@ -122,6 +145,38 @@ def extended_cni_table() -> Any:
     routes to other nodes' pods come from, NetworkPolicy and how Services work."""
     table = cni.comparison_table()
     return table.drop(columns=["Approach", "Notable features", "Common in"])
+
+
+def plugins_table(columns: Sequence[str] = ("Plugin", "Mode", "Encapsulation", "Overhead (bytes)", "MTU",
+                                            "NetworkPolicy")) -> Any:
+    """:func:`extended_cni_table`'s ``columns`` as a readable table (text wraps, never cut)."""
+    from .tables import table
+
+    frame = cni.comparison_table()
+    return table(frame[list(columns)].rename_axis("profile"))
+
+
+def lesson_table_notes() -> Any:
+    """The footnotes to the lesson's plugin table: what it says, what holds, the source."""
+    from .tables import table
+
+    return table([{"plugin": cni.profile(n.profile).plugin, "the lesson says": n.says, "what holds": n.fact,
+                   "source": n.source} for n in cni.lesson_table_notes()])
+
+
+def calico_install_table() -> Any:
+    """How Calico encapsulates per install method, from the data file."""
+    from .tables import table
+
+    rows = []
+    for m in cni.calico_install_methods():
+        p = cni.profile(m.profile)
+        encapsulation = {"none": "none", "vxlan": "VXLAN", "ipip": "IP-in-IP"}[p.encapsulation.value]
+        if m.cross_subnet:
+            encapsulation += " between subnets only"
+        rows.append({"install method": m.method, "IP pool setting": m.pool_setting, "encapsulation": encapsulation,
+                     "overhead (bytes)": frames.encapsulation_overhead(p), "source": m.source})
+    return table(rows)
 
 
 # --- 03: the CNI ADD ----------------------------------------------------------------
@@ -279,12 +334,14 @@ _LAYER_COLOURS = {
 
 
 def frame_sizes_figure(layers_by_cni: dict[str, list[tuple[str, int]]], *, pod_frames: dict[str, int] | None = None,
-                       title: str | None = None, width: float = 8.0, height: float = 4.0):
+                       title: str | None = None, width: float = 8.0, height: float = 4.2):
     """One horizontal bar per CNI: the frame on the node network, header by header.
 
     ``layers_by_cni`` maps a label to :func:`frame_layers` of its wire frame; the headers
-    in front of the packet the pod sent (the encapsulation's) are hatched. With
-    ``pod_frames`` (label -> the pod's own frame length) each bar says what it adds.
+    the encapsulation adds (:func:`added_headers`) are hatched, so the hatched length is
+    the overhead: 50 bytes for VXLAN, 20 for IP-in-IP (its outer Ethernet header is not
+    added, it replaces the Pod's). With ``pod_frames`` (label -> the pod's own frame
+    length) each bar says what it adds. The legend sits below the axes in rows of four.
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -296,25 +353,27 @@ def frame_sizes_figure(layers_by_cni: dict[str, list[tuple[str, int]]], *, pod_f
     seen: dict[str, Any] = {}
     for row, name in enumerate(names):
         layers = layers_by_cni[name]
-        inner_start = _inner_start(layers)
+        added = added_headers(layers)
         left = 0
         for i, (label, size) in enumerate(layers):
             colour = _LAYER_COLOURS.get(label, "#7f7f7f")
-            ax.barh(row, size, left=left, color=colour, edgecolor="white", hatch="//" if i < inner_start else None)
+            ax.barh(row, size, left=left, color=colour, edgecolor="white", hatch="//" if i in added else None)
             seen.setdefault(label, colour)
             left += size
         note = f"{left} bytes"
         if pod_frames is not None and name in pod_frames:
-            note += f" = {pod_frames[name]} + {left - pod_frames[name]}"
-        ax.text(left + 2, row, note, va="center", fontsize=8, color=ink)
+            note += f" = {pod_frames[name]} + {left - pod_frames[name]} added"
+        ax.text(left + 2, row, note, va="center", fontsize=9, color=ink)
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names, fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("frame length on the node network (bytes); hatched: headers the encapsulation adds")
-    ax.set_xlim(0, max(sum(s for _, s in layers) for layers in layers_by_cni.values()) * 1.35)
+    ax.set_xlabel("frame length on the node network (bytes)", fontsize=9)
+    ax.set_xlim(0, max(sum(s for _, s in layers) for layers in layers_by_cni.values()) * 1.45)
     ax.set_title(title or "The first packet (a TCP SYN) as it crosses the node network", fontsize=10, color=ink)
-    legend = ax.legend(handles=[Patch(facecolor=c, label=l) for l, c in seen.items()], fontsize=7,
-                       loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(seen), frameon=False)
+    handles = [Patch(facecolor=c, label=l) for l, c in seen.items()]
+    handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="//", label="added by the encapsulation"))
+    legend = ax.legend(handles=handles, fontsize=8.5, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=4,
+                       frameon=False, handlelength=1.6, columnspacing=1.4)
     for text in legend.get_texts():
         text.set_color(ink)
     ax.set_facecolor("white")
@@ -326,15 +385,23 @@ def frame_sizes_figure(layers_by_cni: dict[str, list[tuple[str, int]]], *, pod_f
     return fig
 
 
-def _inner_start(layers: Sequence[tuple[str, int]]) -> int:
-    """Index of the first header of the packet the pod sent (its IPv4 header, or its
-    Ethernet header inside VXLAN)."""
+def added_headers(layers: Sequence[tuple[str, int]]) -> set[int]:
+    """Which of a wire frame's headers (:func:`frame_layers`) the encapsulation added.
+
+    VXLAN carries the Pod's whole frame: everything before the inner Ethernet header is
+    added. IP-in-IP carries the Pod's IP packet behind a new Ethernet header that
+    replaces the Pod's own: only the outer IPv4 header is added. No inner header: none.
+
+    >>> sorted(added_headers([("Ethernet", 14), ("IPv4", 20), ("inner IPv4", 20), ("TCP", 40)]))
+    [1]
+    """
     labels = [label for label, _ in layers]
     if "inner Ethernet" in labels:
-        return labels.index("inner Ethernet")
+        return set(range(labels.index("inner Ethernet")))
     if "inner IPv4" in labels:
-        return labels.index("inner IPv4")
-    return 0
+        first = 1 if labels and labels[0] == "Ethernet" else 0
+        return set(range(first, labels.index("inner IPv4")))
+    return set()
 
 
 def max_pods_table() -> Any:
@@ -487,6 +554,69 @@ def hops_table(w: Any, *, reply: bool = False) -> Any:
     return pd.DataFrame(_hop_rows(hops)).set_index("hop")
 
 
+def _changed_nothing(hop: Any, before: Any | None) -> bool:
+    """A netfilter hook the packet passed without any rewrite."""
+    from ..walk import HopKind
+
+    return (hop.kind is HopKind.NAT and before is not None and hop.inner == before.inner
+            and hop.outer == before.outer)
+
+
+def _without_quiet_hooks(hops: Sequence[Any]) -> list[Any]:
+    return [h for i, h in enumerate(hops) if not _changed_nothing(h, hops[i - 1] if i else None)]
+
+
+def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: bool = False) -> Any:
+    """:func:`hops_table` as a learner reads it (:func:`k8snet_lesson.view.tables.table`:
+    text left-aligned and wrapped, never cut): where the packet is, the packet's
+    addresses, ports and TTL there (the inner packet when encapsulated), the outer header
+    between nodes and what happens. ``quiet_hooks`` leaves out netfilter hooks that
+    rewrote nothing."""
+    import pandas as pd
+
+    from .tables import table
+
+    hops = list(w.reply if reply else w.hops)
+    if quiet_hooks:
+        hops = _without_quiet_hooks(hops)
+    rows = [{"hop": r["hop"], "node": r["node"], "where": r["where"],
+             "packet (inner)": f"{r['source']} -> {r['destination']}, TTL {h.inner.ttl}",
+             "outer header": r["outer headers"], "what happens": r["what happens"]}
+            for r, h in zip(_hop_rows(hops), hops)]
+    frame = pd.DataFrame(rows).set_index("hop")
+    if all(h.outer is None for h in hops):
+        frame = frame.drop(columns=["outer header"])
+    return table(frame, caption=caption or f"{w.client.key} -> {w.destination}, {w.cni.plugin} ({w.cni.mode})")
+
+
+def ends_table(w: Any) -> Any:
+    """The packet as the client Pod sent it and as the server Pod received it."""
+    from .tables import table
+
+    sent, got = w.hops[0].inner, w.arrived
+    return table(caption=f"{w.cni.plugin} ({w.cni.mode})", data=[{"": label, "source": f"{h.src_ip}:{h.src_port}", "destination": f"{h.dst_ip}:{h.dst_port}",
+                   "TTL": h.ttl} for label, h in ((f"sent by {w.client.name}", sent),
+                                                  (f"received by {w.server.name if w.server else w.destination}", got))])
+
+
+def inner_outer_table(hop: Any) -> Any:
+    """The headers of one hop side by side: the outer header the tunnel added and the
+    packet the pods exchange inside it, field by field (``-`` where a header has no such
+    field)."""
+    from .tables import table
+
+    fields = header_fields(hop)
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for header, field, value in fields:
+        layer = "outer" if header.startswith(("outer ", "VXLAN")) else "inner"
+        kind = header.removeprefix("outer ").removeprefix("inner ")
+        rows.setdefault((kind, field), {"outer": "-", "inner": "-"})[layer] = value
+    records = [{"header": k, "field": f, "outer (node to node)": v["outer"], "inner (Pod to Pod)": v["inner"]}
+               for (k, f), v in rows.items() if k != "frame" and f != "MSS option"]
+    return table(records, caption=f"at {hop.where}: the outer header in front, the Pod's packet inside "
+                                  f"({hop.outer.encapsulation.value if hop.outer else 'no tunnel'})")
+
+
 def header_fields(hop: Any) -> list[tuple[str, str, str]]:
     """Every header field of a hop's frame as ``(header, field, value)``, outermost first:
     the outer Ethernet, IPv4, UDP and VXLAN headers when encapsulated, then the packet the
@@ -581,6 +711,36 @@ def path_comparison(walks: dict[str, Any]) -> Any:
             "reply reaches the client from": f"{reply.src_ip}:{reply.src_port}" if reply is not None else "-",
         })
     return pd.DataFrame(rows).set_index("CNI")
+
+
+def cni_paths(walks: dict[str, Any], *, caption: str = "") -> Any:
+    """The same Pod-to-Pod request under several CNIs (``walks`` maps a label to its
+    walk): how many hops, what is on the node network, the bytes there beside the
+    Pod's own frame, and the TTL and source Pod B sees."""
+    from ..walk import HopKind
+    from .tables import table
+
+    rows = []
+    for label, w in walks.items():
+        wire = next((h for h in w.hops if h.kind is HopKind.WIRE), None)
+        if wire is None:
+            between = "(stays on the node)"
+        elif wire.outer is not None:
+            between = str(wire.outer)
+        else:
+            between = f"no tunnel: {wire.inner.src_ip} -> {wire.inner.dst_ip} as sent"
+        added = (wire.frame_bytes - w.hops[0].frame_bytes) if wire is not None and wire.frame_bytes else 0
+        rows.append({
+            "CNI": label,
+            "hops": len(w.hops),
+            "on the node network": between,
+            "bytes added": added,
+            "TTL at Pod B": w.arrived.ttl,
+            "Pod B sees source": str(w.arrived.src_ip),
+        })
+    first = next(iter(walks.values()), None)
+    default = f"{first.client.key} -> {first.destination}, one row per CNI profile" if first is not None else ""
+    return table(rows, caption=caption or default)
 
 
 def capture_table(packets: Sequence[Any]) -> Any:
@@ -916,6 +1076,7 @@ class WalkStepper(Shown):
     destination: Any
     port: int
     seed: int
+    quiet_hooks: bool
     cni: Any
     next: Any
     prev: Any
@@ -948,6 +1109,8 @@ def _walk_entry(stepper: WalkStepper) -> tuple[Any, list[tuple[str, ...]], WalkD
     if name not in stepper.walks:
         w = walk.request(stepper.cluster, stepper.source, stepper.destination, stepper.port, cni=name,
                          seed=stepper.seed)
+        if stepper.quiet_hooks:
+            w = dataclasses.replace(w, hops=tuple(_without_quiet_hooks(w.hops)), reply=tuple(_without_quiet_hooks(w.reply)))
         graph = walk_topology(stepper.cluster, w)
         stepper.walks[name] = (w, walk_places(graph, w.all_hops), walk_diagram(graph))
     return stepper.walks[name]
@@ -1021,10 +1184,11 @@ def step(stepper: WalkStepper, delta: int) -> None:
 
 
 def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, cni_name: str = "flannel",
-                 seed: int = 0, position: int = 0) -> WalkStepper:
+                 seed: int = 0, position: int = 0, quiet_hooks: bool = False) -> WalkStepper:
     """Previous/Next buttons, a CNI drop-down, the diagram and the header table for a
     request from pod ``source`` to ``destination``:``port`` (a Service name, a ClusterIP
-    or a pod IP), walked by :func:`k8snet_lesson.walk.request`."""
+    or a pod IP), walked by :func:`k8snet_lesson.walk.request`. ``quiet_hooks`` leaves
+    out netfilter hooks that rewrote nothing (a call by Pod IP meets no rule)."""
     import ipywidgets as w
 
     from .widgets import holding
@@ -1048,7 +1212,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     headers.add_class("k8snet-walk-headers")
     message.add_class("k8snet-message")
     ui = w.VBox([w.HBox([prev, nxt, cni_box]), message, hop, output, headers])
-    stepper = WalkStepper(cluster, source, destination, port, seed, cni_box, nxt, prev, hop, output, image, headers,
+    stepper = WalkStepper(cluster, source, destination, port, seed, quiet_hooks, cni_box, nxt, prev, hop, output, image, headers,
                           message, ui, position=position)
 
     def on_cni(change: Any) -> None:

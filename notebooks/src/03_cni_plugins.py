@@ -1,239 +1,185 @@
 # %% [markdown]
-# # 03 · What the CNI plugin does
+# # 03 · What the <abbr title="Container Network Interface: the plugin a node runs when a Pod starts, to give it an IP, an interface and routes">CNI</abbr> plugin does
 #
 # **What you will be able to do:**
 #
-# - say what a CNI plugin does when a Pod starts, in four steps, and read the `ip`
-#   commands each step amounts to;
-# - read a Pod's `ip addr show eth0` and `ip route show` and tell which plugin wired it:
-#   a `/32` with `default via 169.254.1.1` (Calico, the lesson's output) or a `/24`
-#   behind the `cni0` bridge (Flannel);
-# - compare Flannel, Calico, Cilium and the AWS VPC CNI by encapsulation, bytes of
-#   overhead, MTU, where routes come from, NetworkPolicy and how Services work;
-# - measure the encapsulation overhead from real frames, and work out how many Pods an
-#   EC2 node can hold under the AWS VPC CNI.
+# - run a CNI ADD step by step and read what each step leaves in the Pod's `ip addr` and `ip route`;
+# - compare Flannel, Calico, Cilium and the AWS VPC CNI by encapsulation, bytes of overhead,
+#   <abbr title="the largest packet an interface sends in one piece; an overlay lowers the Pod's MTU by the bytes it adds">MTU</abbr> and policy support;
+# - say where the lesson's plugin table is too quick, with a source for each fact.
 #
-# Everything is computed by `k8snet_lesson.cni` (the plugins' facts live in
-# `data/cni-plugins.yaml`, each with its source) and `k8snet_lesson.frames` (frames
-# encoded with scapy, byte for byte).
+# Every cell runs on the lesson cluster (`data/lesson-cluster.yaml`), whose CNI is Calico in
+# <abbr title="an overlay that wraps each Pod's Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr> mode.
 
 # %%
-import pandas as pd
+from functools import partial
 
-from k8snet_lesson import cni, scenarios
-from k8snet_lesson.view import paths, plots
+from k8snet_lesson import cni, predictions, scenarios
+from k8snet_lesson.cluster import Pod
+from k8snet_lesson.view import paths, plots, tables
+from k8snet_lesson.view.gates import predict
 
-pd.set_option("display.max_colwidth", 120)
 cluster = scenarios.lesson_cluster()
-flow = scenarios.two_node_flow()
 checkout = "production/checkout-api-6f8b9d-2xkpj"
+print(f"lesson cluster, CNI profile {cluster.cni!r}")
 
 # %% [markdown]
-# ## The plugin's job
+# ## Four steps when a Pod starts
 #
-# > The Container Network Interface (CNI) plugin is the component that actually
-# > implements the Kubernetes networking model on physical hardware. When a new Pod is
-# > created, the CNI plugin is called to: assign the Pod an IP from the Pod CIDR, create
-# > a virtual network interface inside the Pod's network namespace, connect it to the
-# > node's network, and set up routing so other Pods can reach the new IP.
+# kubelet asks the container runtime for the Pod's sandbox. The runtime creates the Pod's
+# <abbr title="a private copy of the Linux network stack (interfaces, routes, iptables rules); every Pod gets one">network namespace</abbr>
+# and runs the plugin binary from `/opt/cni/bin` with `CNI_COMMAND=ADD`. The plugin then:
 #
-# Who calls it: kubelet asks the container runtime (containerd, CRI-O) for a Pod
-# sandbox; the runtime creates the sandbox's network namespace and runs the plugin
-# binary from `/opt/cni/bin` with `CNI_COMMAND=ADD`, the config from `/etc/cni/net.d`
-# on its standard input. The plugin answers with the address it gave.
+# 1. picks the Pod's IP: its <abbr title="IP address management: the part of a CNI plugin that picks a free address for each new Pod">IPAM</abbr> hands out a free address;
+# 2. creates a <dfn>veth</dfn> pair, a virtual Ethernet cable with two ends, and moves one end into the Pod as `eth0`;
+# 3. connects the other end to the node;
+# 4. adds the routes that make the new IP reachable.
 #
-# ## The lesson's table of plugins
+# Predict what the four steps leave in the Pod, then see each step's changes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-paths.lesson_cni_table()
-
-# %% [markdown]
-# The same plugins with what decides how a packet crosses nodes. Calico appears three
-# times because it runs in three modes: pure BGP routing, IP-in-IP, or VXLAN. The
-# overhead column is not typed in: it is measured from frames encoded with scapy.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-paths.extended_cni_table()
-
-# %%
-extended = paths.extended_cni_table()
-assert extended.loc["flannel", "NetworkPolicy"] == "no"
-assert (extended.loc[extended["Encapsulation"] == "none", "Overhead (bytes)"] == 0).all()
-assert extended.loc["cilium", "Services"].startswith("eBPF socket LB")
+# %% tags=["predict"]
+add = cni.cni_add(cluster, checkout, cluster.cni)
+predict(predictions.build("03-pod-gateway", cluster),
+        reveal=partial(tables.table, paths.step_changes(add).drop(columns="pod: devices"), caption=f"CNI ADD of {checkout}, lesson cluster, Calico VXLAN"))
 
 # %% [markdown]
-# ## A CNI ADD, step by step: Flannel
+# The result, as the lesson prints it: a `/32` and `default via 169.254.1.1`.
+
+# %% tags=["nbval-check-output"]
+print(f"$ kubectl exec {add.pod.name} -n production -- ip addr show eth0    # Calico VXLAN")
+print(add.ip_addr_show)
+print(f"$ kubectl exec {add.pod.name} -n production -- ip route show")
+print(add.ip_route_show)
+
+# %% [markdown]
+# No device holds 169.254.1.1. The host end of the veth answers ARP for it: that is
+# <dfn>proxy ARP</dfn>, the node answering for an address it does not hold. So every
+# packet leaves the Pod for its node, and the node routes it.
 #
-# Flannel delegates to the standard `bridge` plugin with `host-local` IPAM: the Pod gets
-# an address from its node's `/24` (the node's `spec.podCIDR`), its veth's host end is
-# enslaved to the `cni0` bridge, and `cni0`'s address (`.1`) is the Pod's gateway. Here
-# is `checkout-api-6f8b9d-2xkpj` (10.244.2.14 on `node-eu-west-1a`) wired by Flannel:
+# **Try it:** pick another plugin or a new Pod. Flannel gives the same Pod a `/24` behind
+# the <dfn>cni0</dfn> bridge, the node's switch for its Pods, with the bridge's `.1` as gateway.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-flannel_add = cni.cni_add(cluster, checkout, "flannel")
-print(paths.cni_add_text(flannel_add))
+# %% tags=["nbval-ignore-output"]
+paths.cni_explorer(cluster, pod=checkout, cni_name=cluster.cni)
 
 # %% [markdown]
-# What each step changed, in the Pod's namespace and on the node. Routes to other
-# nodes' Pods are not the CNI ADD's business: flanneld programmed them (one per remote
-# node, via `flannel.1`) when the nodes joined.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-paths.step_changes(flannel_add)
-
-# %% [markdown]
-# ## The same Pod wired by Calico
+# ## Crossing nodes: what wrapping costs
 #
-# Calico gives the Pod a `/32`, no bridge: the host end of the veth (`cali...`, named
-# from a hash of the Pod's namespace and name) gets a `/32` route on the node, and
-# answers ARP for the gateway `169.254.1.1` by proxy ARP. Other nodes learn the node's
-# `/26` block over BGP.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-calico_add = cni.cni_add(cluster, checkout, "calico")
-print(paths.cni_add_text(calico_add))
-
-# %%
-# NBVAL_CHECK_OUTPUT
-paths.step_changes(calico_add)
-
-# %% [markdown]
-# ## The lesson's `ip addr` and `ip route`, and whose they are
+# The node network knows node addresses, not Pod addresses. An <dfn>overlay</dfn> wraps
+# each Pod packet in a packet addressed node to node:
 #
-# The lesson shows this for `checkout-api-6f8b9d-2xkpj`:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-print("$ kubectl exec -it checkout-api-6f8b9d-2xkpj -n production -- ip addr show eth0")
-print(paths.LESSON_IP_ADDR_SHOW)
-print("$ kubectl exec -it checkout-api-6f8b9d-2xkpj -n production -- ip route show")
-print(paths.LESSON_IP_ROUTE_SHOW)
-
-# %% [markdown]
-# That `/32` and `169.254.1.1` are **Calico's way** (the AWS VPC CNI does the same). The
-# lesson's cluster runs Calico, so that is what its Pods print. Under Flannel the same
-# Pod, same IP, prints a `/24` and `default via 10.244.2.1`, the `cni0` bridge:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-for add in (calico_add, flannel_add):
-    print(f"--- {add.profile.plugin}: ip addr show eth0")
-    print(add.ip_addr_show)
-    print(f"--- {add.profile.plugin}: ip route show")
-    print(add.ip_route_show)
-
-# %% [markdown]
-# Line by line. Two small differences from the lesson's listing are iproute2's, not
-# the plugin's: iproute2 prints `link/ether` before `inet`, and today's netlink library
-# computes no broadcast address for a `/32`, so there is no `brd 10.244.2.14`. The `@if8`
-# (the index of the veth's host end on the node) depends on how many devices the node
-# already has; the model numbers them `lo`, `eth0`, the plugin's devices, then one veth
-# per Pod.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-paths.lesson_comparison(cluster, checkout)
-
-# %%
-lesson = paths.lesson_lines(paths.LESSON_IP_ADDR_SHOW, paths.LESSON_IP_ROUTE_SHOW)
-calico_lines = paths.lesson_lines(calico_add.ip_addr_show, calico_add.ip_route_show)
-flannel_lines = paths.lesson_lines(flannel_add.ip_addr_show, flannel_add.ip_route_show)
-assert calico_lines["default route"] == lesson["default route"] == "default via 169.254.1.1 dev eth0"
-assert calico_lines["other routes"] == lesson["other routes"] == "169.254.1.1 dev eth0 scope link"
-assert calico_lines["inet"].startswith("inet 10.244.2.14/32 ")
-assert flannel_lines["inet"].startswith("inet 10.244.2.14/24 brd 10.244.2.255 ")
-assert flannel_lines["default route"] == "default via 10.244.2.1 dev eth0"
-
-# %% [markdown]
-# ## Try it: pick a plugin and a Pod
+# - VXLAN wraps the Pod's whole Ethernet frame in UDP;
+# - <dfn>IP-in-IP</dfn> puts a second IPv4 header in front of the Pod's IP packet;
+# - with plain routing (Calico's <dfn>BGP</dfn> mode, or the AWS VPC) nothing is wrapped.
 #
-# Choose a CNI and a Pod (or a new Pod on a node, which first gets an address from the
-# plugin's IPAM) and read the four steps, the Pod's `ip addr` and `ip route`, and the
-# node's routing table. Compare the node's routes: Flannel routes other nodes' `/24`s via
-# `flannel.1`, Calico's BGP mode via the other nodes' own addresses (`proto bird`), Calico
-# IP-in-IP via `tunl0`, Cilium everything via `cilium_host`, and the AWS VPC CNI needs
-# no route to other nodes at all: the VPC knows where every Pod IP lives.
+# The sizes below are measured from frames encoded byte for byte: the lesson cluster's SYN
+# from `checkout-api-6f8b9d-2xkpj` to `checkout-api-6f8b9d-7rvqn` on another node.
 
-# %%
-explorer = paths.cni_explorer(cluster, pod=checkout, cni_name="flannel")
-explorer
-
-# %% [markdown]
-# ## Encapsulation: the bytes it costs, measured
-#
-# An overlay wraps each Pod packet in another packet addressed node to node. Below, the
-# first packet of the lesson's cross-node request (a TCP SYN from Pod A, 10.244.1.5, to
-# Pod B, 10.244.2.8:3000) is encoded as the Pod sends it and as it crosses the node
-# network, under each plugin. VXLAN carries a whole Ethernet frame inside UDP (outer
-# Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = **50 bytes**); IP-in-IP adds one IPv4 header
-# (**20 bytes**); plain routing and the VPC add nothing.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-wire = paths.wire_frames(flow, "production/checkout-api-6f8b9d-k8m2w", "10.96.214.88", 80)
-sizes = paths.frame_sizes(wire)
-sizes
-
-# %%
+# %% tags=["predict"]
+wire = paths.wire_frames(cluster, checkout, "10.244.3.7", 3000)
 layers = {name: paths.frame_layers(hop.inner, hop.outer) for name, (_, hop) in wire.items()}
 pod_frames = {name: first.frame_bytes for name, (first, _) in wire.items()}
-plots.show(paths.frame_sizes_figure(layers, pod_frames=pod_frames))
+predict(predictions.build("03-ipip-overhead", cluster),
+        reveal=partial(plots.show, paths.frame_sizes_figure(layers, pod_frames=pod_frames)))
 
 # %% [markdown]
-# Flannel's VXLAN frame, header by header, as a capture on the node's `eth0` shows it:
+# The Pod's MTU, the largest packet its `eth0` sends in one piece, must leave room for
+# those bytes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-pd.DataFrame(layers["flannel"], columns=["header", "bytes"])
+# %% tags=["predict"]
+predict(predictions.build("03-vxlan-mtu", cluster), reveal=paths.plugins_table)
 
-# %% [markdown]
-# The overhead is why the Pod's MTU is smaller than the node's: a full-size Pod packet
-# plus the encapsulation must still fit the node network's 1500 bytes. So Flannel and
-# Calico VXLAN set the Pod's `eth0` to **1450**, Calico IP-in-IP to **1480**; plain
-# routing keeps 1500, and in an AWS VPC (jumbo frames) Pods get **9001**. The MTU each
-# project documents is exactly the underlay's minus the measured overhead:
-
-# %%
-assert sizes["overhead (bytes)"].to_dict() == {"flannel": 50, "calico": 0, "calico-ipip": 20,
-                                               "calico-vxlan": 50, "cilium": 50, "aws-vpc": 0}
-assert (sizes["pod MTU = underlay - overhead"] == sizes["documented MTU"]).all()
-assert all(add.pod_namespace.link("eth0").mtu == add.profile.mtu for add in (flannel_add, calico_add))
+# %% tags=["check"] jupyter={"source_hidden": true}
+sizes = paths.frame_sizes(wire)
+assert sizes["overhead (bytes)"].to_dict() == {name: cni.profile(name).underlay_mtu - cni.profile(name).mtu
+                                               for name in sizes.index}
+assert sizes.loc["calico-ipip", "overhead (bytes)"] == 20 and sizes.loc["calico-vxlan", "overhead (bytes)"] == 50
+assert add.pod_namespace.link("eth0").mtu == cni.profile(cluster.cni).mtu
 
 # %% [markdown]
-# ## The AWS VPC CNI: real VPC addresses, and how many Pods fit
+# ## The lesson's table, and what it leaves out
 #
-# The AWS VPC CNI gives each Pod a secondary IP address of one of the node's ENIs (its
-# virtual network cards), so Pod IPs are VPC addresses and need no overlay. The price:
-# a node holds only as many Pods as its ENIs have addresses. Each ENI's primary address
-# is the ENI's own, and the two host-network Pods (aws-node, kube-proxy) need none:
-# **max pods = ENIs × (IPs per ENI − 1) + 2**.
+# The lesson's plugin table, word for word:
 
 # %%
-# NBVAL_CHECK_OUTPUT
-paths.max_pods_table()
-
-# %%
-table = paths.max_pods_table()
-assert (table["ENIs x (IPs - 1) + 2"] == table["eni-max-pods.txt"]).all()
-assert cni.aws_max_pods(3, 10) == 29  # m5.large
+tables.table(paths.lesson_cni_table())
 
 # %% [markdown]
-# **Try it:** `cni.aws_max_pods(enis, ips_per_eni)` for an instance type you use; a
-# t3.micro has 2 ENIs of 2 addresses each.
-#
+# Four of its phrases need a footnote. Each fact below comes from `data/cni-plugins.yaml`,
+# which names its source.
+
+# %%
+paths.lesson_table_notes()
+
+# %% [markdown]
+# So "Calico" names no single encapsulation: the IP pool decides, and the install method
+# creates the first pool. The lesson cluster's pool is VXLAN.
+
+# %%
+paths.calico_install_table()
+
+# %% [markdown]
+# The AWS VPC CNI gives each Pod an address of one of the node's <dfn>ENI</dfn>s, its
+# virtual network cards. Predict where that address comes from.
+
+# %% tags=["predict"]
+new_pod = Pod("production", "new-pod", labels={"app": "new-pod"}, node_name="node-eu-west-1a")
+predict(predictions.build("03-aws-address", cluster),
+        reveal=partial(paths.CommandOutput, f"kubectl exec {new_pod.name} -n production -- ip addr show eth0   # AWS VPC CNI",
+                       cni.cni_add(cluster, new_pod, "aws-vpc").ip_addr_show))
+
+# %% tags=["check"] jupyter={"source_hidden": true}
+aws = cni.cni_add(cluster, new_pod, "aws-vpc").address.ip
+assert aws in cni.node_subnet(cluster, cluster.node("node-eu-west-1a")) and aws not in cluster.cluster_cidr
+assert [m.profile for m in cni.calico_install_methods()].count("calico-ipip") == 2
+
+# %% [markdown]
 # ## Recap
 #
-# - The CNI ADD: (1) IPAM gives the Pod an IP, (2) a veth pair puts `eth0` in the Pod's
-#   namespace, (3) the host end joins the node (a bridge, or a `/32` route), (4) routes.
-# - The lesson's `/32` and `169.254.1.1` are Calico's way; Flannel gives a `/24` on
-#   `cni0` with gateway `.1`. Same Pod IP, two plumbings.
-# - Overlays cost bytes: VXLAN 50, IP-in-IP 20; the Pod's MTU shrinks by as much.
-# - Only some plugins enforce NetworkPolicy (not Flannel); Cilium can replace kube-proxy.
+# - A CNI ADD: IPAM picks the IP, a veth pair gives the Pod `eth0`, the host end joins the
+#   node (a bridge, or a `/32` route), routes make the IP reachable.
+# - The lesson's `/32` and `169.254.1.1` are Calico's wiring; Flannel gives a `/24` on `cni0`.
+# - Overlays cost bytes: VXLAN 50, IP-in-IP 20, plain routing 0; the Pod's MTU shrinks by as much.
+# - Calico's encapsulation depends on how it was installed; AWS VPC CNI Pods hold VPC addresses.
 #
-# Next: **04 · A request across nodes**: the packet itself, hop by hop, with its inner
-# and outer headers.
+# Next: **04 · A request across nodes**, the packet itself, hop by hop.
+
+# %% tags=["graded"]
+from k8snet_lesson.view.quiz import graded_check
+graded_check("03")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: Flannel's CNI ADD, step by step
+#
+# Flannel delegates to the standard `bridge` plugin with <dfn>host-local</dfn> IPAM, which
+# hands out addresses from the node's own <abbr title="the block of pod addresses one node hands out, cut from the cluster's pod network by kube-controller-manager">podCIDR</abbr>. Same Pod, same IP, other plumbing:
+
+# %%
+tables.table(paths.step_changes(cni.cni_add(cluster, checkout, "flannel")),
+             caption=f"CNI ADD of {checkout}, lesson cluster, Flannel")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: the lesson's `ip addr`, line by line
+#
+# The lesson prints `brd 10.244.2.14` and the `inet` line before `link/ether`; today's
+# iproute2 prints `link/ether` first and no broadcast address for a `/32`.
+
+# %%
+tables.table(paths.lesson_comparison(cluster, checkout, cnis=("calico-vxlan", "flannel")))
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: where each plugin's routes come from
+#
+# Cilium forwards with <dfn>eBPF</dfn> programs in the kernel, looking Pods up in its
+# <dfn>ipcache</dfn>, instead of the routing table.
+
+# %%
+paths.plugins_table(columns=("Plugin", "Mode", "Routes from", "Services"))
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: how many Pods fit on an EC2 node
+#
+# Under the AWS VPC CNI each Pod needs an ENI address: max pods = ENIs × (IPs per ENI − 1) + 2.
+
+# %%
+tables.table(paths.max_pods_table())
