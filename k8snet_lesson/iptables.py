@@ -706,12 +706,14 @@ _MANDATORY = {"comment": ("--comment",), "mark": ("--mark",), "statistic": ("--m
 _IPV4 = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
 _NETWORK_RE = re.compile(_IPV4 + r"(?:/(?:3[0-2]|[12]?[0-9]|" + _IPV4 + r"))?")
 _ADDRESS_RE = re.compile(_IPV4)
-_NAT_RANGE_RE = re.compile(f"({_IPV4})(?:-({_IPV4}))?(?::([0-9]+)(?:-([0-9]+))?)?")
+_NAT_RANGE_RE = re.compile(f"({_IPV4})(?:-({_IPV4}))?(?::([0-9]{{1,10}})(?:-([0-9]{{1,10}}))?)?")
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _GOOD_NAT_RANGE_RE = re.compile(f"{_IPV4}(?:-{_IPV4})?(?::{_PORT}(?:-{_PORT})?)?")  # the common case, at once
 _PORT_RANGE_RE = re.compile(r"([0-9]{0,5})(?::([0-9]{0,5}))?")
-_UINT_RE = re.compile(r"[0-9]+")
-_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+# Numbers are bounded in length: iptables reads them into 64 bits at most, and Python's
+# int() refuses decimal strings past 4,300 digits.
+_UINT_RE = re.compile(r"[0-9]{1,20}")
+_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}|0[0-7]{0,22}|[1-9][0-9]{0,19}")
 _ADDRTYPES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
               "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
 _CTSTATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
@@ -1731,7 +1733,7 @@ def to_save(
 
 # --- parsing -------------------------------------------------------------------------
 
-_COUNTERS_RE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+_COUNTERS_RE = re.compile(r"\[([0-9]{1,20}):([0-9]{1,20})\]")
 _CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters but the newline
 _CHAIN_NAME_RE = re.compile(r'[^ \t"\n\r!-][^ \t"\n\r]{0,27}')  # what _chain_problem accepts
 _intern = sys.intern

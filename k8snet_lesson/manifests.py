@@ -121,7 +121,7 @@ from .endpoints import (
 )
 from .errors import InvalidValue, ManifestError
 
-__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX"]
+__all__ = ["load", "loads", "dumps", "read_text", "ANNOTATION_PREFIX"]
 
 ANNOTATION_PREFIX = "k8snet-lesson/"
 LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
@@ -149,6 +149,13 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 # --- located YAML: values that remember where they were written ---------------------
 
+# Bounds on what one manifest may hold, so that no input makes the reader recurse without
+# end or run out of memory. Real objects are nested 20 levels at most; integers fit in
+# 64 bits (the API server refuses longer ones); an alias may be used, but not one that
+# refers to a collection it sits in.
+MAX_DEPTH = 100
+MAX_INT_DIGITS = 40
+
 
 class _Map(dict):
     """A mapping that remembers its own position and each value's (line, column)."""
@@ -170,58 +177,203 @@ class _Seq(list):
         self.positions: list[tuple[int, int] | None] = []
 
 
-def _position(node: Any) -> tuple[int, int]:
-    column = node.start_mark.column
-    if getattr(node, "style", None) in ("'", '"'):
+def _position(event: Any, line_offset: int) -> tuple[int, int]:
+    column = event.start_mark.column
+    if getattr(event, "style", None) in ("'", '"'):
         column += 1  # point at the value, not its opening quote
-    return node.start_mark.line + 1, column
+    return event.start_mark.line + 1 + line_offset, column
 
 
-def _convert(node: Any, constructor: Any) -> Any:
+class _Container:
+    """A mapping or sequence being built from parser events (an explicit stack, no recursion)."""
+
+    __slots__ = ("value", "anchor", "key", "key_position", "merges")
+
+    def __init__(self, value: Any, anchor: str | None) -> None:
+        self.value, self.anchor = value, anchor
+        self.key: Any = _NO_KEY
+        self.key_position: tuple[int, int] | None = None
+        self.merges: list[Any] = []
+
+
+_NO_KEY = object()
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _built(text: str, source: str, line_offset: int) -> list[Any]:
+    """The documents of ``text``, read event by event into located containers.
+
+    PyYAML's composer and constructor recurse once per level of nesting (and without end
+    on an alias that refers to a collection containing it); reading the parser's events
+    with an explicit stack bounds both: nesting deeper than :data:`MAX_DEPTH` and such an
+    alias are errors that name their line. An alias shares the anchored value; merge keys
+    (``<<``) fill in the keys a mapping does not set itself.
+    """
     import yaml
 
-    if isinstance(node, yaml.MappingNode):
-        out = _Map()
-        out.line, out.column = node.start_mark.line + 1, node.start_mark.column
-        for key_node, value_node in node.value:
-            key = _convert(key_node, constructor)
-            if isinstance(key, (dict, list)):
-                key = str(key)
-            out[key] = _convert(value_node, constructor)
-            out.positions[key] = _position(value_node)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = _Seq()
-        seq.line, seq.column = node.start_mark.line + 1, node.start_mark.column
-        for item in node.value:
-            seq.append(_convert(item, constructor))
-            seq.positions.append(_position(item))
-        return seq
-    return constructor.construct_object(node, deep=True)
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    constructor = yaml.constructor.SafeConstructor()
+
+    def fail(message: str, mark: Any) -> ManifestError:
+        line = mark.line + 1
+        lines = text.splitlines()
+        shown = lines[line - 1] if line <= len(lines) else None
+        return ManifestError(message, source=source, line=line + line_offset, text=shown,
+                             column=mark.column if shown is not None else None)
+
+    documents: list[Any] = []
+    anchors: dict[str, Any] = {}
+    open_anchors: set[str] = set()
+    stack: list[_Container] = []
+    root: list[Any] = []
+
+    def add(value: Any, position: tuple[int, int], mark: Any) -> None:
+        if not stack:
+            root.append(value)
+            return
+        top = stack[-1]
+        if isinstance(top.value, _Seq):
+            top.value.append(value)
+            top.value.positions.append(position)
+        elif top.key is _NO_KEY:
+            if isinstance(value, (dict, list)):
+                value = str(value) if len(value) < 8 else f"<{type(value).__name__}>"
+            top.key, top.key_position = value, position
+        else:
+            if top.key is _MERGE:
+                top.merges.append((value, mark))
+            else:
+                top.value[top.key] = value
+                top.value.positions[top.key] = position
+            top.key = _NO_KEY
+
+    try:
+        while True:
+            event = loader.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                break
+            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
+                anchors.clear()
+                continue
+            if isinstance(event, yaml.DocumentEndEvent):
+                documents.extend(root)
+                root.clear()
+                continue
+            position = _position(event, line_offset)
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor in open_anchors:
+                    raise fail(f"invalid YAML: alias *{event.anchor} refers to a collection that contains it",
+                               event.start_mark)
+                if event.anchor not in anchors:
+                    raise fail(f"invalid YAML: found undefined alias *{event.anchor}", event.start_mark)
+                add(anchors[event.anchor], position, event.start_mark)
+                continue
+            if isinstance(event, yaml.ScalarEvent):
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                if tag == _INT_TAG and len(event.value) > MAX_INT_DIGITS:
+                    raise fail(f"invalid YAML: an integer of {len(event.value)} characters is too large "
+                               f"(at most {MAX_INT_DIGITS})", event.start_mark)
+                if tag == _MERGE_TAG and stack and isinstance(stack[-1].value, _Map) and stack[-1].key is _NO_KEY:
+                    stack[-1].key = _MERGE
+                    continue
+                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                try:
+                    value = constructor.construct_object(node, deep=True)
+                except yaml.constructor.ConstructorError as exc:
+                    raise fail(f"invalid YAML: {exc.problem}", event.start_mark) from None
+                except ValueError as exc:
+                    raise fail(f"invalid YAML: {exc}", event.start_mark) from None
+                if event.anchor:
+                    anchors[event.anchor] = value
+                add(value, position, event.start_mark)
+                continue
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", event.start_mark)
+                value = _Map() if isinstance(event, yaml.MappingStartEvent) else _Seq()
+                value.line, value.column = position[0], event.start_mark.column
+                stack.append(_Container(value, event.anchor))
+                if event.anchor:
+                    open_anchors.add(event.anchor)
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                done = stack.pop()
+                for merged, mark in done.merges:
+                    for part in (merged if isinstance(merged, list) else [merged]):
+                        if not isinstance(part, dict):
+                            raise fail("invalid YAML: a merge key (<<) needs a mapping or a list of mappings", mark)
+                        for k, v in part.items():
+                            if k not in done.value:
+                                done.value[k] = v
+                                if isinstance(part, _Map) and k in part.positions:
+                                    done.value.positions[k] = part.positions[k]
+                if done.anchor:
+                    open_anchors.discard(done.anchor)
+                    anchors[done.anchor] = done.value
+                add(done.value, position, event.start_mark)
+    finally:
+        loader.dispose()
+    documents.extend(root)
+    return documents
+
+
+_MERGE = object()
+
+
+class _NumberTooLarge(Exception):
+    """A JSON integer longer than :data:`MAX_INT_DIGITS` (read again as YAML to locate it)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _NumberTooLarge(text)
+    return int(text)
+
+
+def _json(text: str) -> Any:
+    """``json.loads(text)``, or None where the YAML reader must say what is wrong and where:
+    invalid JSON, an integer that is too large, nesting too deep."""
+    try:
+        data = json.loads(text, parse_int=_json_int)
+    except (json.JSONDecodeError, _NumberTooLarge, RecursionError):
+        return None
+    return _plain(data)
 
 
 def _plain(value: Any) -> Any:
-    """JSON data (no positions) as located containers without positions."""
-    if isinstance(value, dict):
-        out = _Map()
-        for k, v in value.items():
-            out[k] = _plain(v)
-        return out
-    if isinstance(value, list):
-        seq = _Seq()
-        for v in value:
-            seq.append(_plain(v))
-            seq.positions.append(None)
-        return seq
-    return value
+    """JSON data (no positions) as located containers without positions, or None when it
+    is nested deeper than :data:`MAX_DEPTH` (an explicit stack: no recursion)."""
+    top = _Map() if isinstance(value, dict) else _Seq() if isinstance(value, list) else None
+    if top is None:
+        return value
+    pending = [(value, top, 1)]
+    while pending:
+        source, target, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return None
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                child = _Map() if isinstance(v, dict) else _Seq()
+                pending.append((v, child, depth + 1))
+                v = child
+            if isinstance(target, _Map):
+                target[k] = v
+            else:
+                target.append(v)
+                target.positions.append(None)
+    return top
 
 
 def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
     import yaml
 
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        nodes = list(yaml.compose_all(text, Loader=loader_class))
+        return _built(text, source, line_offset)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ManifestError(f"invalid YAML: character {exc.character!r} is not allowed", source=source,
@@ -229,13 +381,22 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):
             try:  # JSON that PyYAML's YAML 1.1 reader refuses (some escapes)
-                data = json.loads(text)
+                data = json.loads(text, parse_int=_json_int)
             except json.JSONDecodeError as json_exc:
                 lines = text.splitlines()
                 shown = lines[json_exc.lineno - 1] if json_exc.lineno <= len(lines) else None
                 raise ManifestError(f"invalid JSON: {json_exc.msg}", source=source, line=json_exc.lineno + line_offset,
                                     text=shown, column=json_exc.colno - 1 if shown is not None else None) from None
-            return [_plain(data)]
+            except _NumberTooLarge as number:
+                raise ManifestError(f"invalid JSON: an integer of {len(str(number))} characters is too large "
+                                    f"(at most {MAX_INT_DIGITS})", source=source) from None
+            except RecursionError:
+                raise ManifestError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep",
+                                    source=source) from None
+            located = _plain(data)
+            if located is None and isinstance(data, (dict, list)):
+                raise ManifestError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep", source=source)
+            return [located]
         mark = exc.problem_mark or exc.context_mark
         lines = text.splitlines()
         line = mark.line + 1 if mark else None
@@ -248,34 +409,6 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", source=source) from None
-    constructor = yaml.constructor.SafeConstructor()
-    documents = []
-    for node in nodes:
-        if node is None:
-            continue
-        try:
-            value = _convert(node, constructor)
-        except yaml.constructor.ConstructorError as exc:
-            mark = exc.problem_mark
-            raise ManifestError(f"invalid YAML: {exc.problem}", source=source,
-                                line=None if mark is None else mark.line + 1 + line_offset) from None
-        if line_offset:
-            _shift(value, line_offset)
-        documents.append(value)
-    return documents
-
-
-def _shift(value: Any, offset: int) -> None:
-    if isinstance(value, _Map):
-        value.line = None if value.line is None else value.line + offset
-        value.positions = {k: (line + offset, col) for k, (line, col) in value.positions.items()}
-        for v in value.values():
-            _shift(v, offset)
-    elif isinstance(value, _Seq):
-        value.line = None if value.line is None else value.line + offset
-        value.positions = [None if p is None else (p[0] + offset, p[1]) for p in value.positions]
-        for v in value:
-            _shift(v, offset)
 
 
 # --- the reader: one object at a time, errors that point at the field --------------
@@ -286,6 +419,7 @@ class _Reader:
         self.lines = text.splitlines()
         self.source = source
         self.now = now
+        self.embedded = False
 
     # where -----------------------------------------------------------------------
     def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None) -> ManifestError:
@@ -551,7 +685,7 @@ class _Reader:
             text = annotations[ANNOTATION_PREFIX + listen_key]
             listen_ports = []
             for word in filter(None, (w.strip() for w in text.split(","))):
-                if not word.isdigit() or not 1 <= int(word) <= 65535:
+                if not (word.isascii() and word.isdigit() and len(word) <= 5) or not 1 <= int(word) <= 65535:
                     raise self.fail(f"{where}: annotation {ANNOTATION_PREFIX}{listen_key} has a bad port",
                                     annotation_map, ANNOTATION_PREFIX + listen_key, word)
                 listen_ports.append(int(word))
@@ -779,7 +913,7 @@ class _Reader:
         if value is None:
             return None
         text = str(value)
-        if not text.isdigit() or not 1 <= int(text) <= 32:
+        if not (text.isascii() and text.isdigit() and len(text) <= 2) or not 1 <= int(text) <= 32:
             raise self.fail(f"{where}: node-cidr-mask-size is not a prefix length (1-32)", container, key, value)
         return int(text)
 
@@ -805,23 +939,22 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
 
 
-def _read_text(text: str, source: str, now: datetime, into: _Collected, line_offset: int = 0) -> None:
+def _read_text(text: str, source: str, now: datetime, into: _Collected, line_offset: int = 0,
+               *, embedded: bool = False) -> None:
     reader = _Reader(text, source, now)
+    reader.embedded = embedded
     if line_offset:
         reader.lines = [""] * line_offset + reader.lines
     if text.lstrip()[:1] in ("{", "["):
         # JSON (``kubectl get -o json``): the json module reads it many times faster than
         # a YAML parser. It keeps no positions, so a bad field is read again as YAML,
         # which finds the same first error and can say on which line it is.
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
+        data = _json(text)
         if data is not None:
             trial = dataclasses.replace(into, seen=dict(into.seen), networks=dict(into.networks),
                                         **{f: list(getattr(into, f)) for f in _BUCKETS})
             try:
-                _read_object(reader, _plain(data), trial)
+                _read_object(reader, data, trial)
             except ManifestError as exc:
                 try:
                     documents = _documents(text, source, line_offset)
@@ -856,7 +989,8 @@ def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:
         expected = " or ".join(_API_VERSIONS[kind])
         raise reader.fail(f"{kind}: apiVersion must be {expected}, not", obj, "apiVersion", api_version)
     if kind == "ConfigMap":
-        _read_config_map(reader, obj, into)
+        if not reader.embedded:  # a ConfigMap inside kubeadm-config's text is not read again
+            _read_config_map(reader, obj, into)
         return
     if kind in _IGNORED_KINDS:
         return
@@ -903,7 +1037,7 @@ def _read_config_map(reader: _Reader, obj: _Map, into: _Collected) -> None:
         return
     # The embedded document's lines start on the line after "ClusterConfiguration: |".
     line = data.positions.get("ClusterConfiguration", (0, 0))[0]
-    _read_text(text, reader.source, reader.now, into, line_offset=line)
+    _read_text(text, reader.source, reader.now, into, line_offset=line, embedded=True)
 
 
 def _mirror(into: _Collected) -> list[EndpointSlice]:
@@ -959,18 +1093,41 @@ def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = Non
     moment = _now(now)
     into = _Collected()
     for path in paths:
-        if str(path) == "-":
-            source, text = "<stdin>", sys.stdin.read()
-        else:
-            source = str(path)
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ManifestError(f"cannot read manifest: {exc.strerror or exc}", source=source) from None
-            except UnicodeDecodeError as exc:
-                raise ManifestError(f"cannot read manifest: not UTF-8 text ({exc.reason})", source=source) from None
+        text, source = read_text(path, what="manifest")
         _read_text(text, source, moment, into)
     return _cluster(into)
+
+
+def read_text(path: str | Path, *, what: str, error: type[Exception] = ManifestError) -> tuple[str, str]:
+    """The text of ``path`` (``-`` is standard input) and the name errors should use for it.
+
+    Both are read as bytes and decoded as UTF-8 (a leading byte-order mark is dropped), so
+    a file and standard input fail alike: one ``error`` naming the source and the offset
+    of the first byte that is not UTF-8.
+    """
+    if str(path) == "-":
+        source = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read()
+    else:
+        source = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise _error_of(error, f"cannot read {what}: {exc.strerror or exc}", source) from None
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff"), source
+    try:
+        return data.decode("utf-8-sig"), source
+    except UnicodeDecodeError as exc:
+        raise _error_of(error, f"cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                               f"{exc.start})", source) from None
+
+
+def _error_of(error: type[Exception], message: str, source: str) -> Exception:
+    if issubclass(error, ManifestError):
+        return error(message, source=source)
+    return error(f"{source}: {message}")
 
 
 # --- writing: a cluster as `kubectl get -o yaml` prints a List ----------------------

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..errors import InvalidValue, NotFound
+from ..errors import InvalidValue
 from ..explain import explain, explanations_as_json, explanations_as_text
 from ..iptables import TABLES, parse
 
@@ -39,19 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def read_dump(name: str) -> tuple[str, str]:
     """The text of ``name`` (``-`` is standard input) and the source name errors should use."""
-    if name == "-":
-        return sys.stdin.read(), "<stdin>"
-    path = Path(name)
-    try:
-        return path.read_text(encoding="utf-8"), name
-    except FileNotFoundError:
-        raise NotFound(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidValue(f"{name}: is a directory, not a dump") from None
-    except PermissionError:
-        raise InvalidValue(f"{name}: permission denied") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidValue(f"{name}: not UTF-8 text (byte {exc.start}); is it an iptables dump?") from None
+    from ..manifests import read_text
+
+    return read_text(name, what="dump", error=InvalidValue)
 
 
 def run(args: argparse.Namespace) -> int:
