@@ -583,7 +583,7 @@ class _Writer:
             allow_from_node = False
             for source in service.load_balancer_source_ranges:
                 _add(nat, fw_chain, (*head, "-s", str(source), "-j", ext_chain))
-                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source)
+                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source.network)
             if allow_from_node:
                 for address in lb_ips:
                     _add(nat, fw_chain, (*head, "-s", address, "-j", ext_chain))

@@ -87,7 +87,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,7 @@ _API_VERSIONS = {
     "ClusterConfiguration": ("kubeadm.k8s.io/v1beta2", "kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"),
 }
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_CLIENT_IP_AFFINITY_SECONDS = 86400  # core.MaxClientIPServiceAffinitySeconds
 
 
 # --- located YAML: values that remember where they were written ---------------------
@@ -409,6 +410,12 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", source=source) from None
+
+
+def _go_value(value: Any) -> str:
+    """A value as the API server's field errors print it (``%q`` for a string, shortened)."""
+    text = json.dumps(value) if isinstance(value, (str, bool, type(None))) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- the reader: one object at a time, errors that point at the field --------------
@@ -693,25 +700,39 @@ class _Reader:
         return Container(name=name, ports=tuple(ports), bind_address=bind_address, listen_ports=listen_ports,
                          image=self.string(entry, "image", where, default=""))
 
-    def service(self, obj: _Map) -> Service:
+    def service(self, obj: _Map) -> Service | None:
+        """A Service as an IPv4 kube-proxy sees it, validated as the API server validates it.
+
+        Dual-stack Services are read as an IPv4 kube-proxy reads them: the IPv4 ClusterIP
+        of ``clusterIPs``, and only the IPv4 entries of ``externalIPs``, of the ingress IPs
+        and of ``loadBalancerSourceRanges`` (pkg/proxy/service.go filters each by family).
+        A Service with no IPv4 ClusterIP at all (IPv6 single-stack) is not seen: None.
+        """
         meta, namespace, name, where = self.meta(obj, "Service")
         spec, status = self.mapping(obj, "spec", where), self.mapping(obj, "status", where)
         selector = self.labels(spec, "selector", where) or None
-        cluster_ip = None
-        if spec.get("clusterIP") not in (None, "", "None"):
-            cluster_ip = self.address(spec, "clusterIP", where, "spec.clusterIP")
+        cluster_ip, ipv6_only = self.cluster_ip(spec, where)
+        if ipv6_only:
+            return None
         ports = []
         port_list = self.sequence(spec, "ports", where)
         for i, entry in enumerate(port_list):
             if not isinstance(entry, dict):
                 raise self.fail(f"{where}: spec.ports[{i}] must be a mapping", port_list, i, entry)
             ports.append(self.service_port(entry, where, i))
-        affinity_config = self.mapping(self.mapping(spec, "sessionAffinityConfig", where), "clientIP", where)
+        affinity = self.enum(SessionAffinity, spec, "sessionAffinity", where, SessionAffinity.NONE)
         external_ips = self.sequence(spec, "externalIPs", where)
         ranges = self.sequence(spec, "loadBalancerSourceRanges", where)
         ingress = self.sequence(self.mapping(status, "loadBalancer", where), "ingress", where)
-        lb_ips = tuple(self.address(entry, "ip", where, "status.loadBalancer.ingress ip")
-                       for entry in ingress if isinstance(entry, dict) and entry.get("ip") is not None)
+        lb_ips = []
+        for i, entry in enumerate(ingress):
+            if not isinstance(entry, dict) or entry.get("ip") is None:
+                continue
+            address = self.ip(entry, "ip", where, f"status.loadBalancer.ingress[{i}].ip")
+            # ipMode Proxy (v1.30+): the load balancer proxies to the nodes, so the IP is
+            # not a VIP on them and kube-proxy writes no rules for it (pkg/proxy/iptables/proxier.go)
+            if isinstance(address, IPv4Address) and entry.get("ipMode") != "Proxy":
+                lb_ips.append(address)
         return Service(
             namespace=namespace,
             name=name,
@@ -719,22 +740,72 @@ class _Reader:
             selector=selector,
             cluster_ip=cluster_ip,
             type=self.enum(ServiceType, spec, "type", where, ServiceType.CLUSTER_IP),
-            session_affinity=self.enum(SessionAffinity, spec, "sessionAffinity", where, SessionAffinity.NONE),
-            session_affinity_timeout=self.integer(affinity_config, "timeoutSeconds", where, 10800),
+            session_affinity=affinity,
+            session_affinity_timeout=self.affinity_timeout(spec, where),
             internal_traffic_policy=self.enum(TrafficPolicy, spec, "internalTrafficPolicy", where, TrafficPolicy.CLUSTER),
             external_traffic_policy=self.enum(TrafficPolicy, spec, "externalTrafficPolicy", where, TrafficPolicy.CLUSTER),
-            external_ips=tuple(self.address(external_ips, i, where, "spec.externalIPs entry") for i in range(len(external_ips))),
-            load_balancer_ips=lb_ips,
-            load_balancer_source_ranges=tuple(self.network(ranges, i, where, "spec.loadBalancerSourceRanges entry")
-                                              for i in range(len(ranges))),
+            external_ips=tuple(a for i in range(len(external_ips))
+                               if isinstance(a := self.ip(external_ips, i, where, f"spec.externalIPs[{i}]"), IPv4Address)),
+            load_balancer_ips=tuple(lb_ips),
+            load_balancer_source_ranges=tuple(r for i in range(len(ranges))
+                                              if (r := self.source_range(ranges, i, where)) is not None),
             health_check_node_port=self.port(spec, "healthCheckNodePort", where),
             publish_not_ready_addresses=self.boolean(spec, "publishNotReadyAddresses", where),
             age=self.age(meta, where, Service.__dataclass_fields__["age"].default),
         )
 
+    def ip(self, parent: Any, key: Any, where: str, what: str) -> IPv4Address | IPv6Address:
+        """An IPv4 or IPv6 address (the API takes both; the caller keeps the IPv4 ones)."""
+        value = parent[key]
+        try:
+            return ip_address(value.strip()) if isinstance(value, str) else ip_address("")
+        except ValueError:
+            raise self.fail(f"{where}: {what}: Invalid value: {_go_value(value)}: must be a valid IP address, "
+                            "(e.g. 10.9.8.7 or 2001:db8::ffff)", parent, key) from None
+
+    def cluster_ip(self, spec: _Map, where: str) -> tuple[IPv4Address | None, bool]:
+        """The IPv4 ClusterIP of ``clusterIP``/``clusterIPs``, and whether the Service is
+        IPv6 single-stack (has ClusterIPs, none of them IPv4)."""
+        ips = self.sequence(spec, "clusterIPs", where)
+        container, keys = (ips, range(len(ips))) if ips else (spec, ["clusterIP"] if "clusterIP" in spec else [])
+        addresses = []
+        for key in keys:
+            if container[key] in (None, "", "None"):
+                return None, False  # headless
+            addresses.append(self.ip(container, key, where, "spec.clusterIPs" if ips else "spec.clusterIP"))
+        ipv4 = [a for a in addresses if isinstance(a, IPv4Address)]
+        return (ipv4[0] if ipv4 else None), bool(addresses) and not ipv4
+
+    def affinity_timeout(self, spec: _Map, where: str) -> int:
+        """``sessionAffinityConfig.clientIP.timeoutSeconds``: 10800 unless given, and 1..86400
+        as the API server requires (validateAffinityTimeout, pkg/apis/core/validation/validation.go)."""
+        config = self.mapping(self.mapping(spec, "sessionAffinityConfig", where), "clientIP", where)
+        timeout = self.integer(config, "timeoutSeconds", where, 10800)
+        if not 0 < timeout <= MAX_CLIENT_IP_AFFINITY_SECONDS:
+            raise self.fail(f"{where}: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: {timeout}: "
+                            f"must be greater than 0 and less than {MAX_CLIENT_IP_AFFINITY_SECONDS}",
+                            config, "timeoutSeconds")
+        return timeout
+
+    def source_range(self, ranges: _Seq, index: int, where: str) -> IPv4Interface | None:
+        """A loadBalancerSourceRanges entry as written (host bits are allowed, spaces around
+        it too: IsValidCIDR after TrimSpace in ValidateService); None for an IPv6 range."""
+        value = ranges[index]
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            interface = ip_interface(text) if "/" in text else None
+        except ValueError:
+            interface = None
+        if interface is None:
+            raise self.fail(f"{where}: spec.loadBalancerSourceRanges[{index}]: Invalid value: {_go_value(value)}: "
+                            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)", ranges, index)
+        return interface if isinstance(interface, IPv4Interface) else None
+
     def service_port(self, entry: _Map, where: str, index: int) -> ServicePort:
         port = self.port(entry, "port", f"{where} spec.ports[{index}]", required=True)
         target = entry.get("targetPort")
+        if target == 0 and not isinstance(target, bool):
+            target = None  # the API defaults targetPort 0 to port (SetDefaults_Service)
         if isinstance(target, str):
             if target.isdigit():
                 raise self.fail(f"{where}: targetPort must be a number or a port name, not the quoted string",
@@ -888,6 +959,9 @@ class _Reader:
             if len(ipv4) != 1:
                 raise self.fail(f"{where}: networking.{key} has no single IPv4 CIDR", networking, key, value)
             out[field] = self.cidr(networking, key, ipv4[0], where, f"networking.{key}")
+            if field == "service_cidr" and out[field].num_addresses < 8:  # kube-apiserver's ServiceIPRange
+                raise self.fail(f"{where}: networking.serviceSubnet: the service cluster IP range must be at least "
+                                "8 IP addresses", networking, key, value)
         dns_domain = self.string(networking, "dnsDomain", where)
         if dns_domain is not None:
             out["dns_domain"] = dns_domain
