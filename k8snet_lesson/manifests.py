@@ -18,7 +18,11 @@ The only module that reads files. It reads YAML or JSON, one or many documents, 
   as a number), ``sessionAffinity`` and ``sessionAffinityConfig.clientIP.timeoutSeconds``,
   ``internalTrafficPolicy``, ``externalTrafficPolicy``, ``externalIPs``,
   ``loadBalancerSourceRanges``, ``healthCheckNodePort``, ``publishNotReadyAddresses``,
-  ``status.loadBalancer.ingress[].ip``.
+  ``status.loadBalancer.ingress[].ip`` (but not one with ``ipMode: Proxy``, which is no VIP).
+  As the API server validates them: ``timeoutSeconds`` within 1..86400, ``targetPort: 0``
+  defaulted to ``port``, source ranges with host bits kept as written. A dual-stack
+  Service is read as an IPv4 kube-proxy reads it: its IPv4 ClusterIP (from
+  ``clusterIPs``) and the IPv4 entries of every address field; an IPv6-only one is skipped.
 * **EndpointSlice** (discovery.k8s.io/v1): the ``kubernetes.io/service-name`` and
   ``endpointslice.kubernetes.io/managed-by`` labels, ``endpoints[]`` (addresses,
   conditions, nodeName, zone, targetRef, hostname), ``ports[]``. Slices whose
@@ -729,8 +733,9 @@ class _Reader:
             if not isinstance(entry, dict) or entry.get("ip") is None:
                 continue
             address = self.ip(entry, "ip", where, f"status.loadBalancer.ingress[{i}].ip")
-            # ipMode Proxy (v1.30+): the load balancer proxies to the nodes, so the IP is
-            # not a VIP on them and kube-proxy writes no rules for it (pkg/proxy/iptables/proxier.go)
+            # ipMode Proxy (v1.30+): the load balancer proxies to the nodes, so the IP is not
+            # a VIP on them and kube-proxy writes no rules for it (IsVIPMode in
+            # pkg/proxy/util/utils.go, checked where pkg/proxy/service.go reads the ingress)
             if isinstance(address, IPv4Address) and entry.get("ipMode") != "Proxy":
                 lb_ips.append(address)
         return Service(
