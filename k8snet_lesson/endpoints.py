@@ -86,6 +86,7 @@ from .cluster import (
 from .errors import InvalidValue
 
 __all__ = [
+    "api_server_endpoints",
     "MAX_ENDPOINTS_PER_SLICE",
     "ENDPOINTS_MAX_CAPACITY",
     "ENDPOINTSLICE_CONTROLLER",
@@ -519,6 +520,38 @@ def has_endpoints_object(cluster: Cluster, service: Service | str) -> bool:
     for a selector Service; a selectorless one has one only if it was given (as slices)."""
     service = _service(cluster, service)
     return _gets_controller_endpoints(service) or bool(cluster.slices_of(service))
+
+
+def api_server_endpoints(cluster: Cluster) -> frozenset[tuple[IPv4Address, int]]:
+    """Where kube-apiserver listens: the ``address, port`` pairs of the ``default/kubernetes``
+    Service's EndpointSlices that no pod holds.
+
+    kube-apiserver writes that Service's endpoints itself (the endpoint reconciler,
+    pkg/controlplane/reconcilers): its advertise address and secure port (6443), on the
+    control plane's host network. In a managed cluster the control plane is not among
+    the cluster's nodes, so its address belongs to no node and no pod: this is how the
+    model knows that something answers there.
+
+    >>> from k8snet_lesson.cluster import Endpoint, EndpointPort, EndpointSlice
+    >>> kubernetes = Service("default", "kubernetes", cluster_ip="10.96.0.1", ports=(ServicePort(443, 6443, name="https"),))
+    >>> slice_ = EndpointSlice("default", "kubernetes", "kubernetes", (Endpoint(("192.168.0.2",)),),
+    ...                        (EndpointPort(6443, "https"),))
+    >>> sorted(api_server_endpoints(Cluster(services=(kubernetes,), endpoint_slices=(slice_,))))
+    [(IPv4Address('192.168.0.2'), 6443)]
+    """
+    service = next((s for s in cluster.services if (s.namespace, s.name) == KUBERNETES_SERVICE), None)
+    if service is None:
+        return frozenset()
+    return frozenset(
+        (address, port.port)
+        for endpoint_slice in cluster.slices_of(service)
+        for endpoint in endpoint_slice.endpoints if endpoint.conditions.ready is not False
+        for address in endpoint.addresses if cluster.pod_by_ip(address) is None
+        for port in endpoint_slice.ports if port.port is not None
+    )
+
+
+KUBERNETES_SERVICE = ("default", "kubernetes")
 
 
 def endpoints_for(cluster: Cluster, service: Service | str) -> Endpoints:
