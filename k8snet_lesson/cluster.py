@@ -418,6 +418,8 @@ class Service(_Value):
     health_check_node_port: int | None = None
     publish_not_ready_addresses: bool = False
     age: timedelta = timedelta(days=8)
+    # spec.externalName of a type ExternalName Service: the name its DNS record is a CNAME to
+    external_name: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ports", tuple(self.ports))

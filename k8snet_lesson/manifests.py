@@ -757,7 +757,18 @@ class _Reader:
             health_check_node_port=self.port(spec, "healthCheckNodePort", where),
             publish_not_ready_addresses=self.boolean(spec, "publishNotReadyAddresses", where),
             age=self.age(meta, where, Service.__dataclass_fields__["age"].default),
+            external_name=self.external_name(spec, where),
         )
+
+    def external_name(self, spec: _Map, where: str) -> str | None:
+        """``spec.externalName``, required for type ExternalName (ValidateService), without
+        its trailing dot; other types drop it, as the API server's strategy does."""
+        if spec.get("type") != ServiceType.EXTERNAL_NAME.value:
+            return None
+        name = self.string(spec, "externalName", where)
+        if not name or not name.rstrip("."):
+            raise self.fail(f"{where}: spec.externalName: Required value", spec)
+        return name.rstrip(".").lower()
 
     def ip(self, parent: Any, key: Any, where: str, what: str) -> IPv4Address | IPv6Address:
         """An IPv4 or IPv6 address (the API takes both; the caller keeps the IPv4 ones)."""
@@ -1316,6 +1327,8 @@ def _service_object(service: Service, now: datetime) -> dict:
         spec["healthCheckNodePort"] = service.health_check_node_port
     if service.publish_not_ready_addresses:
         spec["publishNotReadyAddresses"] = True
+    if service.external_name is not None:
+        spec["externalName"] = service.external_name
     load_balancer = {"ingress": [{"ip": str(a)} for a in service.load_balancer_ips]} if service.load_balancer_ips else {}
     return {
         "apiVersion": "v1",
