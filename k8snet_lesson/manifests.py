@@ -192,10 +192,11 @@ def _position(event: Any, line_offset: int) -> tuple[int, int]:
 class _Container:
     """A mapping or sequence being built from parser events (an explicit stack, no recursion)."""
 
-    __slots__ = ("value", "anchor", "key", "key_position", "merges")
+    __slots__ = ("value", "anchor", "key", "key_position", "merges", "size")
 
     def __init__(self, value: Any, anchor: str | None) -> None:
         self.value, self.anchor = value, anchor
+        self.size = 1  # the nodes it holds with every alias expanded, itself included
         self.key: Any = _NO_KEY
         self.key_position: tuple[int, int] | None = None
         self.merges: list[Any] = []
@@ -230,11 +231,15 @@ def _built(text: str, source: str, line_offset: int) -> list[Any]:
 
     documents: list[Any] = []
     anchors: dict[str, Any] = {}
+    sizes: dict[str, int] = {}  # an anchor's expanded size
+    events = 0
     open_anchors: set[str] = set()
     stack: list[_Container] = []
     root: list[Any] = []
 
-    def add(value: Any, position: tuple[int, int], mark: Any) -> None:
+    def add(value: Any, position: tuple[int, int], mark: Any, size: int = 1) -> None:
+        if stack:
+            stack[-1].size += size
         if not stack:
             root.append(value)
             return
@@ -257,6 +262,7 @@ def _built(text: str, source: str, line_offset: int) -> list[Any]:
     try:
         while True:
             event = loader.get_event()
+            events += 1
             if event is None or isinstance(event, yaml.StreamEndEvent):
                 break
             if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
@@ -273,7 +279,7 @@ def _built(text: str, source: str, line_offset: int) -> list[Any]:
                                event.start_mark)
                 if event.anchor not in anchors:
                     raise fail(f"invalid YAML: found undefined alias *{event.anchor}", event.start_mark)
-                add(anchors[event.anchor], position, event.start_mark)
+                add(anchors[event.anchor], position, event.start_mark, sizes.get(event.anchor, 1))
                 continue
             if isinstance(event, yaml.ScalarEvent):
                 tag = event.tag
@@ -316,10 +322,16 @@ def _built(text: str, source: str, line_offset: int) -> list[Any]:
                                 done.value[k] = v
                                 if isinstance(part, _Map) and k in part.positions:
                                     done.value.positions[k] = part.positions[k]
+                if done.size > _ALIAS_RATIO * events + _ALIAS_ALLOWANCE:
+                    # an alias bomb ("billion laughs"): each level multiplies what the reader
+                    # would walk, as go-yaml's "document contains excessive aliasing" guards
+                    raise fail("invalid YAML: excessive aliasing (the aliases expand to more than "
+                               f"{_ALIAS_RATIO} times the document)", event.start_mark)
                 if done.anchor:
                     open_anchors.discard(done.anchor)
                     anchors[done.anchor] = done.value
-                add(done.value, position, event.start_mark)
+                    sizes[done.anchor] = done.size
+                add(done.value, position, event.start_mark, done.size)
     finally:
         loader.dispose()
     documents.extend(root)
@@ -327,6 +339,8 @@ def _built(text: str, source: str, line_offset: int) -> list[Any]:
 
 
 _MERGE = object()
+_ALIAS_RATIO = 10
+_ALIAS_ALLOWANCE = 100_000
 
 
 class _NumberTooLarge(Exception):

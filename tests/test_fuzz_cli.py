@@ -205,6 +205,11 @@ def test_argument_commands_fail_cleanly(cluster, mask, service, network, pods, r
         check(argv, code, err)
 
 
+# "Billion laughs": eleven levels of ten aliases each would have the reader walk 10**11 objects.
+BOMB = ("a0: &a0 {kind: Namespace, metadata: {name: x}}\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 12)) + "kind: List\nitems: *a11\n").encode()
+
+
 @pytest.mark.parametrize("argv, stdin, message", [
     (["pods", "-"], b"kind: Pod\nmetadata: {name: \xff}\n", "<stdin>: cannot read manifest: not UTF-8 text"),
     (["explain", "-"], b"*nat\n-A X \xfe\nCOMMIT\n", "<stdin>: cannot read dump: not UTF-8 text"),
@@ -215,6 +220,7 @@ def test_argument_commands_fail_cleanly(cluster, mask, service, network, pods, r
      "an integer of 5000 characters is too large"),
     (["pods", "-"], b"[" * 100000 + b"]" * 100000, "nested more than 100 levels deep"),
     (["pods", "-"], b"a: " + b"[" * 150 + b"]" * 150, "nested more than 100 levels deep"),
+    (["pods", "-"], BOMB, "excessive aliasing"),
     (["explain", "-"], b"*nat\n[" + b"1" * 5000 + b":0] -A X -j ACCEPT\nCOMMIT\n", "bad rule counters"),
     (["explain", "-"], b"*nat\n:X - [" + b"1" * 5000 + b":0]\nCOMMIT\n", "bad chain counters"),
 ])
