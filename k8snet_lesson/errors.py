@@ -66,8 +66,10 @@ class ParseError(K8snetError, ValueError):
         text: str | None = None,
         column: int | None = None,
         word: str | None = None,
+        named: bool = True,
     ) -> None:
         self.message = message
+        self.named = named  # False: the message already names the word; the caret still marks it
         self.source = source
         self.line = line
         self.text = text
@@ -79,7 +81,7 @@ class ParseError(K8snetError, ValueError):
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         head = f"{where}: {self.message}"
         word = self.word
-        if word is not None:
+        if word is not None and self.named:
             head += f" {_shortened(word, _WORD_LIMIT)!r}"
         if self.text is None:
             return head

@@ -1390,6 +1390,11 @@ def _check_module(module: _Module, args: tuple[str, ...]) -> None:
                              "--mode random does not take")
         if mode == "nth" and module.get("--probability"):
             raise _WordError(_index_of(args, "--probability"), "--mode nth does not take")
+        every, packet = module.get("--every"), module.get("--packet")
+        if mode == "nth" and int(args[every[1][0]]) < 1:  # libxt_statistic: --every takes 1 at least
+            raise _WordError(every[1][0], "--every must be 1 or more, not")
+        if mode == "nth" and packet is not None and int(args[packet[1][0]]) >= int(args[every[1][0]]):
+            raise _WordError(packet[1][0], "the --packet p must be 0 <= p <= n-1, not")
     elif name == "recent":
         commands = [o for o in ("--set", "--rcheck", "--update", "--remove") if module.get(o)]
         if not commands:

@@ -447,9 +447,11 @@ class _Reader:
         self.embedded = False
 
     # where -----------------------------------------------------------------------
-    def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None) -> ManifestError:
+    def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None, *,
+             named: bool = True) -> ManifestError:
         """The error for a bad field: the line of ``container[key]`` (or of ``container``
-        when the key is missing), and a caret under ``word`` where it is written."""
+        when the key is missing), and a caret under ``word`` where it is written (the
+        message ends with the word unless ``named=False``: it names it already)."""
         position = None
         if isinstance(container, _Map):
             position = container.positions.get(key)
@@ -470,7 +472,9 @@ class _Reader:
                 # tabs would shift the caret: show them as the spaces they stand for
                 found = len(text[:found].expandtabs(8))
                 return ManifestError(message, source=self.source, line=line, text=text.expandtabs(8),
-                                     column=found, word=word)
+                                     column=found, word=word, named=named)
+        if not named:
+            return ManifestError(message, source=self.source, line=line, text=text)
         return ManifestError(message, source=self.source, line=line, text=text if word is None else None, word=word)
 
     def mappings(self, parent: _Map, key: str, where: str) -> list[_Map]:
@@ -791,7 +795,7 @@ class _Reader:
             return ip_address(value.strip()) if isinstance(value, str) else ip_address("")
         except ValueError:
             raise self.fail(f"{where}: {what}: Invalid value: {_go_value(value)}: must be a valid IP address, "
-                            "(e.g. 10.9.8.7 or 2001:db8::ffff)", parent, key) from None
+                            "(e.g. 10.9.8.7 or 2001:db8::ffff)", parent, key, value, named=False) from None
 
     def cluster_ip(self, spec: _Map, where: str) -> tuple[IPv4Address | None, bool]:
         """The IPv4 ClusterIP of ``clusterIP``/``clusterIPs``, and whether the Service is
@@ -814,7 +818,7 @@ class _Reader:
         if not 0 < timeout <= MAX_CLIENT_IP_AFFINITY_SECONDS:
             raise self.fail(f"{where}: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: {timeout}: "
                             f"must be greater than 0 and less than {MAX_CLIENT_IP_AFFINITY_SECONDS}",
-                            config, "timeoutSeconds")
+                            config, "timeoutSeconds", timeout, named=False)
         return timeout
 
     def source_range(self, ranges: _Seq, index: int, where: str) -> IPv4Interface | None:
@@ -828,7 +832,8 @@ class _Reader:
             interface = None
         if interface is None:
             raise self.fail(f"{where}: spec.loadBalancerSourceRanges[{index}]: Invalid value: {_go_value(value)}: "
-                            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)", ranges, index)
+                            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)", ranges, index, value,
+                            named=False)
         return interface if isinstance(interface, IPv4Interface) else None
 
     def service_port(self, entry: _Map, where: str, index: int) -> ServicePort:

@@ -122,3 +122,13 @@ def test_dnat_ranges_are_shown_as_ranges():
     (web,) = explain(parse(text))
     assert [e.destination for e in web.endpoints[:2]] == ["10.244.1.5-10.244.1.9:8080-8082", "10.244.1.6-10.244.1.7:80"]
     assert '"address": "10.244.1.5-10.244.1.9:8080-8082"' in explanations_as_json([web])
+
+
+@pytest.mark.parametrize("words, message", [
+    ("--every 0", "--every must be 1 or more, not '0'"),
+    ("--every 3 --packet 3", "the --packet p must be 0 <= p <= n-1, not '3'"),
+])
+def test_nth_values_iptables_refuses_are_refused(words, message):
+    # libxt_statistic.c: --every has a minimum of 1; statistic_check refuses packet > every - 1
+    with pytest.raises(ParseError, match=message.replace("(", r"\(")):
+        parse(f"*nat\n-A X -m statistic --mode nth {words} -j ACCEPT\nCOMMIT\n")
