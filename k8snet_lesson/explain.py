@@ -18,6 +18,12 @@ computed here from the probabilities **as printed** in the text you give: kube-p
 (``KUBE-NODEPORTS``), external IPs and load-balancer IPs are attached to their Service
 port by the comment they share.
 
+A balancing rule that matches more than its comment and statistic (``-s 10.0.0.0/8``,
+``-i eth0``, ``-m mark --mark 0x1``) is *conditional*: its share is of the packets that
+match, and the rules after it see the ones it does not take (their shares are of
+those). ``-m statistic --mode nth --every N`` takes one packet in N. A DNAT to a range
+(``--to-destination 10.0.0.1-10.0.0.3:80-82``) is shown as the range.
+
 What it leaves out: session affinity (``-m recent --rcheck``) only pins clients that
 already have an entry, so it does not change the shares of new clients and is reported,
 not modelled; externalTrafficPolicy Local chains (``KUBE-EXT-``, ``KUBE-XLB-``) are not

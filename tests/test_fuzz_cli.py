@@ -11,7 +11,7 @@ Any exception that escapes ``main`` fails the test with its traceback.
 Bounds: each run must finish within ``SECONDS_PER_RUN``, and the test process's peak
 resident memory must stay under ``PEAK_RSS_MIB`` (tracing every allocation would triple
 the run time, so the bound is on the peak, checked after every run). The search is derandomized (a fixed seed) and
-sized to run in about 15 seconds (2,000 runs), so it runs in ``make test``.
+sized to run in about 15 seconds (about 2,500 runs), so it runs in ``make test``.
 
 ``netlab`` is left out: it builds the lab in the kernel, and its only inputs are
 choices that argparse checks.

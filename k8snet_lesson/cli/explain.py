@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain",
         help=HELP,
         description=HELP + ". Reads iptables-save output (on a node: iptables-save > dump.txt), "
-        "kube-proxy's iptables-restore input, or iptables -t nat -S output.",
+        "kube-proxy's iptables-restore input, or iptables -t nat -S output, spelled any way iptables "
+        "accepts (-jACCEPT, --dport=80, --dest for --destination). A rule that matches more than its "
+        "comment and statistic (-s, -i, -m mark...) is shown as conditional; --mode nth rules get their share.",
         epilog="examples: k8snet explain data/dumps/node-eu-west-1a.iptables-save.txt; "
         "sudo iptables-save | k8snet explain - --json",
     )
