@@ -299,3 +299,15 @@ def test_the_crashes_of_issue_12_are_one_error(argv, stdin, message):
     code, out, err = run(argv, stdin)
     assert code == 2 and out == "" and "Traceback" not in err
     assert err.startswith(f"k8snet {argv[0]}: error: ") and message in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["pods", "-"], ["rules", "-", "--node", "node-a"], ["endpoints", "-"],
+    ["ladder", "-", "--from", POD, "--service", "production/checkout-api-svc"],
+    ["trace", "-", "--from", POD, "--to", "checkout-api-svc:80"],
+])
+def test_bytes_that_are_not_utf8_on_stdin_are_one_error_for_every_command(argv):
+    # the same bytes in a file get the same message, with the file's name
+    code, out, err = run(argv, "kind: Pod\nmetadata: {name: caf\u00e9}\n".encode("latin-1"))
+    assert (code, out) == (2, "")
+    assert err == f"k8snet {argv[0]}: error: <stdin>: cannot read manifest: not UTF-8 text (byte 0xe9 at offset 30)\n"
