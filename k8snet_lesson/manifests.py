@@ -742,6 +742,7 @@ class _Reader:
             if not isinstance(entry, dict):
                 raise self.fail(f"{where}: spec.ports[{i}] must be a mapping", port_list, i, entry)
             ports.append(self.service_port(entry, where, i))
+        self.port_names(port_list, ports, where)
         affinity = self.enum(SessionAffinity, spec, "sessionAffinity", where, SessionAffinity.NONE)
         external_ips = self.sequence(spec, "externalIPs", where)
         ranges = self.sequence(spec, "loadBalancerSourceRanges", where)
@@ -787,6 +788,18 @@ class _Reader:
         if not name or not name.rstrip("."):
             raise self.fail(f"{where}: spec.externalName: Required value", spec)
         return name.rstrip(".").lower()
+
+    def port_names(self, port_list: _Seq, ports: list[ServicePort], where: str) -> None:
+        """ValidateService (pkg/apis/core/validation/validation.go): with more than one port
+        each needs a name, and the names differ."""
+        seen: set[str] = set()
+        for i, port in enumerate(ports):
+            if len(ports) > 1 and not port.name:
+                raise self.fail(f"{where}: spec.ports[{i}].name: Required value", port_list, i)
+            if port.name and port.name in seen:
+                raise self.fail(f'{where}: spec.ports[{i}].name: Duplicate value: "{port.name}"', port_list[i], "name",
+                                port.name, named=False)
+            seen.add(port.name)
 
     def ip(self, parent: Any, key: Any, where: str, what: str) -> IPv4Address | IPv6Address:
         """An IPv4 or IPv6 address (the API takes both; the caller keeps the IPv4 ones)."""

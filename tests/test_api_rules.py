@@ -151,3 +151,16 @@ def test_an_ingress_ip_in_proxy_mode_is_no_vip_and_gets_no_rules():
     assert cluster.services[0].load_balancer_ips == (IPv4Address("203.0.113.7"),)
     rules = to_restore(rules_for(cluster, "node-a"))
     assert "-d 203.0.113.7 --dport 80" in rules and "203.0.113.8" not in rules
+
+
+# --- ports: pkg/apis/core/validation/validation.go ValidateService --------------------
+
+@pytest.mark.parametrize("ports, message", [
+    ("[{port: 80}, {port: 443}]", r"spec.ports\[0\].name: Required value"),
+    ("[{port: 80, name: web}, {port: 443, name: web}]", r'spec.ports\[1\].name: Duplicate value: "web"'),
+])
+def test_several_ports_need_distinct_names(ports, message):
+    with pytest.raises(ManifestError, match=message):
+        loads(service(f"{{selector: {{app: web}}, clusterIP: 10.96.0.20, ports: {ports}}}"))
+    one = loads(service("{selector: {app: web}, clusterIP: 10.96.0.20, ports: [{port: 80}]}"))
+    assert one.services[0].ports[0].name == ""  # one port may go unnamed
