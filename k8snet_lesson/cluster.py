@@ -24,7 +24,7 @@ import dataclasses
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address, ip_interface, ip_network
 from typing import Any
 
 from .errors import InvalidValue, NotFound
@@ -199,6 +199,20 @@ def ipv4_network(value: Any, what: str) -> IPv4Network:
 
 
 _network = ipv4_network
+
+
+def _source_range(value: Any, what: str) -> IPv4Interface:
+    """A loadBalancerSourceRanges entry: an IPv4 CIDR, host bits allowed (as the API allows)."""
+    if isinstance(value, IPv4Interface):
+        return value
+    text = str(value).strip()
+    try:
+        interface = ip_interface(text) if "/" in text else None
+    except ValueError:
+        interface = None
+    if not isinstance(interface, IPv4Interface):
+        raise InvalidValue(f"{what} {value!r} is not a valid IPv4 CIDR")
+    return interface
 
 
 def _optional_network(value: Any, what: str) -> IPv4Network | None:
@@ -398,10 +412,14 @@ class Service(_Value):
     external_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
     external_ips: tuple[IPv4Address, ...] = ()
     load_balancer_ips: tuple[IPv4Address, ...] = ()
-    load_balancer_source_ranges: tuple[IPv4Network, ...] = ()
+    # As written, host bits and all: the API accepts 192.168.0.1/24 and kube-proxy writes
+    # it as given (``.network`` is the range it stands for).
+    load_balancer_source_ranges: tuple[IPv4Interface, ...] = ()
     health_check_node_port: int | None = None
     publish_not_ready_addresses: bool = False
     age: timedelta = timedelta(days=8)
+    # spec.externalName of a type ExternalName Service: the name its DNS record is a CNAME to
+    external_name: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ports", tuple(self.ports))
@@ -418,7 +436,7 @@ class Service(_Value):
         object.__setattr__(
             self,
             "load_balancer_source_ranges",
-            tuple(_network(str(r).strip(), f"{where} loadBalancerSourceRange") for r in self.load_balancer_source_ranges),
+            tuple(_source_range(r, f"{where} loadBalancerSourceRange") for r in self.load_balancer_source_ranges),
         )
 
     @property

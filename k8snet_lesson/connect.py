@@ -40,6 +40,7 @@ import random
 from ipaddress import IPv4Address
 
 from .cluster import ANY_ADDRESS, LOOPBACK, Cluster, NetworkPolicy, Pod, PodPhase, Protocol, Service, ipv4_address
+from .endpoints import api_server_endpoints
 from .errors import InvalidValue, NotFound
 from .iptables import RuleSet
 from .kube_proxy import rules_for
@@ -236,6 +237,11 @@ def connect(
     hop = f"{destination}:{port}" + (f" -> DNAT {target}:{target_port}" if endpoint else "")
 
     server = cluster.pod_by_ip(target)
+    if server is None and (target, target_port) in api_server_endpoints(cluster):
+        return Connection(
+            **base, outcome=Outcome.ESTABLISHED, reason=Reason.ACCEPTED, **more,
+            detail=f"{hop}: kube-apiserver accepts the connection (the control plane, on its host network)",
+        )
     if server is None:
         if target in cluster.cluster_cidr:
             return Connection(

@@ -28,13 +28,16 @@ Models three things a real cluster does:
   out its timeout) and glibc turns into ECONNREFUSED at once
   (:func:`k8snet_lesson.netshoot.resolver_wait`).
 
-What it simplifies: A records only (no AAAA, SRV, CNAME or ExternalName answers); names
+Also an ExternalName Service's CNAME, SRV records for ``_port._proto.<service>`` names,
+and glibc's resolver beside musl's (:class:`Libc`).
+
+What it simplifies: A records only (and SRV, and CNAME for ExternalName; no AAAA); names
 outside the cluster domain are forwarded upstream, and the model's upstream knows no
 names (NXDOMAIN); a namespace exists when an object of the cluster lives in it (or it
 is one of the four every cluster has); the node's own search domains, ``dnsConfig`` and the other DNS
-policies are not modelled; a refused query (the ICMP port unreachable kube-proxy's
-REJECT sends) is reported as a timeout, as musl's resolver (which never sees the ICMP
-error on its unconnected socket) reports it.
+policies are not modelled; under musl a refused query (the ICMP port unreachable
+kube-proxy's REJECT sends) is also a timeout, as musl's resolver (which never sees the
+ICMP error on its unconnected socket) reports it.
 
     >>> from k8snet_lesson.cluster import Cluster, Pod, Service, ServicePort
     >>> cluster = Cluster(services=(Service("production", "checkout-api-svc",
@@ -65,7 +68,10 @@ __all__ = [
     "Rcode",
     "ResolvConf",
     "Answer",
+    "SrvRecord",
+    "Libc",
     "Resolution",
+    "lookup_srv",
     "nameserver",
     "resolv_conf",
     "search_names",
@@ -113,10 +119,35 @@ class Answer:
     name: str
     rcode: Rcode
     addresses: tuple[IPv4Address, ...] = ()
+    # An ExternalName Service's answer starts with a CNAME to its externalName; the
+    # addresses are then the target's, when CoreDNS could resolve it.
+    cname: str | None = None
+    # SRV records (for an SRV query), in CoreDNS's order.
+    srv: tuple[SrvRecord, ...] = ()
 
     @property
     def found(self) -> bool:
-        return self.rcode is Rcode.NOERROR and bool(self.addresses)
+        return self.rcode is Rcode.NOERROR and bool(self.addresses or self.srv)
+
+
+@dataclasses.dataclass(frozen=True)
+class SrvRecord:
+    """``_port._proto.<service>.<ns>.svc.<zone> SRV <priority> <weight> <port> <target>``."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.priority} {self.weight} {self.port} {self.target}."
+
+
+class Libc(str, enum.Enum):
+    """Whose stub resolver the pod's programs link: musl (Alpine, netshoot, busybox) or glibc."""
+
+    MUSL = "musl"
+    GLIBC = "glibc"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +166,11 @@ class Resolution:
     answers: tuple[Answer, ...]
     timed_out: bool = False
     reason: str = ""
-    refused: bool = False  # the query met kube-proxy's REJECT (ICMP port unreachable), not silence
+    libc: Libc = Libc.MUSL
+    # The query met kube-proxy's REJECT (an ICMP port unreachable), not silence. glibc
+    # sees it as ECONNREFUSED at once; musl never sees it and times out (timed_out too).
+    refused: bool = False
+    query_types: tuple[str, ...] = ("A",)  # asked per name; glibc sends A and AAAA together
 
     @property
     def answer(self) -> Answer | None:
@@ -198,19 +233,37 @@ def _normal(name: str) -> str:
     return name
 
 
-def search_names(name: str, conf: ResolvConf) -> tuple[str, ...]:
-    """The names musl's resolver queries for ``name``, in order.
+def search_names(name: str, conf: ResolvConf, libc: Libc | str = Libc.MUSL) -> tuple[str, ...]:
+    """The names the resolver queries for ``name``, in order (musl's unless ``libc`` says glibc).
+
+    Both try the search list first, then the name as written, for a name with fewer
+    than ``ndots`` dots. A name with ``ndots`` dots or more is tried as written only by
+    musl, and as written *then* through the search list by glibc (res_search, glibc
+    resolv/res_query.c). A trailing dot means as written only, for both.
 
     >>> conf = ResolvConf((IPv4Address("10.96.0.10"),), ("production.svc.cluster.local", "svc.cluster.local", "cluster.local"))
     >>> search_names("checkout-api-svc.production.svc.cluster.local", conf)[0]
     'checkout-api-svc.production.svc.cluster.local.production.svc.cluster.local'
     >>> search_names("example.com.", conf)
     ('example.com',)
+    >>> search_names("a.b.c.d.e.f", conf, "glibc")[:2]
+    ('a.b.c.d.e.f', 'a.b.c.d.e.f.production.svc.cluster.local')
     """
+    libc = _libc(libc)
     name = _normal(name)
-    if name.endswith(".") or name.count(".") >= conf.ndots:
+    if name.endswith("."):
         return (name.rstrip("."),)
-    return tuple(f"{name}.{domain}" for domain in conf.search) + (name,)
+    searched = tuple(f"{name}.{domain}" for domain in conf.search)
+    if name.count(".") >= conf.ndots:
+        return (name,) + searched if libc is Libc.GLIBC else (name,)
+    return searched + (name,)
+
+
+def _libc(value: Libc | str) -> Libc:
+    try:
+        return Libc(value)
+    except ValueError:
+        raise InvalidValue(f"libc {value!r} is not one of {', '.join(m.value for m in Libc)}") from None
 
 
 # --- CoreDNS's kubernetes plugin ----------------------------------------------------------
@@ -258,8 +311,12 @@ def _dashed(address: IPv4Address) -> str:
     return str(address).replace(".", "-")
 
 
-def lookup(cluster: Cluster, name: str) -> Answer:
+def lookup(cluster: Cluster, name: str, *, depth: int = 0) -> Answer:
     """CoreDNS's answer to an A query for the absolute ``name``.
+
+    An ExternalName Service answers with a CNAME to its externalName (followed inside the
+    cluster domain, at most :data:`MAX_CNAME_CHAIN` deep); ``_port._proto.<service>...``
+    names answer as CoreDNS's kubernetes plugin does (:func:`lookup_srv` for SRV).
 
     >>> from k8snet_lesson.cluster import Cluster
     >>> lookup(Cluster(), "10-244-2-14.default.pod.cluster.local").addresses
@@ -280,9 +337,13 @@ def lookup(cluster: Cluster, name: str) -> Answer:
     if kind == "svc":
         if len(labels) <= 2:
             return Answer(qname, Rcode.NOERROR)  # svc.<zone>, <ns>.svc.<zone>: NODATA
+        if len(labels) == 5 and labels[0].startswith("_") and labels[1].startswith("_"):
+            return _port_lookup(cluster, qname, labels, depth)
         if len(labels) > 4:
             return Answer(qname, Rcode.NXDOMAIN)
         service = _find_service(cluster, labels[-3], labels[-2])
+        if service is not None and service.type is ServiceType.EXTERNAL_NAME and len(labels) == 3:
+            return _external_name(cluster, qname, service, depth)
         if service is None or service.type is ServiceType.EXTERNAL_NAME:
             return Answer(qname, Rcode.NXDOMAIN)
         if len(labels) == 4 or service.cluster_ip is None:
@@ -304,6 +365,78 @@ def lookup(cluster: Cluster, name: str) -> Answer:
                 pass
         return Answer(qname, Rcode.NXDOMAIN)
     return Answer(qname, Rcode.NXDOMAIN)
+
+
+# --- ExternalName and SRV (CoreDNS plugin/kubernetes and plugin/backend_lookup.go) -------
+
+MAX_CNAME_CHAIN = 8  # backend_lookup.go stops adding CNAMEs after 8
+
+
+def _external_name(cluster: Cluster, qname: str, service: Service, depth: int) -> Answer:
+    """An ExternalName Service: a CNAME to ``spec.externalName``. CoreDNS follows a target
+    inside its zone itself (CNAME and the target's A records); a target outside it is
+    looked up upstream, and the model's upstream knows no names: the CNAME alone."""
+    target = service.external_name or ""
+    zone = cluster.dns_domain.lower()
+    if not target or depth >= MAX_CNAME_CHAIN or target == qname:
+        return Answer(qname, Rcode.NOERROR, cname=target or None)
+    if target == zone or target.endswith("." + zone):
+        chased = lookup(cluster, target, depth=depth + 1)
+        return Answer(qname, Rcode.NOERROR, chased.addresses, cname=target)
+    return Answer(qname, Rcode.NOERROR, cname=target)
+
+
+def _port_match(service: Service, port_label: str, proto_label: str) -> list[ServicePort]:
+    """The ports ``_<name>._<proto>`` names (``*`` matches any, as in CoreDNS)."""
+    name, proto = port_label[1:], proto_label[1:]
+    return [p for p in service.ports if p.name and name in ("*", p.name.lower())
+            and proto in ("*", p.protocol.value.lower())]
+
+
+def _port_lookup(cluster: Cluster, qname: str, labels: list[str], depth: int) -> Answer:
+    """An A query for ``_port._proto.<service>.<ns>.svc.<zone>``: the Service's records
+    when it has a port of that name and protocol, NXDOMAIN otherwise."""
+    service = _find_service(cluster, labels[2], labels[3])
+    if service is None or service.type is ServiceType.EXTERNAL_NAME or not _port_match(service, labels[0], labels[1]):
+        return Answer(qname, Rcode.NXDOMAIN)
+    inner = lookup(cluster, f"{labels[2]}.{labels[3]}.svc.{cluster.dns_domain.lower()}", depth=depth)
+    return Answer(qname, inner.rcode, inner.addresses)
+
+
+def lookup_srv(cluster: Cluster, name: str) -> Answer:
+    """CoreDNS's answer to an SRV query for ``_port._proto.<service>.<ns>.svc.<zone>``.
+
+    A Service with a ClusterIP has one record per matching named port, target the
+    Service's name; a headless one has one per ready endpoint and port, target
+    ``<hostname or a-b-c-d>.<service>.<ns>.svc.<zone>`` (the Kubernetes DNS
+    specification, 2.4.2; CoreDNS gives each record priority 0 and an equal weight of
+    100 divided among them).
+
+    >>> from k8snet_lesson.cluster import Cluster, Service, ServicePort
+    >>> web = Service("default", "web", cluster_ip="10.96.0.20", ports=(ServicePort(80, 8080, "http"),))
+    >>> [str(r) for r in lookup_srv(Cluster(services=(web,)), "_http._tcp.web.default.svc.cluster.local").srv]
+    ['0 100 80 web.default.svc.cluster.local.']
+    """
+    qname = _normal(name).rstrip(".").lower()
+    zone = cluster.dns_domain.lower()
+    labels = qname[: -len(zone) - 1].split(".") if qname.endswith("." + zone) else []
+    if len(labels) != 5 or labels[4] != "svc" or not (labels[0].startswith("_") and labels[1].startswith("_")):
+        answer = lookup(cluster, qname)  # a name that exists has no SRV records: NODATA
+        return Answer(qname, answer.rcode)
+    service = _find_service(cluster, labels[2], labels[3])
+    ports = [] if service is None or service.type is ServiceType.EXTERNAL_NAME else _port_match(service, labels[0], labels[1])
+    if not ports:
+        return Answer(qname, Rcode.NXDOMAIN)
+    base = f"{service.name}.{service.namespace}.svc.{zone}".lower()
+    if service.cluster_ip is not None:
+        targets = [(p.port, base) for p in ports]
+    else:
+        targets = [(p.port, f"{(e.hostname or _dashed(e.address)).lower()}.{base}")
+                   for e in _ready_endpoints(cluster, service) for p in ports]
+    if not targets:
+        return Answer(qname, Rcode.NXDOMAIN)
+    weight = 100 // len(targets)
+    return Answer(qname, Rcode.NOERROR, srv=tuple(SrvRecord(0, weight, port, target) for port, target in targets))
 
 
 def reverse(cluster: Cluster, address: IPv4Address | str) -> str | None:
@@ -342,29 +475,42 @@ def dns_endpoints(cluster: Cluster) -> tuple[IPv4Address, ...]:
     return () if service is None else tuple(e.address for e in _ready_endpoints(cluster, service))
 
 
-def resolve(cluster: Cluster, client: Pod, name: str, *, cni: str | None = None, seed: int = 0) -> Resolution:
+def resolve(cluster: Cluster, client: Pod, name: str, *, cni: str | None = None, seed: int = 0,
+            libc: Libc | str = Libc.MUSL) -> Resolution:
     """Resolve ``name`` from ``client`` as its resolver does: search list, ndots, the query's path.
 
     The first query decides whether the nameserver answers at all: it is sent through
     the client node's kube-proxy rules (:func:`k8snet_lesson.connect.connect`, UDP port 53);
     when it does not reach a CoreDNS pod listening on 53/UDP, the resolution times out.
+
+    ``libc`` picks the stub resolver. musl (the default: netshoot is Alpine) stops at the
+    first NOERROR answer, even one without records, and never sees a refused query (its
+    socket is not connected): it times out. glibc goes on through the search list past a
+    NODATA answer, tries a name with ``ndots`` dots or more as written first and then
+    through the search list, fails at once with ECONNREFUSED when kube-proxy's REJECT
+    answers with ICMP port unreachable (its UDP socket is connected), and sends the A
+    and AAAA queries together (glibc resolv/res_send.c).
     """
     from .connect import Outcome, connect
 
+    libc = _libc(libc)
     conf = resolv_conf(cluster, client)
     server = conf.nameservers[0]
-    candidates = search_names(name, conf)
+    candidates = search_names(name, conf, libc)
+    types = ("A", "AAAA") if libc is Libc.GLIBC else ("A",)
     path = connect(cluster, client, server, DNS_PORT, Protocol.UDP, cni=cni, seed=seed)
+    if path.outcome is Outcome.REFUSED and libc is Libc.GLIBC:
+        return Resolution(name, server, candidates, (), reason=path.detail, libc=libc, refused=True, query_types=types)
     if path.outcome is not Outcome.ESTABLISHED:
-        return Resolution(name, server, candidates, (), timed_out=True, reason=path.detail,
-                          refused=path.outcome is Outcome.REFUSED)
+        return Resolution(name, server, candidates, (), timed_out=True, reason=path.detail, libc=libc,
+                          refused=path.outcome is Outcome.REFUSED, query_types=types)
     answers = []
     for candidate in candidates:
         answer = lookup(cluster, candidate)
         answers.append(answer)
-        if answer.rcode is Rcode.NOERROR:
-            break  # musl stops at the first NOERROR answer, even one with no records
-    return Resolution(name, server, candidates, tuple(answers))
+        if answer.found if libc is Libc.GLIBC else answer.rcode is Rcode.NOERROR:
+            break  # musl stops at the first NOERROR, even one with no records; glibc needs records
+    return Resolution(name, server, candidates, tuple(answers), libc=libc, query_types=types)
 
 
 

@@ -16,7 +16,7 @@
   (serving and not terminating);
 * each endpoint carries ``nodeName``, the zone from the node's
   ``topology.kubernetes.io/zone`` label and ``targetRef`` (kind Pod, namespace, name, uid);
-  a hostNetwork pod's address is its node's IP;
+  a hostNetwork pod's address is its podIP (its node's IP, as the kubelet reports it);
 * endpoint ports come from the Service's ports, a named ``targetPort`` resolved against
   the pod's container ports (first container port with that name and protocol,
   ``FindPort``). A port that a pod cannot resolve is left out *of that pod's* port list,
@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import weakref
 from collections.abc import Iterable
 from datetime import timedelta
@@ -85,6 +86,7 @@ from .cluster import (
 from .errors import InvalidValue
 
 __all__ = [
+    "api_server_endpoints",
     "MAX_ENDPOINTS_PER_SLICE",
     "ENDPOINTS_MAX_CAPACITY",
     "ENDPOINTSLICE_CONTROLLER",
@@ -188,13 +190,13 @@ class Endpoints:
 
 
 def pod_address(pod: Pod, node: Node | None) -> IPv4Address | None:
-    """The address an endpoint of ``pod`` gets: its pod IP; a hostNetwork pod without
-    one gets its node's InternalIP (the kubelet reports the node IP as such a pod's IP)."""
-    if pod.pod_ip is not None:
-        return pod.pod_ip
-    if pod.host_network and node is not None:
-        return node.internal_ip
-    return None
+    """The address an endpoint of ``pod`` gets: its ``status.podIP``, or None.
+
+    A hostNetwork pod's podIP is its node's IP once the kubelet reports it; until then
+    (no ``status.podIP``) it is no endpoint, like any pod without an IP
+    (``ShouldPodBeInEndpoints``, pkg/controller/util/endpoint/controller_utils.go). ``node``
+    is kept for callers that pass it."""
+    return pod.pod_ip
 
 
 def should_be_in_endpoints(pod: Pod, include_terminating: bool, node: Node | None = None) -> bool:
@@ -264,11 +266,18 @@ def slice_name(service: Service, *seed: object) -> str:
     True
     >>> len(slice_name(Service("production", "checkout-api-svc"), 0)) == len("checkout-api-svc-") + 5
     True
+    >>> len(slice_name(Service("production", "a" * 63), 0))
+    63
     """
     text = "/".join([service.namespace, service.name, *map(str, seed)])
     digest = hashlib.sha256(text.encode()).digest()
     suffix = "".join(_SUFFIX_ALPHABET[b % len(_SUFFIX_ALPHABET)] for b in digest[:5])
-    return f"{service.name}-{suffix}"
+    # generateName: the base is cut to 58 characters before the 5 random ones, so the
+    # name stays within 63 (SimpleNameGenerator, apiserver/pkg/storage/names/generate.go)
+    return f"{service.name}-"[:_MAX_GENERATED_BASE] + suffix
+
+
+_MAX_GENERATED_BASE = 58
 
 
 # --- selection ---------------------------------------------------------------------
@@ -492,7 +501,9 @@ def _truncate(subsets: tuple[EndpointSubset, ...]) -> tuple[tuple[EndpointSubset
     out = []
     for subset in subsets:
         count = len(subset.addresses) if truncate_ready else len(subset.not_ready_addresses)
-        share = -(-count * limit // total)  # math.Ceil(count / total * limit)
+        # int(math.Ceil((float64(numInSubset) / float64(numTotal)) * float64(max))), in
+        # floating point as upstream: 35/125*100 is 28.000000000000004, so 29 are kept
+        share = math.ceil((count / total) * limit)
         share = min(share, can_be_added)
         if truncate_ready:
             subset = dataclasses.replace(subset, addresses=subset.addresses[:share], not_ready_addresses=())
@@ -509,6 +520,38 @@ def has_endpoints_object(cluster: Cluster, service: Service | str) -> bool:
     for a selector Service; a selectorless one has one only if it was given (as slices)."""
     service = _service(cluster, service)
     return _gets_controller_endpoints(service) or bool(cluster.slices_of(service))
+
+
+def api_server_endpoints(cluster: Cluster) -> frozenset[tuple[IPv4Address, int]]:
+    """Where kube-apiserver listens: the ``address, port`` pairs of the ``default/kubernetes``
+    Service's EndpointSlices that no pod holds.
+
+    kube-apiserver writes that Service's endpoints itself (the endpoint reconciler,
+    pkg/controlplane/reconcilers): its advertise address and secure port (6443), on the
+    control plane's host network. In a managed cluster the control plane is not among
+    the cluster's nodes, so its address belongs to no node and no pod: this is how the
+    model knows that something answers there.
+
+    >>> from k8snet_lesson.cluster import Endpoint, EndpointPort, EndpointSlice
+    >>> kubernetes = Service("default", "kubernetes", cluster_ip="10.96.0.1", ports=(ServicePort(443, 6443, name="https"),))
+    >>> slice_ = EndpointSlice("default", "kubernetes", "kubernetes", (Endpoint(("192.168.0.2",)),),
+    ...                        (EndpointPort(6443, "https"),))
+    >>> sorted(api_server_endpoints(Cluster(services=(kubernetes,), endpoint_slices=(slice_,))))
+    [(IPv4Address('192.168.0.2'), 6443)]
+    """
+    service = next((s for s in cluster.services if (s.namespace, s.name) == KUBERNETES_SERVICE), None)
+    if service is None:
+        return frozenset()
+    return frozenset(
+        (address, port.port)
+        for endpoint_slice in cluster.slices_of(service)
+        for endpoint in endpoint_slice.endpoints if endpoint.conditions.ready is not False
+        for address in endpoint.addresses if cluster.pod_by_ip(address) is None
+        for port in endpoint_slice.ports if port.port is not None
+    )
+
+
+KUBERNETES_SERVICE = ("default", "kubernetes")
 
 
 def endpoints_for(cluster: Cluster, service: Service | str) -> Endpoints:

@@ -66,8 +66,10 @@ class ParseError(K8snetError, ValueError):
         text: str | None = None,
         column: int | None = None,
         word: str | None = None,
+        named: bool = True,
     ) -> None:
         self.message = message
+        self.named = named  # False: the message already names the word; the caret still marks it
         self.source = source
         self.line = line
         self.text = text
@@ -78,15 +80,32 @@ class ParseError(K8snetError, ValueError):
     def _render(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         head = f"{where}: {self.message}"
-        if self.word is not None:
-            head += f" {self.word!r}"
+        word = self.word
+        if word is not None and self.named:
+            head += f" {_shortened(word, _WORD_LIMIT)!r}"
         if self.text is None:
             return head
-        out = [head, "    " + self.text]
-        if self.column is not None:
-            width = max(1, len(self.word or " "))
-            out.append("    " + " " * self.column + "^" + "~" * (width - 1))
+        text, column = self.text, self.column
+        if len(text) > _LINE_LIMIT:  # show the part of a long line around the bad word
+            start = 0 if column is None else max(0, min(column - _LINE_LIMIT // 2, len(text) - _LINE_LIMIT))
+            text = ("..." if start else "") + text[start:start + _LINE_LIMIT] + (
+                "..." if start + _LINE_LIMIT < len(text) else "")
+            if column is not None:
+                column = column - start + (3 if start else 0)
+        out = [head, "    " + text]
+        if column is not None:
+            width = max(1, min(len(word or " "), len(text) - column))
+            out.append("    " + " " * column + "^" + "~" * (width - 1))
         return "\n".join(out)
+
+
+# Long values are shown in part, so that an error stays a few short lines.
+_WORD_LIMIT = 60
+_LINE_LIMIT = 120
+
+
+def _shortened(word: str, limit: int) -> str:
+    return word if len(word) <= limit else f"{word[:limit - 3]}..."
 
 
 class ManifestError(ParseError):

@@ -18,6 +18,12 @@ computed here from the probabilities **as printed** in the text you give: kube-p
 (``KUBE-NODEPORTS``), external IPs and load-balancer IPs are attached to their Service
 port by the comment they share.
 
+A balancing rule that matches more than its comment and statistic (``-s 10.0.0.0/8``,
+``-i eth0``, ``-m mark --mark 0x1``) is *conditional*: its share is of the packets that
+match, and the rules after it see the ones it does not take (their shares are of
+those). ``-m statistic --mode nth --every N`` takes one packet in N. A DNAT to a range
+(``--to-destination 10.0.0.1-10.0.0.3:80-82``) is shown as the range.
+
 What it leaves out: session affinity (``-m recent --rcheck``) only pins clients that
 already have an entry, so it does not change the shares of new clients and is reported,
 not modelled; externalTrafficPolicy Local chains (``KUBE-EXT-``, ``KUBE-XLB-``) are not
@@ -78,6 +84,21 @@ class EndpointShare:
     share: float
     chain: str
     probability_text: str | None
+    # What the rule matches besides its comment and statistic (``-s 10.0.0.0/8``, ``-m
+    # mark --mark 0x1``): only packets that match it are taken, so ``share`` is the share
+    # of *those* packets and the rest fall through to the next rule.
+    condition: str | None = None
+    # ``-m statistic --mode nth --every N --packet P``: one packet in N, as (N, P).
+    nth: tuple[int, int] | None = None
+    # ``--to-destination`` when it names a range (``10.0.0.1-10.0.0.3:80-82``), as written.
+    destination_range: str | None = None
+
+    @property
+    def destination(self) -> str:
+        """Where the endpoint's DNAT sends packets: ``ip:port``, or the range as written."""
+        if self.destination_range is None:
+            return f"{self.address}:{self.port}"
+        return self.destination_range if ":" in self.destination_range else f"{self.destination_range}:{self.port}"
 
     @property
     def probability(self) -> float | None:
@@ -275,11 +296,12 @@ def _attach(kind: str, rule: Rule, by_name: dict[str, list[_Entry]]) -> None:
             return
 
 
-def _dnat_of(nat: Table, chain: str) -> tuple[IPv4Address, int | None] | None:
+def _dnat_of(nat: Table, chain: str) -> tuple[tuple[IPv4Address, int | None], str] | None:
+    """The first DNAT of ``chain``: its (first address, first port) and the text as written."""
     for rule in nat.rules_in(chain):
         destination = rule.dnat_destination
         if destination is not None:
-            return destination
+            return destination, rule.dnat_text
     return None
 
 
@@ -303,15 +325,19 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
             if target == KUBE_MARK_DROP:
                 remaining = 0.0
                 continue
-            destination = _dnat_of(nat, target)
-            if destination is None:
+            dnat = _dnat_of(nat, target)
+            if dnat is None:
                 continue
-            text = rule.probability_text
-            p = 1.0 if text is None else float(text)
+            text, nth = rule.probability_text, rule.nth
+            p = 1.0 / nth[0] if nth is not None else 1.0 if text is None else float(text)
             share = remaining * p
-            remaining -= share
-            address, port = destination
-            endpoints.append(EndpointShare(address, item.port if port is None else port, share, target, text))
+            condition = " ".join(rule.match_words(skip=("comment", "statistic"))) or None
+            if condition is None:
+                remaining -= share  # what matches no condition: taken, or on to the next rule
+            (address, port), written = dnat
+            endpoints.append(EndpointShare(address, item.port if port is None else port, share, target, text,
+                                           condition=condition, nth=nth,
+                                           destination_range=written if "-" in written else None))
     return ServiceExplanation(
         service_port=item.service_port,
         protocol=item.protocol,
@@ -348,13 +374,22 @@ def explanations_as_dicts(explanations: Iterable[ServiceExplanation]) -> dict:
                 "protocol": e.protocol,
                 "cluster_ip": str(e.cluster_ip),
                 "port": e.port,
-                "endpoints": [{"address": f"{p.address}:{p.port}", "share": _rounded(p.share)} for p in e.endpoints],
+                "endpoints": [_endpoint_dict(p) for p in e.endpoints],
                 "reject": e.reject,
                 "session_affinity_seconds": e.session_affinity_seconds,
             }
             for e in explanations
         ]
     }
+
+
+def _endpoint_dict(p: EndpointShare) -> dict:
+    out: dict = {"address": p.destination, "share": _rounded(p.share)}
+    if p.nth is not None:
+        out["nth"] = {"every": p.nth[0], "packet": p.nth[1]}
+    if p.condition is not None:
+        out["condition"] = p.condition
+    return out
 
 
 def explanations_as_json(explanations: Iterable[ServiceExplanation], *, indent: int | None = None) -> str:
@@ -398,10 +433,18 @@ def explanations_as_text(explanations: Sequence[ServiceExplanation]) -> str:
             head += "  (" + "; ".join(extras) + ")"
         lines = [head]
         if e.endpoints:
-            width = max(len(f"{p.address}:{p.port}") for p in e.endpoints)
+            width = max(len(p.destination) for p in e.endpoints)
             for i, p in enumerate(e.endpoints, 1):
-                probability = f"--probability {p.probability_text}" if p.probability_text else "no probability: takes the rest"
-                lines.append(f"  {i:>3}. {f'{p.address}:{p.port}':<{width}}  {_percent(p.share):>9}  {probability}  -> {p.chain}")
+                if p.nth is not None:
+                    probability = f"--mode nth --every {p.nth[0]} --packet {p.nth[1]}: one packet in {p.nth[0]}"
+                elif p.probability_text:
+                    probability = f"--probability {p.probability_text}"
+                else:
+                    probability = "no probability: takes the rest"
+                lines.append(f"  {i:>3}. {p.destination:<{width}}  {_percent(p.share):>9}  {probability}  -> {p.chain}")
+                if p.condition is not None:
+                    lines.append(f"       conditional: takes only packets matching {p.condition} (its share is of "
+                                 "those); the shares after it are of the packets it does not take")
             if e.unmatched_share > 1e-15:
                 lines.append(f"       {'(no rule matched)':<{width}}  {_percent(e.unmatched_share):>9}  falls through, not load balanced")
         if e.session_affinity_seconds is not None:

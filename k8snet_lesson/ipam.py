@@ -155,7 +155,7 @@ def parse_mask_size(value: Any, what: str = "node CIDR mask size") -> int:
         size = value
     elif isinstance(value, str):
         text = value.strip().removeprefix("/")
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 2:
             size = int(text)
     if size is None or not 0 <= size <= 32:
         raise InvalidValue(f"{what} {value!r} is not a prefix length (0-32)")
@@ -468,6 +468,8 @@ def _service_cidr(value: Any) -> IPv4Network:
             f"service CIDR {network}: specified --service-cluster-ip-range is too large; "
             f"for 32-bit addresses, the mask must be >= {32 - MAX_SERVICE_CIDR_BITS}"
         )
+    if network.num_addresses < 8:  # kube-apiserver's ServiceIPRange (pkg/controlplane/services.go)
+        raise InvalidValue(f"service CIDR {network}: the service cluster IP range must be at least 8 IP addresses")
     return network
 
 
@@ -704,7 +706,7 @@ def _blocks_overlapping(cluster_cidr: IPv4Network, mask: int, other: IPv4Network
 
 
 def _max_pods(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidValue(f"max-pods {value!r} is not a positive whole number")

@@ -64,6 +64,7 @@ import operator
 import re
 import socket
 import sys
+from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -332,6 +333,28 @@ class Rule:
     def probability_text(self) -> str | None:
         """The probability word exactly as this rule's text prints it (``0.3333333333``)."""
         position = self._words.probability
+        return None if position is None else self.args[position]
+
+    @property
+    def nth(self) -> tuple[int, int] | None:
+        """``-m statistic --mode nth --every N [--packet P]`` as ``(N, P)``: the rule takes
+        one packet in N, the P-th of each round (counting from 0)."""
+        statistic = self._option("statistic", "--mode")
+        if statistic is None or statistic[1][0] != "nth":
+            return None
+        every = self._option("statistic", "--every")
+        packet = self._option("statistic", "--packet")
+        return int(every[1][0]), int(packet[1][0]) if packet else 0
+
+    def match_words(self, skip: Iterable[str] = ()) -> tuple[str, ...]:
+        """What the rule matches, as iptables-save prints it, leaving out the modules in
+        ``skip`` (e.g. ``("comment", "statistic")``) and the target."""
+        return tuple(_match_save_words(self._words, self.args, frozenset(skip)))
+
+    @property
+    def dnat_text(self) -> str | None:
+        """``-j DNAT --to-destination`` as written: ``ip[-ip][:port[-port]]``."""
+        position = self._words.dnat
         return None if position is None else self.args[position]
 
     @property
@@ -706,12 +729,14 @@ _MANDATORY = {"comment": ("--comment",), "mark": ("--mark",), "statistic": ("--m
 _IPV4 = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
 _NETWORK_RE = re.compile(_IPV4 + r"(?:/(?:3[0-2]|[12]?[0-9]|" + _IPV4 + r"))?")
 _ADDRESS_RE = re.compile(_IPV4)
-_NAT_RANGE_RE = re.compile(f"({_IPV4})(?:-({_IPV4}))?(?::([0-9]+)(?:-([0-9]+))?)?")
+_NAT_RANGE_RE = re.compile(f"({_IPV4})(?:-({_IPV4}))?(?::([0-9]{{1,10}})(?:-([0-9]{{1,10}}))?)?")
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _GOOD_NAT_RANGE_RE = re.compile(f"{_IPV4}(?:-{_IPV4})?(?::{_PORT}(?:-{_PORT})?)?")  # the common case, at once
 _PORT_RANGE_RE = re.compile(r"([0-9]{0,5})(?::([0-9]{0,5}))?")
-_UINT_RE = re.compile(r"[0-9]+")
-_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+# Numbers are bounded in length: iptables reads them into 64 bits at most, and Python's
+# int() refuses decimal strings past 4,300 digits.
+_UINT_RE = re.compile(r"[0-9]{1,20}")
+_NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}|0[0-7]{0,22}|[1-9][0-9]{0,19}")
 _ADDRTYPES = ("UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
               "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE")
 _CTSTATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
@@ -1242,6 +1267,113 @@ def _checked_plan(args: tuple[str, ...]) -> _Plan:
     return plan
 
 
+def _plan_as_iptables_reads(args: tuple[str, ...]) -> tuple[tuple[str, ...], _Plan]:
+    """The words of a rule and their plan, reading what iptables' getopt_long accepts.
+
+    The canonical spelling is tried first (kube-proxy's and iptables-save's text, at no
+    extra cost); a rule that fails is read again through :func:`_getopt_words`, so
+    ``-jACCEPT``, ``-pudp``, ``--dport=80`` and ``--dest 10.0.0.1`` are read as iptables
+    reads them. When that does not help, the first reading's error stands.
+    """
+    try:
+        return args, _checked_plan(args)
+    except _WordError as exc:
+        try:
+            words = _getopt_words(args)
+        except _WordError as spelling:
+            raise spelling from None
+        if words == args:
+            raise
+        try:
+            return words, _checked_plan(words)
+        except _WordError:
+            raise exc from None
+
+
+_GENERIC_ARITY = {"s": 1, "d": 1, "p": 1, "i": 1, "o": 1, "j": 1, "g": 1, "m": 1, "c": 2, "f": 0}
+_GENERIC_SHORT = {f"-{letter}" for letter in _GENERIC_ARITY}
+
+
+def _getopt_words(args: tuple[str, ...]) -> tuple[str, ...]:
+    """``args`` in canonical spelling, as iptables' option parser (getopt_long) reads them.
+
+    getopt_long accepts a short option's value attached (``-jDNAT``, ``-pudp``,
+    ``-s10.0.0.0/8``), a long option's value after ``=`` (``--dport=80``), and any
+    prefix of a long option that names one option only (``--dest`` for
+    ``--destination``, ``--to-dest`` for ``--to-destination``). The long options known
+    at each word are the generic ones and those of the matches (``-m``, or the protocol's
+    own after ``-p``, loaded once an option is unknown) and the target (``-j``) loaded
+    before it, as in iptables. A
+    prefix shared by two options is an error, as getopt's "option is ambiguous".
+
+    >>> _getopt_words(("-pudp", "--dest=10.0.0.1", "--dp", "53", "-jDNAT", "--to-dest", "10.0.0.2"))
+    ('-p', 'udp', '--destination', '10.0.0.1', '--dport', '53', '-j', 'DNAT', '--to-destination', '10.0.0.2')
+    """
+    known: dict[str, tuple[str, int]] = {o: (l, _GENERIC_ARITY[l]) for o, l in _GENERIC.items() if o[:2] == "--"}
+    protocol: dict[str, tuple[str, int]] = {}  # -p's match: loaded when an option is unknown, as iptables does
+    out: list[str] = []
+    n, i = len(args), 0
+    while i < n:
+        word = args[i]
+        values: list[str] = []
+        if word[:2] == "--" and len(word) > 2 and word not in known:
+            name, equals, value = word.partition("=")
+            if protocol and not any(o.startswith(name) for o in known):
+                known.update(protocol)
+                protocol = {}
+            name = _long_option(name, known, i)
+            arity = known[name][1] if name in known else 0
+            if equals:
+                values.append(value)
+            word = name
+        elif word[:1] == "-" and len(word) > 2 and word[:2] in _GENERIC_SHORT and word[1] != "-":
+            values.append(word[2:])  # -jDNAT: the value attached
+            word = word[:2]
+            arity = _GENERIC_ARITY[word[1]]
+        elif word in _GENERIC_SHORT:
+            arity = _GENERIC_ARITY[word[1]]
+        else:
+            if protocol and word in protocol and word not in known:
+                known.update(protocol)
+                protocol = {}
+            arity = known[word][1] if word in known else 0
+        take = max(0, arity - len(values))
+        if word in _GENERIC_SHORT and take and i + 1 < n and args[i + 1] == "!":
+            take += 1  # the old "-s ! 10.0.0.0/8" spelling
+        values.extend(args[i + 1:i + 1 + take])
+        out.append(word)
+        out.extend(values)
+        letter = known[word][0] if word in known and len(known[word][0]) == 1 else word[1:] if word in _GENERIC_SHORT else ""
+        value = values[-1] if values else ""
+        if letter == "m":
+            known.update({o: (c, a) for o, (c, a) in _MATCHES.get(value, {}).items()})
+        elif letter == "p" and _protocol_name(value) in _PORT_MODULES:
+            protocol = dict(_MATCHES[_protocol_name(value)])
+        elif letter in ("j", "g"):
+            known.update({o: (c, a) for o, (c, a) in _TARGETS.get(value, {}).items()})
+        i += 1 + take
+    return tuple(out)
+
+
+def _long_option(name: str, known: dict[str, tuple[str, int]], index: int) -> str:
+    """The long option that ``name`` spells: itself, or the one option it is a prefix of."""
+    if name in known:
+        return name
+    matches = sorted(o for o in known if o.startswith(name))
+    meanings = {known[o][0] for o in matches}
+    if len(meanings) == 1:
+        # aliases of one option (--dst, --destination) count once; take the canonical one
+        canonical = matches[0]
+        for option in matches:
+            if option in _GENERIC or option == known[option][0]:
+                canonical = option
+                break
+        return canonical
+    if len(meanings) > 1:
+        raise _WordError(index, f"ambiguous option (could be {', '.join(matches)}):")
+    return name
+
+
 def _check_module(module: _Module, args: tuple[str, ...]) -> None:
     name = module.name
     for option in _MANDATORY.get(name, ()):
@@ -1258,6 +1390,11 @@ def _check_module(module: _Module, args: tuple[str, ...]) -> None:
                              "--mode random does not take")
         if mode == "nth" and module.get("--probability"):
             raise _WordError(_index_of(args, "--probability"), "--mode nth does not take")
+        every, packet = module.get("--every"), module.get("--packet")
+        if mode == "nth" and int(args[every[1][0]]) < 1:  # libxt_statistic: --every takes 1 at least
+            raise _WordError(every[1][0], "--every must be 1 or more, not")
+        if mode == "nth" and packet is not None and int(args[packet[1][0]]) >= int(args[every[1][0]]):
+            raise _WordError(packet[1][0], "the --packet p must be 0 <= p <= n-1, not")
     elif name == "recent":
         commands = [o for o in ("--set", "--rcheck", "--update", "--remove") if module.get(o)]
         if not commands:
@@ -1350,6 +1487,20 @@ def _saved_network(value: str) -> str:
 
 
 def _save_words(plan: _Plan, args: tuple[str, ...]) -> list[str]:
+    out = _match_save_words(plan, args)
+    if plan.target is not None:
+        out += ["-g" if plan.goto else "-j", args[plan.target]]
+        module = plan.target_module
+        if module.known:
+            saver = _TARGET_SAVERS.get(module.name)
+            out += saver(_Values(module, args)) if saver else []
+        else:
+            out += [args[p] for p in module.words]
+    return out
+
+
+def _match_save_words(plan: _Plan, args: tuple[str, ...], skip: frozenset[str] = frozenset()) -> list[str]:
+    """The rule's matches as iptables-save prints them, without the modules in ``skip``."""
     out: list[str] = []
     if plan.src is not None:
         out += (["!"] if plan.src_neg else []) + ["-s", _saved_network(args[plan.src])]
@@ -1365,17 +1516,11 @@ def _save_words(plan: _Plan, args: tuple[str, ...]) -> list[str]:
     if plan.fragment is not None:
         out += ["-f"] if plan.fragment else ["!", "-f"]
     for module in plan.matches:
+        if module.name in skip:
+            continue
         out += ["-m", module.name]
         if module.known:
             out += _SAVERS[module.name](_Values(module, args))
-        else:
-            out += [args[p] for p in module.words]
-    if plan.target is not None:
-        out += ["-g" if plan.goto else "-j", args[plan.target]]
-        module = plan.target_module
-        if module.known:
-            saver = _TARGET_SAVERS.get(module.name)
-            out += saver(_Values(module, args)) if saver else []
         else:
             out += [args[p] for p in module.words]
     return out
@@ -1731,7 +1876,7 @@ def to_save(
 
 # --- parsing -------------------------------------------------------------------------
 
-_COUNTERS_RE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+_COUNTERS_RE = re.compile(r"\[([0-9]{1,20}):([0-9]{1,20})\]")
 _CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters but the newline
 _CHAIN_NAME_RE = re.compile(r'[^ \t"\n\r!-][^ \t"\n\r]{0,27}')  # what _chain_problem accepts
 _intern = sys.intern
@@ -1799,6 +1944,8 @@ def parse(text: str, *, source: str = "<string>", table: str | None = None) -> R
 
 
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
+    if text[:1] == "\ufeff":  # a byte-order mark before the first line, as some editors write
+        text = text[1:]
     if "\r\n" in text:
         text = text.replace("\r\n", "\n")
     lines = text.split("\n")
@@ -1865,7 +2012,7 @@ def _parse(text: str, source: str, table: str | None) -> RuleSet:
                         break
             if plan is None:
                 try:
-                    plan = _checked_plan(args)
+                    args, plan = _plan_as_iptables_reads(args)
                 except _WordError as exc:
                     raise _rule_error(exc, line, source, lineno, 2) from None
             if plan.counters is not None:
@@ -2042,7 +2189,7 @@ def _parse_command(
             rest = rest[1:]
         args = tuple(w for w, _ in rest)
         try:
-            plan = _checked_plan(args)
+            args, plan = _plan_as_iptables_reads(args)
         except _WordError as exc:
             if exc.index < len(rest):
                 word, at = rest[exc.index]

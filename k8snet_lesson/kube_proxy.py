@@ -25,8 +25,10 @@ unit tests compare in (:func:`canonical_order`). What it models:
 - "large cluster mode": past 1000 endpoints kube-proxy drops the comments of the
   ``KUBE-SEP-`` rules and of the rules that jump to them;
 - optionally, the built-in chains and the jump rules kube-proxy (and kubelet, for
-  KUBE-FIREWALL) ensure in them, the nfacct counter rules of v1.30+, ``--random-fully``,
-  ``masqueradeAll``, and a partial sync that rewrites only changed services' chains.
+  KUBE-FIREWALL) ensure in them, the nfacct counter rules of v1.30+, ``masqueradeAll``,
+  and a partial sync that rewrites only changed services' chains;
+- ``--random-fully`` on the MASQUERADE rule, as on every node whose iptables has it
+  (``random_fully=False`` leaves it out, as kube-proxy's unit tests do).
 
 A nodePort counts only on NodePort and LoadBalancer Services (the only ones the API
 lets have one); load balancer IPs are the Service's ``status.loadBalancer`` ingress IPs.
@@ -339,7 +341,7 @@ def generate(
     localhost_nodeports: bool = True,
     include_builtin: bool = False,
     masquerade_all: bool = False,
-    random_fully: bool = False,
+    random_fully: bool = True,
     nfacct: bool = False,
     changed_services: Iterable[str] | None = None,
 ) -> RuleSet:
@@ -351,8 +353,11 @@ def generate(
     ``localhost_nodeports=False`` is ``--iptables-localhost-nodeports=false``.
     ``include_builtin`` adds the built-in chains and the jump rules into them, so the set
     is a node's whole filter and nat tables. ``nfacct`` adds the counter rules of
-    v1.30+ kube-proxy; ``random_fully`` the ``--random-fully`` kube-proxy adds when the
-    node's iptables supports it; ``masquerade_all`` is ``--masquerade-all``.
+    v1.30+ kube-proxy. ``random_fully`` is the ``--random-fully`` kube-proxy adds to its
+    MASQUERADE rule when the node's iptables supports it (1.6.2 and later, every supported
+    distribution; pkg/proxy/iptables/proxier.go checks ``HasRandomFully()``), so it is on
+    by default; ``random_fully=False`` is what kube-proxy's unit tests expect, their fake
+    iptables lacking it. ``masquerade_all`` is ``--masquerade-all``.
     ``changed_services`` (``namespace/name`` keys) makes a partial sync: the top-level
     chains in full, but the per-service chains only of those services, so the result
     jumps to chains it does not declare, as kube-proxy's own partial restore input does.
@@ -578,7 +583,7 @@ class _Writer:
             allow_from_node = False
             for source in service.load_balancer_source_ranges:
                 _add(nat, fw_chain, (*head, "-s", str(source), "-j", ext_chain))
-                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source)
+                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source.network)
             if allow_from_node:
                 for address in lb_ips:
                     _add(nat, fw_chain, (*head, "-s", address, "-j", ext_chain))

@@ -18,7 +18,11 @@ The only module that reads files. It reads YAML or JSON, one or many documents, 
   as a number), ``sessionAffinity`` and ``sessionAffinityConfig.clientIP.timeoutSeconds``,
   ``internalTrafficPolicy``, ``externalTrafficPolicy``, ``externalIPs``,
   ``loadBalancerSourceRanges``, ``healthCheckNodePort``, ``publishNotReadyAddresses``,
-  ``status.loadBalancer.ingress[].ip``.
+  ``status.loadBalancer.ingress[].ip`` (but not one with ``ipMode: Proxy``, which is no VIP).
+  As the API server validates them: ``timeoutSeconds`` within 1..86400, ``targetPort: 0``
+  defaulted to ``port``, source ranges with host bits kept as written. A dual-stack
+  Service is read as an IPv4 kube-proxy reads it: its IPv4 ClusterIP (from
+  ``clusterIPs``) and the IPv4 entries of every address field; an IPv6-only one is skipped.
 * **EndpointSlice** (discovery.k8s.io/v1): the ``kubernetes.io/service-name`` and
   ``endpointslice.kubernetes.io/managed-by`` labels, ``endpoints[]`` (addresses,
   conditions, nodeName, zone, targetRef, hostname), ``ports[]``. Slices whose
@@ -87,7 +91,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +125,7 @@ from .endpoints import (
 )
 from .errors import InvalidValue, ManifestError
 
-__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX"]
+__all__ = ["load", "loads", "dumps", "read_text", "ANNOTATION_PREFIX"]
 
 ANNOTATION_PREFIX = "k8snet-lesson/"
 LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
@@ -145,9 +149,17 @@ _API_VERSIONS = {
     "ClusterConfiguration": ("kubeadm.k8s.io/v1beta2", "kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"),
 }
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_CLIENT_IP_AFFINITY_SECONDS = 86400  # core.MaxClientIPServiceAffinitySeconds
 
 
 # --- located YAML: values that remember where they were written ---------------------
+
+# Bounds on what one manifest may hold, so that no input makes the reader recurse without
+# end or run out of memory. Real objects are nested 20 levels at most; integers fit in
+# 64 bits (the API server refuses longer ones); an alias may be used, but not one that
+# refers to a collection it sits in.
+MAX_DEPTH = 100
+MAX_INT_DIGITS = 40
 
 
 class _Map(dict):
@@ -170,58 +182,217 @@ class _Seq(list):
         self.positions: list[tuple[int, int] | None] = []
 
 
-def _position(node: Any) -> tuple[int, int]:
-    column = node.start_mark.column
-    if getattr(node, "style", None) in ("'", '"'):
+def _position(event: Any, line_offset: int) -> tuple[int, int]:
+    column = event.start_mark.column
+    if getattr(event, "style", None) in ("'", '"'):
         column += 1  # point at the value, not its opening quote
-    return node.start_mark.line + 1, column
+    return event.start_mark.line + 1 + line_offset, column
 
 
-def _convert(node: Any, constructor: Any) -> Any:
+class _Container:
+    """A mapping or sequence being built from parser events (an explicit stack, no recursion)."""
+
+    __slots__ = ("value", "anchor", "key", "key_position", "merges", "size")
+
+    def __init__(self, value: Any, anchor: str | None) -> None:
+        self.value, self.anchor = value, anchor
+        self.size = 1  # the nodes it holds with every alias expanded, itself included
+        self.key: Any = _NO_KEY
+        self.key_position: tuple[int, int] | None = None
+        self.merges: list[Any] = []
+
+
+_NO_KEY = object()
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _built(text: str, source: str, line_offset: int) -> list[Any]:
+    """The documents of ``text``, read event by event into located containers.
+
+    PyYAML's composer and constructor recurse once per level of nesting (and without end
+    on an alias that refers to a collection containing it); reading the parser's events
+    with an explicit stack bounds both: nesting deeper than :data:`MAX_DEPTH` and such an
+    alias are errors that name their line. An alias shares the anchored value; merge keys
+    (``<<``) fill in the keys a mapping does not set itself.
+    """
     import yaml
 
-    if isinstance(node, yaml.MappingNode):
-        out = _Map()
-        out.line, out.column = node.start_mark.line + 1, node.start_mark.column
-        for key_node, value_node in node.value:
-            key = _convert(key_node, constructor)
-            if isinstance(key, (dict, list)):
-                key = str(key)
-            out[key] = _convert(value_node, constructor)
-            out.positions[key] = _position(value_node)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = _Seq()
-        seq.line, seq.column = node.start_mark.line + 1, node.start_mark.column
-        for item in node.value:
-            seq.append(_convert(item, constructor))
-            seq.positions.append(_position(item))
-        return seq
-    return constructor.construct_object(node, deep=True)
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    constructor = yaml.constructor.SafeConstructor()
+
+    def fail(message: str, mark: Any) -> ManifestError:
+        line = mark.line + 1
+        lines = text.splitlines()
+        shown = lines[line - 1] if line <= len(lines) else None
+        return ManifestError(message, source=source, line=line + line_offset, text=shown,
+                             column=mark.column if shown is not None else None)
+
+    documents: list[Any] = []
+    anchors: dict[str, Any] = {}
+    sizes: dict[str, int] = {}  # an anchor's expanded size
+    events = 0
+    open_anchors: set[str] = set()
+    stack: list[_Container] = []
+    root: list[Any] = []
+
+    def add(value: Any, position: tuple[int, int], mark: Any, size: int = 1) -> None:
+        if stack:
+            stack[-1].size += size
+        if not stack:
+            root.append(value)
+            return
+        top = stack[-1]
+        if isinstance(top.value, _Seq):
+            top.value.append(value)
+            top.value.positions.append(position)
+        elif top.key is _NO_KEY:
+            if isinstance(value, (dict, list)):
+                value = str(value) if len(value) < 8 else f"<{type(value).__name__}>"
+            top.key, top.key_position = value, position
+        else:
+            if top.key is _MERGE:
+                top.merges.append((value, mark))
+            else:
+                top.value[top.key] = value
+                top.value.positions[top.key] = position
+            top.key = _NO_KEY
+
+    try:
+        while True:
+            event = loader.get_event()
+            events += 1
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                break
+            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
+                anchors.clear()
+                continue
+            if isinstance(event, yaml.DocumentEndEvent):
+                documents.extend(root)
+                root.clear()
+                continue
+            position = _position(event, line_offset)
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor in open_anchors:
+                    raise fail(f"invalid YAML: alias *{event.anchor} refers to a collection that contains it",
+                               event.start_mark)
+                if event.anchor not in anchors:
+                    raise fail(f"invalid YAML: found undefined alias *{event.anchor}", event.start_mark)
+                add(anchors[event.anchor], position, event.start_mark, sizes.get(event.anchor, 1))
+                continue
+            if isinstance(event, yaml.ScalarEvent):
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                if tag == _INT_TAG and len(event.value) > MAX_INT_DIGITS:
+                    raise fail(f"invalid YAML: an integer of {len(event.value)} characters is too large "
+                               f"(at most {MAX_INT_DIGITS})", event.start_mark)
+                if tag == _MERGE_TAG and stack and isinstance(stack[-1].value, _Map) and stack[-1].key is _NO_KEY:
+                    stack[-1].key = _MERGE
+                    continue
+                node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                try:
+                    value = constructor.construct_object(node, deep=True)
+                except yaml.constructor.ConstructorError as exc:
+                    raise fail(f"invalid YAML: {exc.problem}", event.start_mark) from None
+                except ValueError as exc:
+                    raise fail(f"invalid YAML: {exc}", event.start_mark) from None
+                if event.anchor:
+                    anchors[event.anchor] = value
+                add(value, position, event.start_mark)
+                continue
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", event.start_mark)
+                value = _Map() if isinstance(event, yaml.MappingStartEvent) else _Seq()
+                value.line, value.column = position[0], event.start_mark.column
+                stack.append(_Container(value, event.anchor))
+                if event.anchor:
+                    open_anchors.add(event.anchor)
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                done = stack.pop()
+                for merged, mark in done.merges:
+                    for part in (merged if isinstance(merged, list) else [merged]):
+                        if not isinstance(part, dict):
+                            raise fail("invalid YAML: a merge key (<<) needs a mapping or a list of mappings", mark)
+                        for k, v in part.items():
+                            if k not in done.value:
+                                done.value[k] = v
+                                if isinstance(part, _Map) and k in part.positions:
+                                    done.value.positions[k] = part.positions[k]
+                if done.size > _ALIAS_RATIO * events + _ALIAS_ALLOWANCE:
+                    # an alias bomb ("billion laughs"): each level multiplies what the reader
+                    # would walk, as go-yaml's "document contains excessive aliasing" guards
+                    raise fail("invalid YAML: excessive aliasing (the aliases expand to more than "
+                               f"{_ALIAS_RATIO} times the document)", event.start_mark)
+                if done.anchor:
+                    open_anchors.discard(done.anchor)
+                    anchors[done.anchor] = done.value
+                    sizes[done.anchor] = done.size
+                add(done.value, position, event.start_mark, done.size)
+    finally:
+        loader.dispose()
+    documents.extend(root)
+    return documents
+
+
+_MERGE = object()
+_ALIAS_RATIO = 10
+_ALIAS_ALLOWANCE = 100_000
+
+
+class _NumberTooLarge(Exception):
+    """A JSON integer longer than :data:`MAX_INT_DIGITS` (read again as YAML to locate it)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _NumberTooLarge(text)
+    return int(text)
+
+
+def _json(text: str) -> Any:
+    """``json.loads(text)``, or None where the YAML reader must say what is wrong and where:
+    invalid JSON, an integer that is too large, nesting too deep."""
+    try:
+        data = json.loads(text, parse_int=_json_int)
+    except (json.JSONDecodeError, _NumberTooLarge, RecursionError):
+        return None
+    return _plain(data)
 
 
 def _plain(value: Any) -> Any:
-    """JSON data (no positions) as located containers without positions."""
-    if isinstance(value, dict):
-        out = _Map()
-        for k, v in value.items():
-            out[k] = _plain(v)
-        return out
-    if isinstance(value, list):
-        seq = _Seq()
-        for v in value:
-            seq.append(_plain(v))
-            seq.positions.append(None)
-        return seq
-    return value
+    """JSON data (no positions) as located containers without positions, or None when it
+    is nested deeper than :data:`MAX_DEPTH` (an explicit stack: no recursion)."""
+    top = _Map() if isinstance(value, dict) else _Seq() if isinstance(value, list) else None
+    if top is None:
+        return value
+    pending = [(value, top, 1)]
+    while pending:
+        source, target, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return None
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                child = _Map() if isinstance(v, dict) else _Seq()
+                pending.append((v, child, depth + 1))
+                v = child
+            if isinstance(target, _Map):
+                target[k] = v
+            else:
+                target.append(v)
+                target.positions.append(None)
+    return top
 
 
 def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
     import yaml
 
-    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        nodes = list(yaml.compose_all(text, Loader=loader_class))
+        return _built(text, source, line_offset)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise ManifestError(f"invalid YAML: character {exc.character!r} is not allowed", source=source,
@@ -229,13 +400,22 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):
             try:  # JSON that PyYAML's YAML 1.1 reader refuses (some escapes)
-                data = json.loads(text)
+                data = json.loads(text, parse_int=_json_int)
             except json.JSONDecodeError as json_exc:
                 lines = text.splitlines()
                 shown = lines[json_exc.lineno - 1] if json_exc.lineno <= len(lines) else None
                 raise ManifestError(f"invalid JSON: {json_exc.msg}", source=source, line=json_exc.lineno + line_offset,
                                     text=shown, column=json_exc.colno - 1 if shown is not None else None) from None
-            return [_plain(data)]
+            except _NumberTooLarge as number:
+                raise ManifestError(f"invalid JSON: an integer of {len(str(number))} characters is too large "
+                                    f"(at most {MAX_INT_DIGITS})", source=source) from None
+            except RecursionError:
+                raise ManifestError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep",
+                                    source=source) from None
+            located = _plain(data)
+            if located is None and isinstance(data, (dict, list)):
+                raise ManifestError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep", source=source)
+            return [located]
         mark = exc.problem_mark or exc.context_mark
         lines = text.splitlines()
         line = mark.line + 1 if mark else None
@@ -248,34 +428,12 @@ def _documents(text: str, source: str, line_offset: int = 0) -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", source=source) from None
-    constructor = yaml.constructor.SafeConstructor()
-    documents = []
-    for node in nodes:
-        if node is None:
-            continue
-        try:
-            value = _convert(node, constructor)
-        except yaml.constructor.ConstructorError as exc:
-            mark = exc.problem_mark
-            raise ManifestError(f"invalid YAML: {exc.problem}", source=source,
-                                line=None if mark is None else mark.line + 1 + line_offset) from None
-        if line_offset:
-            _shift(value, line_offset)
-        documents.append(value)
-    return documents
 
 
-def _shift(value: Any, offset: int) -> None:
-    if isinstance(value, _Map):
-        value.line = None if value.line is None else value.line + offset
-        value.positions = {k: (line + offset, col) for k, (line, col) in value.positions.items()}
-        for v in value.values():
-            _shift(v, offset)
-    elif isinstance(value, _Seq):
-        value.line = None if value.line is None else value.line + offset
-        value.positions = [None if p is None else (p[0] + offset, p[1]) for p in value.positions]
-        for v in value:
-            _shift(v, offset)
+def _go_value(value: Any) -> str:
+    """A value as the API server's field errors print it (``%q`` for a string, shortened)."""
+    text = json.dumps(value) if isinstance(value, (str, bool, type(None))) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- the reader: one object at a time, errors that point at the field --------------
@@ -286,11 +444,14 @@ class _Reader:
         self.lines = text.splitlines()
         self.source = source
         self.now = now
+        self.embedded = False
 
     # where -----------------------------------------------------------------------
-    def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None) -> ManifestError:
+    def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None, *,
+             named: bool = True) -> ManifestError:
         """The error for a bad field: the line of ``container[key]`` (or of ``container``
-        when the key is missing), and a caret under ``word`` where it is written."""
+        when the key is missing), and a caret under ``word`` where it is written (the
+        message ends with the word unless ``named=False``: it names it already)."""
         position = None
         if isinstance(container, _Map):
             position = container.positions.get(key)
@@ -311,7 +472,9 @@ class _Reader:
                 # tabs would shift the caret: show them as the spaces they stand for
                 found = len(text[:found].expandtabs(8))
                 return ManifestError(message, source=self.source, line=line, text=text.expandtabs(8),
-                                     column=found, word=word)
+                                     column=found, word=word, named=named)
+        if not named:
+            return ManifestError(message, source=self.source, line=line, text=text)
         return ManifestError(message, source=self.source, line=line, text=text if word is None else None, word=word)
 
     def mappings(self, parent: _Map, key: str, where: str) -> list[_Map]:
@@ -551,7 +714,7 @@ class _Reader:
             text = annotations[ANNOTATION_PREFIX + listen_key]
             listen_ports = []
             for word in filter(None, (w.strip() for w in text.split(","))):
-                if not word.isdigit() or not 1 <= int(word) <= 65535:
+                if not (word.isascii() and word.isdigit() and len(word) <= 5) or not 1 <= int(word) <= 65535:
                     raise self.fail(f"{where}: annotation {ANNOTATION_PREFIX}{listen_key} has a bad port",
                                     annotation_map, ANNOTATION_PREFIX + listen_key, word)
                 listen_ports.append(int(word))
@@ -559,25 +722,41 @@ class _Reader:
         return Container(name=name, ports=tuple(ports), bind_address=bind_address, listen_ports=listen_ports,
                          image=self.string(entry, "image", where, default=""))
 
-    def service(self, obj: _Map) -> Service:
+    def service(self, obj: _Map) -> Service | None:
+        """A Service as an IPv4 kube-proxy sees it, validated as the API server validates it.
+
+        Dual-stack Services are read as an IPv4 kube-proxy reads them: the IPv4 ClusterIP
+        of ``clusterIPs``, and only the IPv4 entries of ``externalIPs``, of the ingress IPs
+        and of ``loadBalancerSourceRanges`` (pkg/proxy/service.go filters each by family).
+        A Service with no IPv4 ClusterIP at all (IPv6 single-stack) is not seen: None.
+        """
         meta, namespace, name, where = self.meta(obj, "Service")
         spec, status = self.mapping(obj, "spec", where), self.mapping(obj, "status", where)
         selector = self.labels(spec, "selector", where) or None
-        cluster_ip = None
-        if spec.get("clusterIP") not in (None, "", "None"):
-            cluster_ip = self.address(spec, "clusterIP", where, "spec.clusterIP")
+        cluster_ip, ipv6_only = self.cluster_ip(spec, where)
+        if ipv6_only:
+            return None
         ports = []
         port_list = self.sequence(spec, "ports", where)
         for i, entry in enumerate(port_list):
             if not isinstance(entry, dict):
                 raise self.fail(f"{where}: spec.ports[{i}] must be a mapping", port_list, i, entry)
             ports.append(self.service_port(entry, where, i))
-        affinity_config = self.mapping(self.mapping(spec, "sessionAffinityConfig", where), "clientIP", where)
+        self.port_names(port_list, ports, where)
+        affinity = self.enum(SessionAffinity, spec, "sessionAffinity", where, SessionAffinity.NONE)
         external_ips = self.sequence(spec, "externalIPs", where)
         ranges = self.sequence(spec, "loadBalancerSourceRanges", where)
         ingress = self.sequence(self.mapping(status, "loadBalancer", where), "ingress", where)
-        lb_ips = tuple(self.address(entry, "ip", where, "status.loadBalancer.ingress ip")
-                       for entry in ingress if isinstance(entry, dict) and entry.get("ip") is not None)
+        lb_ips = []
+        for i, entry in enumerate(ingress):
+            if not isinstance(entry, dict) or entry.get("ip") is None:
+                continue
+            address = self.ip(entry, "ip", where, f"status.loadBalancer.ingress[{i}].ip")
+            # ipMode Proxy (v1.30+): the load balancer proxies to the nodes, so the IP is not
+            # a VIP on them and kube-proxy writes no rules for it (IsVIPMode in
+            # pkg/proxy/util/utils.go, checked where pkg/proxy/service.go reads the ingress)
+            if isinstance(address, IPv4Address) and entry.get("ipMode") != "Proxy":
+                lb_ips.append(address)
         return Service(
             namespace=namespace,
             name=name,
@@ -585,22 +764,96 @@ class _Reader:
             selector=selector,
             cluster_ip=cluster_ip,
             type=self.enum(ServiceType, spec, "type", where, ServiceType.CLUSTER_IP),
-            session_affinity=self.enum(SessionAffinity, spec, "sessionAffinity", where, SessionAffinity.NONE),
-            session_affinity_timeout=self.integer(affinity_config, "timeoutSeconds", where, 10800),
+            session_affinity=affinity,
+            session_affinity_timeout=self.affinity_timeout(spec, where),
             internal_traffic_policy=self.enum(TrafficPolicy, spec, "internalTrafficPolicy", where, TrafficPolicy.CLUSTER),
             external_traffic_policy=self.enum(TrafficPolicy, spec, "externalTrafficPolicy", where, TrafficPolicy.CLUSTER),
-            external_ips=tuple(self.address(external_ips, i, where, "spec.externalIPs entry") for i in range(len(external_ips))),
-            load_balancer_ips=lb_ips,
-            load_balancer_source_ranges=tuple(self.network(ranges, i, where, "spec.loadBalancerSourceRanges entry")
-                                              for i in range(len(ranges))),
+            external_ips=tuple(a for i in range(len(external_ips))
+                               if isinstance(a := self.ip(external_ips, i, where, f"spec.externalIPs[{i}]"), IPv4Address)),
+            load_balancer_ips=tuple(lb_ips),
+            load_balancer_source_ranges=tuple(r for i in range(len(ranges))
+                                              if (r := self.source_range(ranges, i, where)) is not None),
             health_check_node_port=self.port(spec, "healthCheckNodePort", where),
             publish_not_ready_addresses=self.boolean(spec, "publishNotReadyAddresses", where),
             age=self.age(meta, where, Service.__dataclass_fields__["age"].default),
+            external_name=self.external_name(spec, where),
         )
+
+    def external_name(self, spec: _Map, where: str) -> str | None:
+        """``spec.externalName``, required for type ExternalName (ValidateService), without
+        its trailing dot; other types drop it, as the API server's strategy does."""
+        if spec.get("type") != ServiceType.EXTERNAL_NAME.value:
+            return None
+        name = self.string(spec, "externalName", where)
+        if not name or not name.rstrip("."):
+            raise self.fail(f"{where}: spec.externalName: Required value", spec)
+        return name.rstrip(".").lower()
+
+    def port_names(self, port_list: _Seq, ports: list[ServicePort], where: str) -> None:
+        """ValidateService (pkg/apis/core/validation/validation.go): with more than one port
+        each needs a name, and the names differ."""
+        seen: set[str] = set()
+        for i, port in enumerate(ports):
+            if len(ports) > 1 and not port.name:
+                raise self.fail(f"{where}: spec.ports[{i}].name: Required value", port_list, i)
+            if port.name and port.name in seen:
+                raise self.fail(f'{where}: spec.ports[{i}].name: Duplicate value: "{port.name}"', port_list[i], "name",
+                                port.name, named=False)
+            seen.add(port.name)
+
+    def ip(self, parent: Any, key: Any, where: str, what: str) -> IPv4Address | IPv6Address:
+        """An IPv4 or IPv6 address (the API takes both; the caller keeps the IPv4 ones)."""
+        value = parent[key]
+        try:
+            return ip_address(value.strip()) if isinstance(value, str) else ip_address("")
+        except ValueError:
+            raise self.fail(f"{where}: {what}: Invalid value: {_go_value(value)}: must be a valid IP address, "
+                            "(e.g. 10.9.8.7 or 2001:db8::ffff)", parent, key, value, named=False) from None
+
+    def cluster_ip(self, spec: _Map, where: str) -> tuple[IPv4Address | None, bool]:
+        """The IPv4 ClusterIP of ``clusterIP``/``clusterIPs``, and whether the Service is
+        IPv6 single-stack (has ClusterIPs, none of them IPv4)."""
+        ips = self.sequence(spec, "clusterIPs", where)
+        container, keys = (ips, range(len(ips))) if ips else (spec, ["clusterIP"] if "clusterIP" in spec else [])
+        addresses = []
+        for key in keys:
+            if container[key] in (None, "", "None"):
+                return None, False  # headless
+            addresses.append(self.ip(container, key, where, "spec.clusterIPs" if ips else "spec.clusterIP"))
+        ipv4 = [a for a in addresses if isinstance(a, IPv4Address)]
+        return (ipv4[0] if ipv4 else None), bool(addresses) and not ipv4
+
+    def affinity_timeout(self, spec: _Map, where: str) -> int:
+        """``sessionAffinityConfig.clientIP.timeoutSeconds``: 10800 unless given, and 1..86400
+        as the API server requires (validateAffinityTimeout, pkg/apis/core/validation/validation.go)."""
+        config = self.mapping(self.mapping(spec, "sessionAffinityConfig", where), "clientIP", where)
+        timeout = self.integer(config, "timeoutSeconds", where, 10800)
+        if not 0 < timeout <= MAX_CLIENT_IP_AFFINITY_SECONDS:
+            raise self.fail(f"{where}: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: {timeout}: "
+                            f"must be greater than 0 and less than {MAX_CLIENT_IP_AFFINITY_SECONDS}",
+                            config, "timeoutSeconds", timeout, named=False)
+        return timeout
+
+    def source_range(self, ranges: _Seq, index: int, where: str) -> IPv4Interface | None:
+        """A loadBalancerSourceRanges entry as written (host bits are allowed, spaces around
+        it too: IsValidCIDR after TrimSpace in ValidateService); None for an IPv6 range."""
+        value = ranges[index]
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            interface = ip_interface(text) if "/" in text else None
+        except ValueError:
+            interface = None
+        if interface is None:
+            raise self.fail(f"{where}: spec.loadBalancerSourceRanges[{index}]: Invalid value: {_go_value(value)}: "
+                            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)", ranges, index, value,
+                            named=False)
+        return interface if isinstance(interface, IPv4Interface) else None
 
     def service_port(self, entry: _Map, where: str, index: int) -> ServicePort:
         port = self.port(entry, "port", f"{where} spec.ports[{index}]", required=True)
         target = entry.get("targetPort")
+        if target == 0 and not isinstance(target, bool):
+            target = None  # the API defaults targetPort 0 to port (SetDefaults_Service)
         if isinstance(target, str):
             if target.isdigit():
                 raise self.fail(f"{where}: targetPort must be a number or a port name, not the quoted string",
@@ -754,6 +1007,9 @@ class _Reader:
             if len(ipv4) != 1:
                 raise self.fail(f"{where}: networking.{key} has no single IPv4 CIDR", networking, key, value)
             out[field] = self.cidr(networking, key, ipv4[0], where, f"networking.{key}")
+            if field == "service_cidr" and out[field].num_addresses < 8:  # kube-apiserver's ServiceIPRange
+                raise self.fail(f"{where}: networking.serviceSubnet: the service cluster IP range must be at least "
+                                "8 IP addresses", networking, key, value)
         dns_domain = self.string(networking, "dnsDomain", where)
         if dns_domain is not None:
             out["dns_domain"] = dns_domain
@@ -779,7 +1035,7 @@ class _Reader:
         if value is None:
             return None
         text = str(value)
-        if not text.isdigit() or not 1 <= int(text) <= 32:
+        if not (text.isascii() and text.isdigit() and len(text) <= 2) or not 1 <= int(text) <= 32:
             raise self.fail(f"{where}: node-cidr-mask-size is not a prefix length (1-32)", container, key, value)
         return int(text)
 
@@ -805,23 +1061,22 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
 
 
-def _read_text(text: str, source: str, now: datetime, into: _Collected, line_offset: int = 0) -> None:
+def _read_text(text: str, source: str, now: datetime, into: _Collected, line_offset: int = 0,
+               *, embedded: bool = False) -> None:
     reader = _Reader(text, source, now)
+    reader.embedded = embedded
     if line_offset:
         reader.lines = [""] * line_offset + reader.lines
     if text.lstrip()[:1] in ("{", "["):
         # JSON (``kubectl get -o json``): the json module reads it many times faster than
         # a YAML parser. It keeps no positions, so a bad field is read again as YAML,
         # which finds the same first error and can say on which line it is.
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
+        data = _json(text)
         if data is not None:
             trial = dataclasses.replace(into, seen=dict(into.seen), networks=dict(into.networks),
                                         **{f: list(getattr(into, f)) for f in _BUCKETS})
             try:
-                _read_object(reader, _plain(data), trial)
+                _read_object(reader, data, trial)
             except ManifestError as exc:
                 try:
                     documents = _documents(text, source, line_offset)
@@ -856,7 +1111,8 @@ def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:
         expected = " or ".join(_API_VERSIONS[kind])
         raise reader.fail(f"{kind}: apiVersion must be {expected}, not", obj, "apiVersion", api_version)
     if kind == "ConfigMap":
-        _read_config_map(reader, obj, into)
+        if not reader.embedded:  # a ConfigMap inside kubeadm-config's text is not read again
+            _read_config_map(reader, obj, into)
         return
     if kind in _IGNORED_KINDS:
         return
@@ -903,7 +1159,7 @@ def _read_config_map(reader: _Reader, obj: _Map, into: _Collected) -> None:
         return
     # The embedded document's lines start on the line after "ClusterConfiguration: |".
     line = data.positions.get("ClusterConfiguration", (0, 0))[0]
-    _read_text(text, reader.source, reader.now, into, line_offset=line)
+    _read_text(text, reader.source, reader.now, into, line_offset=line, embedded=True)
 
 
 def _mirror(into: _Collected) -> list[EndpointSlice]:
@@ -959,18 +1215,41 @@ def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = Non
     moment = _now(now)
     into = _Collected()
     for path in paths:
-        if str(path) == "-":
-            source, text = "<stdin>", sys.stdin.read()
-        else:
-            source = str(path)
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ManifestError(f"cannot read manifest: {exc.strerror or exc}", source=source) from None
-            except UnicodeDecodeError as exc:
-                raise ManifestError(f"cannot read manifest: not UTF-8 text ({exc.reason})", source=source) from None
+        text, source = read_text(path, what="manifest")
         _read_text(text, source, moment, into)
     return _cluster(into)
+
+
+def read_text(path: str | Path, *, what: str, error: type[Exception] = ManifestError) -> tuple[str, str]:
+    """The text of ``path`` (``-`` is standard input) and the name errors should use for it.
+
+    Both are read as bytes and decoded as UTF-8 (a leading byte-order mark is dropped), so
+    a file and standard input fail alike: one ``error`` naming the source and the offset
+    of the first byte that is not UTF-8.
+    """
+    if str(path) == "-":
+        source = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read()
+    else:
+        source = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise _error_of(error, f"cannot read {what}: {exc.strerror or exc}", source) from None
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff"), source
+    try:
+        return data.decode("utf-8-sig"), source
+    except UnicodeDecodeError as exc:
+        raise _error_of(error, f"cannot read {what}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                               f"{exc.start})", source) from None
+
+
+def _error_of(error: type[Exception], message: str, source: str) -> Exception:
+    if issubclass(error, ManifestError):
+        return error(message, source=source)
+    return error(f"{source}: {message}")
 
 
 # --- writing: a cluster as `kubectl get -o yaml` prints a List ----------------------
@@ -1080,6 +1359,8 @@ def _service_object(service: Service, now: datetime) -> dict:
         spec["healthCheckNodePort"] = service.health_check_node_port
     if service.publish_not_ready_addresses:
         spec["publishNotReadyAddresses"] = True
+    if service.external_name is not None:
+        spec["externalName"] = service.external_name
     load_balancer = {"ingress": [{"ip": str(a)} for a in service.load_balancer_ips]} if service.load_balancer_ips else {}
     return {
         "apiVersion": "v1",

@@ -71,6 +71,7 @@ from .cni import (
     profile,
     tunnel_address,
 )
+from .endpoints import api_server_endpoints
 from .errors import InvalidValue, NotFound
 from .frames import EPHEMERAL_PORTS, Headers, Outer, ScapyMissing, frame_length, vxlan_source_port
 
@@ -343,6 +344,11 @@ class _Builder:
     notes: list[str]
     frames_ok: bool = True
 
+    @property
+    def api_servers(self) -> frozenset[IPv4Address]:
+        """The addresses kube-apiserver listens on (the ``default/kubernetes`` endpoints)."""
+        return frozenset(address for address, _ in api_server_endpoints(self.cluster))
+
     def add(self, kind: HopKind, node: str | None, where: str, action: str, inner: Headers,
             outer: Outer | None = None) -> Headers:
         size = None
@@ -441,7 +447,7 @@ def _leg(
     postrouting: Hook,
     first_action: str,
     lb: Callable[[Headers], tuple[Headers, str]] | None = None,
-) -> Pod | Node:
+) -> Pod | Node | ControlPlane:
     """Walk one packet from ``sender``'s eth0 to the pod (or node) holding its destination."""
     cluster, p = b.cluster, b.p
     node = cluster.node_of(sender)
@@ -500,9 +506,33 @@ def _leg(
             b.add(HopKind.ROUTE, node.name, "routing", f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", headers)
             _deliver_local(b, node, local, headers)
             return local
+        if headers.dst_ip in b.api_servers and _node_by_ip(cluster, headers.dst_ip) is None:
+            return _to_control_plane(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}")
         node = _forward(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}")
         headers = b.hops[-1].inner
     raise _Stop(f"{headers.dst_ip}: the packet crossed {MAX_NODES} nodes without arriving (a routing loop)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ControlPlane:
+    """kube-apiserver where the ``default/kubernetes`` endpoints say it listens: on the
+    control plane's host network, outside the cluster's nodes (as a managed cluster runs it)."""
+
+    address: IPv4Address
+    name: str = "control plane"
+
+
+def _to_control_plane(b: _Builder, node: Node, route: Route, headers: Headers, decided: str) -> ControlPlane:
+    """From ``node`` to kube-apiserver's address: out of eth0, no encapsulation (it is no pod)."""
+    gateway = "" if route.gateway is None else f" via {route.gateway}"
+    # the next hop's MAC: the router's when the route has a gateway, else the control
+    # plane's own NIC (ARP answers it on the node network)
+    next_mac = _gateway_mac(b.cluster, node) if route.gateway is not None else MACAddress.derive("eth0", str(headers.dst_ip))
+    leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=next_mac)
+    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; {headers.dst_ip} is no pod: it leaves unencapsulated{gateway}", leaving)
+    b.add(HopKind.WIRE, None, f"node network {node_subnet(b.cluster, node)}",
+          f"eth0 {node.internal_ip} -> {headers.dst_ip}, the control plane (kube-apiserver, host network)", leaving)
+    return ControlPlane(headers.dst_ip)
 
 
 def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: str) -> Node:
@@ -601,10 +631,15 @@ def _via_default(b: _Builder, node: Node, route: Route, headers: Headers, decide
     return there
 
 
-def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Node:
+def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Node | ControlPlane:
     """Cilium's eBPF path: ipcache lookup, VXLAN with the identity as VNI, local delivery."""
     cluster, p = b.cluster, b.p
     there = _owner(cluster, p, headers.dst_ip)
+    if there is None and headers.dst_ip in b.api_servers:
+        route = node_namespace(cluster, node.name, p).route_to(headers.dst_ip)
+        if route is not None:
+            decided = f"Cilium's ipcache: {headers.dst_ip} is outside the cluster (world); the node routes it by '{route}'"
+            return _to_control_plane(b, node, route, headers.with_(ttl=headers.ttl - 1), decided)
     if there is None:
         raise _Stop(f"Cilium's ipcache has no entry for {headers.dst_ip}; it leaves by the default route and nothing answers")
     veth = host_veth_name(p, sender.namespace, sender.name)
@@ -733,6 +768,12 @@ def request(
             server = end
             b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived)
             outcome = f"delivered to {end.key} at {arrived.dst_ip}:{arrived.dst_port}, source {arrived.src_ip}:{arrived.src_port}"
+        elif isinstance(end, ControlPlane):
+            listening = (arrived.dst_ip, arrived.dst_port) in api_server_endpoints(cluster)
+            b.add(HopKind.NODE_STACK, None, "kube-apiserver", f"kube-apiserver {'accepts' if listening else 'does not listen on'} "
+                  f"{arrived.dst_ip}:{arrived.dst_port}", arrived)
+            outcome = f"delivered to kube-apiserver (the control plane) at {arrived.dst_ip}:{arrived.dst_port}"
+            notes.append("the control plane is outside the cluster's nodes: its reply is not walked")
         else:
             outcome = f"delivered to node {end.name} at {arrived.dst_ip}:{arrived.dst_port}"
     reply_hops: list[Hop] = []

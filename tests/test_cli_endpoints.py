@@ -100,7 +100,8 @@ def test_bad_manifest_points_at_the_line(capsys, tmp_path):
     code, out, err = run(capsys, "endpoints", str(bad))
     assert (code, out) == (2, "")
     assert err == (
-        f"k8snet endpoints: error: {bad}:4: Service default/web: spec.clusterIP is not an IPv4 address: '10.96.0.300'\n"
+        f"k8snet endpoints: error: {bad}:4: Service default/web: spec.clusterIP: Invalid value: \"10.96.0.300\": "
+        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)\n"
         "      clusterIP: 10.96.0.300\n"
         "                 ^~~~~~~~~~~\n"
     )

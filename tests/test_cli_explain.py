@@ -105,7 +105,7 @@ def test_a_bad_dump_is_one_message_naming_file_line_and_word(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
+    (None, "cannot read dump: No such file or directory"),
     (b"\xff\xfe*nat\n", "not UTF-8 text"),
     ("*nat\n-A KUBE-SERVICES -j X\n", "is never committed"),
 ])
@@ -123,7 +123,7 @@ def test_unreadable_dumps_exit_2(capsys, tmp_path, content, message):
 
 def test_a_directory_is_not_a_dump(capsys, tmp_path):
     code, _, err = run(capsys, str(tmp_path))
-    assert code == 2 and "is a directory" in err
+    assert code == 2 and "Is a directory" in err
 
 
 def test_nothing_to_explain(capsys, tmp_path):
@@ -142,4 +142,4 @@ def test_the_installed_command():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["services"][0]["cluster_ip"] == "10.0.1.175"
     bad = subprocess.run([str(command), "explain", "/no/such/dump"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and bad.stderr == "k8snet explain: error: /no/such/dump: no such file\n"
+    assert bad.returncode == 2 and bad.stderr == "k8snet explain: error: /no/such/dump: cannot read dump: No such file or directory\n"

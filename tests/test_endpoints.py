@@ -184,9 +184,11 @@ def test_endpoint_fields_come_from_pod_and_node():
     assert other.zone is None  # node-b has no zone label
 
 
-def test_host_network_pod_uses_its_node_ip():
-    pod = web_pod(0, pod_ip=None, host_network=True)
-    (endpoint,) = all_endpoints(cluster_of(pod))
+def test_host_network_pod_is_an_endpoint_at_its_reported_pod_ip_only():
+    # ShouldPodBeInEndpoints (pkg/controller/util/endpoint/controller_utils.go): no
+    # status.podIP, no endpoint, hostNetwork or not; the kubelet reports the node's IP.
+    assert all_endpoints(cluster_of(web_pod(0, pod_ip=None, host_network=True))) == []
+    (endpoint,) = all_endpoints(cluster_of(web_pod(0, pod_ip="192.168.0.10", host_network=True)))
     assert endpoint.address == IPv4Address("192.168.0.10")
 
 

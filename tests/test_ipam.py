@@ -444,7 +444,7 @@ def test_release_then_static_reuse():
 
 @settings(max_examples=120, deadline=None)
 @given(
-    st.integers(min_value=24, max_value=30),
+    st.integers(min_value=24, max_value=29),  # kube-apiserver refuses a range of fewer than 8 addresses
     st.integers(min_value=0, max_value=2**32 - 1),
     st.lists(st.tuples(st.sampled_from(["next", "static", "release"]), st.integers(0, 300)), max_size=120),
 )

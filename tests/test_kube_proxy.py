@@ -173,7 +173,7 @@ FIXED_NAT = """\
 -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
 -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
 -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
--A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
 """
 
 
@@ -381,8 +381,13 @@ def test_the_nodeports_rule_stays_last_among_many_services():
 def test_random_fully_and_nfacct_options():
     svc = service(type="NodePort", ports=(ServicePort(80, 3000, node_port=30080),))
     rs = generate([svc], [slice_of(svc, endpoint("10.0.1.1"))], node_name=NODE, cluster_cidr=CIDR,
-                  random_fully=True, nfacct=True)
+                  nfacct=True)
+    # On by default, as on every node whose iptables has it (1.6.2+): proxier.go adds it
+    # when iptables.HasRandomFully(); kube-proxy's unit tests' fake iptables lacks it.
     assert lines(rs, "nat", "KUBE-POSTROUTING")[-1].endswith("-j MASQUERADE --random-fully")
+    without = generate([svc], [slice_of(svc, endpoint("10.0.1.1"))], node_name=NODE, cluster_cidr=CIDR,
+                       random_fully=False)
+    assert lines(without, "nat", "KUBE-POSTROUTING")[-1].endswith("-j MASQUERADE")
     assert lines(rs, "filter", "KUBE-FORWARD")[0] == (
         "-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP")
     ext = "KUBE-EXT-" + h("production/checkout-api-svctcp")

@@ -90,6 +90,7 @@ def generate_case(case: dict):
         masquerade_mark=proxier["masqueradeMark"],
         localhost_nodeports=proxier["localhostNodePorts"],
         nfacct=proxier["nfacct_counters"],
+        random_fully=False,  # kube-proxy's fake iptables lacks --random-fully
         **kw,
     )
 

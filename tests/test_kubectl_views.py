@@ -321,9 +321,12 @@ def test_pod_row_cells(changes, ready, status, ip):
     assert row[1:3] == [ready, status] and row[5] == ip
 
 
-def test_host_network_pod_shows_its_node_ip():
+def test_host_network_pod_shows_the_ip_the_kubelet_reported():
+    # kubectl prints status.podIP, or <none> without one (printPod, pkg/printers/internalversion/printers.go)
     (pod,) = web_pods(1, host_network=True)
     cluster = Cluster(nodes=(NODE,), pods=(pod.with_pod_ip(None),))
+    assert get_pods(cluster, "default", wide=True).splitlines()[1].split()[5] == "<none>"
+    cluster = Cluster(nodes=(NODE,), pods=(pod.with_pod_ip("192.168.0.10"),))
     assert get_pods(cluster, "default", wide=True).splitlines()[1].split()[5] == "192.168.0.10"
 
 

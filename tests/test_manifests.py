@@ -6,7 +6,7 @@ import io
 import json
 import textwrap
 from datetime import datetime, timedelta, timezone
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 from hypothesis import given, settings
@@ -380,7 +380,7 @@ def test_service_fields():
     assert (service.external_traffic_policy.value, service.internal_traffic_policy.value) == ("Local", "Local")
     assert service.health_check_node_port == 31000 and service.publish_not_ready_addresses
     assert service.external_ips == (IPv4Address("192.168.10.5"),)
-    assert service.load_balancer_source_ranges == (IPv4Network("203.0.113.0/24"),)
+    assert service.load_balancer_source_ranges == (IPv4Interface("203.0.113.0/24"),)  # as written
     assert service.load_balancer_ips == (IPv4Address("198.51.100.7"),)
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..errors import InvalidValue, NotFound
+from ..errors import InvalidValue
 from ..explain import explain, explanations_as_json, explanations_as_text
 from ..iptables import TABLES, parse
 
@@ -24,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain",
         help=HELP,
         description=HELP + ". Reads iptables-save output (on a node: iptables-save > dump.txt), "
-        "kube-proxy's iptables-restore input, or iptables -t nat -S output.",
+        "kube-proxy's iptables-restore input, or iptables -t nat -S output, spelled any way iptables "
+        "accepts (-jACCEPT, --dport=80, --dest for --destination). A rule that matches more than its "
+        "comment and statistic (-s, -i, -m mark...) is shown as conditional; --mode nth rules get their share.",
         epilog="examples: k8snet explain data/dumps/node-eu-west-1a.iptables-save.txt; "
         "sudo iptables-save | k8snet explain - --json",
     )
@@ -39,19 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def read_dump(name: str) -> tuple[str, str]:
     """The text of ``name`` (``-`` is standard input) and the source name errors should use."""
-    if name == "-":
-        return sys.stdin.read(), "<stdin>"
-    path = Path(name)
-    try:
-        return path.read_text(encoding="utf-8"), name
-    except FileNotFoundError:
-        raise NotFound(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidValue(f"{name}: is a directory, not a dump") from None
-    except PermissionError:
-        raise InvalidValue(f"{name}: permission denied") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidValue(f"{name}: not UTF-8 text (byte {exc.start}); is it an iptables dump?") from None
+    from ..manifests import read_text
+
+    return read_text(name, what="dump", error=InvalidValue)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 Reads Kubernetes manifests (Services, EndpointSlices, Endpoints, Pods, Nodes; YAML or
 JSON, ``-`` for standard input), derives the EndpointSlices the controller would
-write, and prints what kube-proxy (iptables mode, v1.28+) programs on ``--node``:
+write, and prints what kube-proxy (iptables mode, v1.28+) programs on ``--node``
+(its MASQUERADE rule with ``--random-fully``, as on any node whose iptables is 1.6.2 or
+later; ``--no-random-fully`` leaves it out, as kube-proxy's unit tests expect):
 
 * ``--form restore`` (the default): kube-proxy's own ``iptables-restore`` input, in the
   order kube-proxy's unit tests compare it;
@@ -38,6 +40,9 @@ def register(subparsers) -> None:
     parser.add_argument("--form", choices=("restore", "save"), default="restore",
                         help="restore: kube-proxy's iptables-restore input (default); "
                         "save: the node's tables as iptables-save prints them")
+    parser.add_argument("--no-random-fully", dest="random_fully", action="store_false",
+                        help="leave --random-fully off the MASQUERADE rule, as kube-proxy does where iptables "
+                        "lacks it (older than 1.6.2) and as kube-proxy's unit tests expect")
     parser.set_defaults(func=run)
 
 
@@ -73,7 +78,7 @@ def run(args) -> int:
         overrides["cluster_cidr"] = _cluster_cidr(args.cluster_cidr)
     cluster = load(args.manifests)
     save = args.form == "save"
-    ruleset = rules_for(cluster, args.node, include_builtin=save, **overrides)
+    ruleset = rules_for(cluster, args.node, include_builtin=save, random_fully=args.random_fully, **overrides)
     text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
     sys.stdout.write(text)  # written whole, once every step has succeeded
     return 0

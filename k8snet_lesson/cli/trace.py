@@ -54,7 +54,7 @@ def parse_target(text: str) -> tuple[str, int]:
     name, colon, port = text.rpartition(":")
     if not colon or not name:
         raise InvalidValue(f"--to {text!r}: expected NAME_OR_IP:PORT, e.g. checkout-api-svc:80")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise InvalidValue(f"--to {text!r}: port {port!r} is not a port number (1-65535)")
     return name, int(port)
 
