@@ -24,7 +24,8 @@ from .gates import inline_html
 from .widgets import Shown, message_html
 
 __all__ = ["CommandBox", "command_box", "run_command", "StepBox", "step_box", "check_answer", "show_hint",
-           "run_action", "result_html", "FullRun", "full_run_button", "render_full_run"]
+           "run_action", "result_html", "FullRun", "full_run_button", "render_full_run", "teardown_button",
+           "gate_reveal"]
 
 _BOX = "max-width:760px;line-height:1.45"
 _PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
@@ -330,3 +331,62 @@ def full_run_button(*, unavailable: str = "") -> FullRun:
     run = FullRun(button, output, w.VBox([button, output]))
     button.on_click(lambda _: render_full_run(run))
     return run
+
+
+def teardown_button(lab: Any) -> Any:
+    """A button that tears the lab down now (it also goes by itself when the kernel stops)."""
+    import ipywidgets as w
+
+    button = w.Button(description="Tear the lab down", layout=w.Layout(width="auto"), disabled=lab is None)
+    button.add_class("k8snet-teardown")
+    output = w.HTML()
+
+    def tear(_: Any) -> None:
+        left = lab.teardown()
+        button.disabled = True
+        output.value = (f'<div style="{_BOX}">Nothing left: no lab namespace and no lab process.</div>' if left.clean
+                        else message_html(f"Left behind: namespaces {left.namespaces_left}, processes {left.processes_left}"))
+
+    button.on_click(tear)
+    return w.VBox([button, output])
+
+
+# --- what each of 08's gates reveals ----------------------------------------------------------
+
+
+def gate_reveal(prediction_id: str, cluster: Any, *, client: str, connections: int = 3000, climbs: int = 12) -> Any:
+    """The model's table behind one of notebook 08's gates (shown once the learner has locked in)."""
+    from ..errors import NotFound
+    from ..lab.steps import SEEN, lesson_case, service_entry
+    from ..lab.topology import _profile, lab_cluster
+    from .tables import table
+
+    built, _ = lab_cluster(cluster)
+    debug = built.pod(client)
+    if prediction_id == "08-spread-second":
+        entry = service_entry(built, debug.node_name)
+        rows = [{"rule": i, "endpoint": f"{e.address}:{e.port}", "--probability": e.probability_text or "(none: the rest)",
+                 "share of all": round(e.share, 4), f"of {connections:,}": round(e.share * connections)}
+                for i, e in enumerate(entry.endpoints, 1)]
+        return table(rows, caption=f"kube-proxy's KUBE-SVC chain for checkout-api-svc on {debug.node_name} "
+                                   "(the lesson's cluster, as the model writes it)")
+    if prediction_id == "08-outer-destination":
+        server = built.pod(SEEN, "production")
+        profile = _profile()
+        here, there = built.node_of(debug), built.node_of(server)
+        rows = [{"header": "outer (node network)", "source": str(here.internal_ip), "destination": str(there.internal_ip),
+                 "carries": f"UDP {profile.udp_port}, VXLAN VNI {profile.vni}"},
+                {"header": "inner (unchanged)", "source": str(debug.pod_ip), "destination": f"{server.pod_ip}:3000",
+                 "carries": "TCP, the HTTP request"}]
+        return table(rows, caption=f"{debug.name} -> {server.name} on {here.name}'s eth0 (the lab's Flannel VXLAN)")
+    if prediction_id == "08-first-failing-rung":
+        from ..ladder import climb
+
+        broken = lesson_case(built, client=client).cluster
+        seen = [climb(broken, client=client, service="production/checkout-api-svc", seed=s) for s in range(climbs)]
+        names = [r.name for r in max((c.rungs for c in seen), key=len)]
+        rows = [{"rung": n, "failed on": f"{sum(any(r.name == n and not r.passed for r in c.rungs) for c in seen)} "
+                                         f"of {climbs} climbs"} for n in names]
+        return table(rows, caption="the model's ladder on the lesson's case, one climb per seed "
+                                   "(each seed is one draw of kube-proxy's dice)")
+    raise NotFound(f"no reveal for {prediction_id!r}")
