@@ -607,16 +607,21 @@ def _real_argv(command: Command, lab) -> tuple[list[str], str]:
         argv = [lab.backend.iptables, "-w", *argv[1:]]
     elif argv[0] == "iptables-save":
         argv = [lab.backend.save, *argv[1:]]
-    elif argv[0] == "curl" and not {"-m", "--max-time"} & set(argv):
-        argv = ["curl", "-m", CURL_MAX_TIME, *argv[1:]]
-        note = f"curl ran with -m {CURL_MAX_TIME} (it gives up after {CURL_MAX_TIME} s)"
+    elif argv[0] == "curl":
+        # A terminal shows no progress meter when the body is printed to it; the box shows what a terminal shows.
+        argv = ["curl", "--no-progress-meter", *argv[1:]]
+        if not {"-m", "--max-time"} & set(argv):
+            argv[1:1] = ["-m", CURL_MAX_TIME]
+            note = f"curl ran with -m {CURL_MAX_TIME} (it gives up after {CURL_MAX_TIME} s)"
     elif argv[0] == "tcpdump":
         argv = ["tcpdump", "-l", *argv[1:]]
     return ["timeout", "-s", "INT", "-k", "2", f"{TIME_LIMIT:g}", *argv], note
 
 
 def _run_at(lab, where: str, argv: list[str], **kw):
-    """Run at a pod (as its container sees it) or a node, with no lab namespace names in sight."""
+    """Run at a pod (as its container sees it) or a node, with no lab namespace names in sight; stderr
+    goes where stdout goes, so the lines come in the order a terminal shows them."""
+    argv = ["sh", "-c", 'exec "$@" 2>&1', "sh", *argv]  # the words stay "$@": no shell reads them
     if "/" in where:
         return lab.in_pod(where, argv, check=False, **kw)
     return lab.exec(where, ["unshare", "--mount", "sh", "-c", _HIDE_NAMES, "sh", *argv], check=False, **kw)

@@ -123,7 +123,6 @@ def command_box(lab: Any, cluster: Any, *, where: str, command: str = "",
     ui.add_class("k8snet-labbox")
     box = CommandBox(lab, cluster, place, entry, button, output, message, ui, traffic, unavailable)
     button.on_click(lambda _: run_command(box))
-    entry.on_submit(lambda _: run_command(box))
     if lab is None and unavailable:
         message.value = (f'<div style="color:#555;{_BOX}">The lab is not running here ({html.escape(unavailable)}): '
                          "real commands are refused, kubectl answers from the model.</div>")
@@ -279,7 +278,6 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     made = StepBox(step, box, client, answer, check, hint, feedback, message, hints, ui, action, action_output, do,
                    healthy=healthy)
     check.on_click(lambda _: check_answer(made))
-    answer.on_submit(lambda _: check_answer(made))
     hint.on_click(lambda _: show_hint(made))
     if action is not None:
         action.on_click(lambda _: run_action(made))
