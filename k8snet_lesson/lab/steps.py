@@ -74,9 +74,9 @@ def steps(cluster: Cluster, client: str) -> tuple[Step, ...]:
              f"Which device on {node} sends packets to {server.pod_ip}?",
              (f"Run `ip route` on {node}: the line whose network holds {server.pod_ip} names the device after `dev`.",
               f"`ip route get {server.pod_ip}` asks the kernel which route it would take.")),
-        Step("counter", "Open 300 new connections to checkout-api-svc, then read the kernel's counters.",
+        Step("counter", "Open 3,000 new connections to checkout-api-svc, then read the kernel's counters.",
              node, "iptables -t nat -L KUBE-SERVICES -n",
-             f"How many of the 300 connections did the kernel send to {server.pod_ip}:3000?",
+             f"How many of the 3,000 connections did the kernel send to {server.pod_ip}:3000?",
              ("KUBE-SERVICES names the checkout Service's chain: KUBE-SVC-... on the line with 10.96.214.88.",
               "List that chain with counters: `iptables -t nat -L KUBE-SVC-... -n -v -x`; the `pkts` column counts "
               "the connections each KUBE-SEP rule took.",
@@ -230,7 +230,7 @@ def check(step: Step, answer: str, *, cluster: Cluster, client: str, lab: Any = 
             return Checked(False, "Open the connections first (the button above), then read the counter.")
         if int(given) == want_count:
             return Checked(True, f"Right: {want_count}, the `pkts` of that endpoint's rule in {seen}. "
-                                 "It is near 100, a third of 300: the chain's probabilities give each endpoint 1/3.")
+                                 "It is near a third of the connections: the chain's probabilities give each endpoint 1/3.")
         return Checked(False, f"Not {given}. Read the `pkts` column of the KUBE-SVC chain's rule that jumps to "
                               f"{server.pod_ip}'s KUBE-SEP chain.")
     if step.id == "vxlan":

@@ -42,12 +42,12 @@ def spread_second(cluster: Cluster, *, client: str, connections: int = 3000) -> 
         "About how many connections will the kernel's counter show for it?",
         Kind.NUMBER,
         str(expected),
-        why=f"rule 1 takes {first.share:.0%} of the connections; rule 2 sees only the rest and takes "
+        why=f"Rule 1 takes {first.share:.0%} of the connections; rule 2 sees only the rest and takes "
             f"{second.probability_text} of them, {second.share:.3f} of all: about {expected:,}. The kernel draws at "
             "random, so expect a few dozen either way",
-        wrong=(Option(str(naive), f"{second.probability_text} applies only to the connections rule 1 let through, not to "
+        wrong=(Option(str(naive), f"The probability {second.probability_text} applies only to the connections rule 1 let through, not to "
                                   f"all {connections:,}: that gives a third, not a half"),),
-        otherwise="multiply the connections by the second endpoint's share: what rule 1 leaves, times rule 2's probability",
+        otherwise="Multiply the connections by the second endpoint's share: what rule 1 leaves, times rule 2's probability",
         tolerance=connections * 0.05,
         title="the kernel's counter for rule 2",
     )
@@ -68,24 +68,24 @@ def outer_destination(cluster: Cluster, *, client: str, server: str = "productio
         "eth0 the request travels inside VXLAN. What is the destination IP of the outer header?",
         Kind.ADDRESS,
         str(node.internal_ip),
-        why=f"{target.pod_ip} runs on {node.name} (kubectl get pods -o wide); flannel.1 wraps the frame in UDP to that "
+        why=f"Pod IP {target.pod_ip} runs on {node.name} (kubectl get pods -o wide); flannel.1 wraps the frame in UDP to that "
             f"node's InternalIP, {node.internal_ip}, the only address the node network knows",
-        wrong=(Option(str(target.pod_ip), "that is the inner header's destination: the pod IP travels unchanged inside. "
+        wrong=(Option(str(target.pod_ip), "That is the inner header's destination: the pod IP travels unchanged inside. "
                                           "The node network does not route pod IPs"),
-               Option(str(vtep), f"that is flannel.1's address on {node.name}, the route's next hop; the FDB maps its "
+               Option(str(vtep), f"That is flannel.1's address on {node.name}, the route's next hop; the FDB maps its "
                                  "MAC to the node's IP, which the outer header carries")),
-        otherwise="the outer header goes from node IP to node IP: to the node that runs the pod",
+        otherwise="The outer header goes from node IP to node IP: to the node that runs the pod",
         title="the outer header's destination",
     )
 
 
 _RUNG_NOTES = {
     "DNS name": "DNS knows nothing of the app's bind address: checkout-api-svc still resolves to its ClusterIP",
-    "ClusterIP": "kube-proxy picks one endpoint per connection: 2 times in 3 it picks a healthy pod and curl gets "
+    "ClusterIP": "Each new connection is drawn again: 2 times in 3 kube-proxy picks a healthy pod and curl gets "
                  "200 OK, as in the lesson's transcript. This rung fails only sometimes",
-    "Endpoints": "all three pods are Running and Ready (no readiness probe checks the pod IP here), so the "
+    "Endpoints": "All three pods are Running and Ready (no readiness probe checks the pod IP here), so the "
                  "EndpointSlice lists all three",
-    "inside the pod": "that is where the cause shows (`ss -tlnp`: 127.0.0.1:3000), but the ladder only gets there "
+    "inside the pod": "That is where the cause shows (`ss -tlnp`: 127.0.0.1:3000), but the ladder only gets there "
                       "after the Pod IP rung failed",
 }
 
@@ -104,7 +104,7 @@ def first_failing_rung(cluster: Cluster, *, client: str, climbs: int = 12) -> Pr
     answer = always[0]
     sometimes = sum(1 for c in seen if any(r.name == "ClusterIP" and not r.passed for r in c.rungs))
     options = tuple(Option(n, _RUNG_NOTES.get(n, f"{n} passes on some climbs")) for n in names if n != answer)
-    right = Option(answer, f"curl to each of the pod IPs tries the broken pod on every climb, and it is refused "
+    right = Option(answer, f"The curl to each pod IP tries the broken pod on every climb, and it is refused "
                            f"every time; the ClusterIP rung failed on {sometimes} of {climbs} climbs")
     return Prediction(
         "08-first-failing-rung",
