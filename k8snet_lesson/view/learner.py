@@ -101,10 +101,23 @@ class Progress:
         except OSError as exc:
             self.warning = f"progress cannot be saved to {self.path} ({exc.strerror or exc}); it is kept for this session only"
 
+    def _reload(self) -> None:
+        """Take in what was written since this was opened (every gate of a notebook holds its
+        own Progress on the same file), so a write never drops another gate's record."""
+        try:
+            current = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return
+        if isinstance(current, dict) and current.get("version") == _VERSION:
+            for key in ("predictions", "answers"):
+                if isinstance(current.get(key), dict):
+                    self.data[key] = current[key]
+
     # --- predictions -----------------------------------------------------------------
 
     def record_prediction(self, prediction_id: str, given: str, *, correct: bool) -> None:
         """The first call records the prediction; later calls add attempts."""
+        self._reload()
         entry = self.data["predictions"].get(prediction_id)
         if entry is None:
             self.data["predictions"][prediction_id] = {"given": given, "correct": correct, "attempts": []}
@@ -121,6 +134,7 @@ class Progress:
     # --- quiz answers ------------------------------------------------------------------
 
     def record_answer(self, item_id: str, given: str, *, correct: bool) -> None:
+        self._reload()
         previous = self.data["answers"].get(item_id, {})
         tries = int(previous.get("tries", 0)) + 1
         first = previous.get("first_correct", correct) if previous else correct
