@@ -261,12 +261,12 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     do = None
     if step.id in _ACTIONS:
         label, do = _ACTIONS[step.id]
-        action = w.Button(description=label, layout=w.Layout(width="auto"))
+        action = w.Button(description=label, layout=w.Layout(width="auto", align_self="flex-start"))
         action.add_class("k8snet-step-action")
         action_output = w.HTML()
         children += [action, action_output]
     elif lab is None:
-        action = w.Button(description="Show what the lab would print", layout=w.Layout(width="auto"))
+        action = w.Button(description="Show what the lab would print", layout=w.Layout(width="auto", align_self="flex-start"))
         action.add_class("k8snet-step-action")
         action_output = w.HTML()
         do = _model_output
@@ -323,7 +323,7 @@ def full_run_button(*, unavailable: str = "") -> FullRun:
     """"Run it all for me": one button for the whole push-button run of the lab."""
     import ipywidgets as w
 
-    button = w.Button(description="Run it all for me", layout=w.Layout(width="auto"), disabled=bool(unavailable))
+    button = w.Button(description="Run it all for me", layout=w.Layout(width="auto", align_self="flex-start"), disabled=bool(unavailable))
     button.add_class("k8snet-full-run")
     output = w.HTML(message_html(f"The lab cannot run here: {unavailable}") if unavailable else "")
     run = FullRun(button, output, w.VBox([button, output]))
@@ -335,7 +335,7 @@ def teardown_button(lab: Any) -> Any:
     """A button that tears the lab down now (it also goes by itself when the kernel stops)."""
     import ipywidgets as w
 
-    button = w.Button(description="Tear the lab down", layout=w.Layout(width="auto"), disabled=lab is None)
+    button = w.Button(description="Tear the lab down", layout=w.Layout(width="auto", align_self="flex-start"), disabled=lab is None)
     button.add_class("k8snet-teardown")
     output = w.HTML()
 
