@@ -169,3 +169,16 @@ def test_result_html_folds_long_output_under_details():
     visible, _, folded = shown.partition("<details")
     assert "&lt;24&gt;" in visible and "&lt;25&gt;" not in visible
     assert "Show 5 more lines" in folded and "&lt;29&gt;" in folded
+
+
+def test_a_tool_that_is_not_installed_is_named_with_its_package(monkeypatch):
+    import shutil
+    from types import SimpleNamespace
+
+    from k8snet_lesson.lab.kernel import Backend
+
+    lab = SimpleNamespace(backend=Backend.NFT, cluster=CLUSTER)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: None if name == "tcpdump" else f"/usr/bin/{name}")
+    with pytest.raises(LabUnavailable, match=r"tcpdump is not installed on this machine \(Debian: apt-get install tcpdump\)"):
+        execute(parse("tcpdump -c 1 -i eth0", where=NODE, cluster=CLUSTER), lab=lab)
+    assert commands._missing("ip", lab) == ""

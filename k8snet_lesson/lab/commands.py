@@ -618,6 +618,23 @@ def _real_argv(command: Command, lab) -> tuple[list[str], str]:
     return ["timeout", "-s", "INT", "-k", "2", f"{TIME_LIMIT:g}", *argv], note
 
 
+# The Debian package of each tool the box runs (iptables' tools come with the lab itself).
+PACKAGES = {"ip": "iproute2", "ss": "iproute2", "curl": "curl", "nslookup": "bind9-dnsutils", "dig": "bind9-dnsutils",
+            "conntrack": "conntrack", "tcpdump": "tcpdump", "nft": "nftables", "cat": "coreutils"}
+
+
+def _missing(tool: str, lab) -> str:
+    """Why ``tool`` cannot run here ("" when it can): the program is not installed."""
+    import shutil
+
+    from .probe import _PATH
+
+    program = {"iptables": lab.backend.iptables, "iptables-save": lab.backend.save}.get(tool, tool)
+    if shutil.which(program, path=_PATH) is not None:
+        return ""
+    return f"{program} is not installed on this machine (Debian: apt-get install {PACKAGES.get(tool, 'iptables')})"
+
+
 def _run_at(lab, where: str, argv: list[str], **kw):
     """Run at a pod (as its container sees it) or a node, with no lab namespace names in sight; stderr
     goes where stdout goes, so the lines come in the order a terminal shows them."""
@@ -650,6 +667,9 @@ def execute(command: Command, *, lab=None, cluster: Cluster | None = None,
         return Result(command, kubectl(command, source), 0, "model")
     if lab is None:
         raise LabUnavailable(f"{command.tool} runs in the kernel lab, which is not running here")
+    missing = _missing(command.tool, lab)
+    if missing:
+        raise LabUnavailable(missing)
     argv, note = _real_argv(command, lab)
     if command.tool == "tcpdump" and traffic is not None:
         text, code, sent = _capture(lab, command.where, argv, traffic)

@@ -82,10 +82,13 @@ def run_command(box: CommandBox) -> Any:
     try:
         command = parse(box.entry.value, where=box.where.value, cluster=box.current_cluster)
         result = execute(command, lab=box.lab, cluster=box.current_cluster, traffic=box.traffic)
-    except LabUnavailable:
-        reason = box.unavailable or "it was not started"
-        box.message.value = message_html(f"This command runs in the kernel lab, which cannot run here: {reason}. "
-                                         "The box still answers kubectl from the model.")
+    except LabUnavailable as exc:
+        if box.lab is not None:  # the lab runs, this one program is missing
+            text = f"{exc}."
+        else:
+            reason = box.unavailable or "it was not started"
+            text = f"This command runs in the kernel lab, which cannot run here: {reason}. The box still answers kubectl from the model."
+        box.message.value = message_html(text)
         box.output.value = ""
         box.last = None
         return None

@@ -12,6 +12,7 @@ root namespace is left as it was.
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
@@ -76,6 +77,10 @@ def test_a_refused_command_never_reaches_the_lab(lab):
     assert "KUBE-SERVICES" in lab.save(NODE) and lab.save(NODE).count("\n-A ") == before.count("\n-A ")
 
 
+needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed (Debian: tcpdump)")
+
+
+@needs_tcpdump
 def test_a_capture_shows_the_vxlan_outer_header(lab):
     caught = run(lab, "tcpdump -c 2 -n -T vxlan -i eth0 udp port 8472", NODE)
     assert caught.exit_code == 0, caught.text
@@ -84,6 +89,7 @@ def test_a_capture_shows_the_vxlan_outer_header(lab):
     assert "while it listened, debug-pod ran: curl" in caught.note
 
 
+@needs_tcpdump
 def test_a_command_that_hangs_is_stopped_at_the_time_limit(lab):
     waited = execute(parse("tcpdump -c 5 -n -i eth0 udp port 9", where=NODE, cluster=lab.cluster), lab=lab)
     assert waited.exit_code == 124 and "the box stopped it after 8 s" in waited.note
