@@ -26,15 +26,10 @@ from typing import Any
 
 from ..cluster import LOOPBACK, Cluster
 from ..errors import InvalidValue, NotFound
+from ..predictions.lab import BROKEN_POD, SEEN, lesson_case, service_entry
 
-__all__ = ["Step", "Checked", "steps", "check", "lesson_case", "broken_pod", "open_connections", "service_entry", "model_view", "SEEN",
-           "BROKEN_POD"]
-
-# The lesson's transcript: curl to 10.244.2.14:3000 is refused (the app listens on 127.0.0.1).
-BROKEN_POD = "checkout-api-6f8b9d-2xkpj"
-# The checkout pod on another node than the debug pod, whose request the capture shows.
-SEEN = "checkout-api-6f8b9d-7rvqn"
-
+__all__ = ["Step", "Checked", "steps", "check", "lesson_case", "broken_pod", "open_connections", "service_entry",
+           "model_view", "SEEN", "BROKEN_POD"]
 
 @dataclasses.dataclass(frozen=True)
 class Step:
@@ -96,17 +91,6 @@ def steps(cluster: Cluster, client: str) -> tuple[Step, ...]:
     )
 
 
-def lesson_case(cluster: Cluster, *, client: str, service: str = "production/checkout-api-svc"):
-    """The lesson's debugging case: one pod of three bound to 127.0.0.1 (a :class:`~k8snet_lesson.faults.Broken`).
-
-    The lesson's transcript has ``curl 10.244.2.14:3000`` refused while the Service
-    answers: one endpoint of three broken, not all of them.
-    """
-    from ..faults import inject
-
-    return inject(cluster, "bound-to-localhost", service=service, client=client, pod=BROKEN_POD)
-
-
 def broken_pod(cluster: Cluster, *, lab: Any = None, service: str = "production/checkout-api-svc") -> tuple[str, ...]:
     """The pods behind ``service`` whose app does not listen on the pod IP (names).
 
@@ -128,17 +112,6 @@ def broken_pod(cluster: Cluster, *, lab: Any = None, service: str = "production/
         if not any(p == port and a != LOOPBACK for a, p in sockets):
             out.append(pod.name)
     return tuple(out)
-
-
-def service_entry(cluster: Cluster, node: str, service: str = "production/checkout-api-svc"):
-    """The model's explanation of ``service``'s first port in ``node``'s kube-proxy rules."""
-    from ..connect import node_rules
-    from ..explain import explain
-
-    target = cluster.service(service)
-    port = target.ports[0]
-    return next(e for e in explain(node_rules(cluster, node))
-                if e.cluster_ip == target.cluster_ip and e.port == port.port and e.protocol == port.protocol.iptables)
 
 
 def open_connections(cluster: Cluster, *, client: str, connections: int = 300, lab: Any = None,

@@ -4,7 +4,12 @@ Each answer is computed by the model from the cluster the lab builds (the lesson
 the debug pod): the share of kube-proxy's second rule times the connections, the node
 IP behind a pod IP, and the first rung of the debugging ladder that fails on every
 climb when one pod of three is broken (:func:`k8snet_lesson.lab.steps.lesson_case`).
-The kernel then shows the same thing for real, in the notebook's reveal.
+The kernel then shows the same thing for real, in the notebook's reveal. The lesson's
+case and the Service's explained rules live here, below the lab, because the gates and
+the lab's steps (:mod:`k8snet_lesson.lab.steps`) both use them.
+
+Each builder takes the client pod as ``client``; without one, the lesson's
+``kubectl run debug-pod --image=nicolaka/netshoot`` in ``production`` is added.
 
     >>> from k8snet_lesson.lab.run import scenario
     >>> from k8snet_lesson.predictions import build
@@ -23,13 +28,48 @@ from ..cluster import Cluster
 from . import Kind, Option, Prediction, gate
 
 SERVICE = "production/checkout-api-svc"
+# The lesson's transcript: curl to 10.244.2.14:3000 is refused (the app listens on 127.0.0.1).
+BROKEN_POD = "checkout-api-6f8b9d-2xkpj"
+# The checkout pod on another node than the debug pod: the cross-node request.
+SEEN = "checkout-api-6f8b9d-7rvqn"
+
+
+def lesson_case(cluster: Cluster, *, client: str, service: str = SERVICE):
+    """The lesson's debugging case: one pod of three bound to 127.0.0.1 (a :class:`~k8snet_lesson.faults.Broken`).
+
+    The lesson's transcript has ``curl 10.244.2.14:3000`` refused while the Service
+    answers: one endpoint of three broken, not all of them.
+    """
+    from ..faults import inject
+
+    return inject(cluster, "bound-to-localhost", service=service, client=client, pod=BROKEN_POD)
+
+
+def service_entry(cluster: Cluster, node: str, service: str = SERVICE):
+    """The model's explanation of ``service``'s first port in ``node``'s kube-proxy rules."""
+    from ..connect import node_rules
+    from ..explain import explain
+
+    target = cluster.service(service)
+    port = target.ports[0]
+    return next(e for e in explain(node_rules(cluster, node))
+                if e.cluster_ip == target.cluster_ip and e.port == port.port and e.protocol == port.protocol.iptables)
+
+
+def with_client(cluster: Cluster, client: str | None) -> tuple[Cluster, str]:
+    """``cluster`` and the client pod's key: ``client``, or the lesson's netshoot debug pod, added."""
+    from ..netshoot import debug_pod
+
+    if client is not None:
+        return cluster, cluster.pod(client).key
+    with_pod, pod = debug_pod(cluster, "production")
+    return with_pod, pod.key
 
 
 @gate("08-spread-second")
-def spread_second(cluster: Cluster, *, client: str, connections: int = 3000) -> Prediction:
+def spread_second(cluster: Cluster, *, client: str | None = None, connections: int = 3000) -> Prediction:
     """How many of N new connections the kernel's counter shows for kube-proxy's second rule."""
-    from ..lab.steps import service_entry
-
+    cluster, client = with_client(cluster, client)
     node = cluster.pod(client).node_name
     entry = service_entry(cluster, node, SERVICE)
     first, second = entry.endpoints[0], entry.endpoints[1]
@@ -54,11 +94,9 @@ def spread_second(cluster: Cluster, *, client: str, connections: int = 3000) -> 
 
 
 @gate("08-outer-destination")
-def outer_destination(cluster: Cluster, *, client: str, server: str = "production/checkout-api-6f8b9d-7rvqn") -> Prediction:
+def outer_destination(cluster: Cluster, *, client: str | None = None, server: str = f"production/{SEEN}") -> Prediction:
     """The outer destination IP of a cross-node request on the client node's eth0 (VXLAN)."""
-    from ..lab.topology import lab_cluster
-
-    built, _ = lab_cluster(cluster)
+    built, client = with_client(cluster, client)
     source, target = built.pod(client), built.pod(server)
     node = built.node_of(target)
     vtep = node.pod_cidr.network_address if node.pod_cidr is not None else None
@@ -91,11 +129,11 @@ _RUNG_NOTES = {
 
 
 @gate("08-first-failing-rung")
-def first_failing_rung(cluster: Cluster, *, client: str, climbs: int = 12) -> Prediction:
+def first_failing_rung(cluster: Cluster, *, client: str | None = None, climbs: int = 12) -> Prediction:
     """With the lesson's case (one pod of three on 127.0.0.1), the first rung that fails on every climb."""
     from ..ladder import climb
-    from ..lab.steps import lesson_case
 
+    cluster, client = with_client(cluster, client)
     broken = lesson_case(cluster, client=client, service=SERVICE)
     seen = [climb(broken.cluster, client=client, service=SERVICE, seed=seed) for seed in range(climbs)]
     order = max((c.rungs for c in seen), key=len)
