@@ -127,3 +127,33 @@ def test_the_reveals_show_the_models_tables():
     assert list(header["destination"]) == ["192.168.2.10", "10.244.3.7:3000"]
     rungs = gate_reveal("08-first-failing-rung", LESSON.cluster, client=CLIENT).frame
     assert dict(zip(rungs["rung"], rungs["failed on"]))["Pod IP"] == "12 of 12 climbs"
+
+
+def test_without_a_lab_each_step_widget_shows_the_models_side():
+    pytest.importorskip("ipywidgets")
+    from k8snet_lesson.view import labbox
+
+    made = {s.id: labbox.step_box(s, lab=None, cluster=CLUSTER, client=CLIENT, unavailable="no root")
+            for s in STEPS.values()}
+    route = made["route"]
+    assert "The lab is not running here (no root)" in route.box.message.value
+    shown = route.ui.children[2]
+    route.ui.children[1].click()
+    assert "dev flannel.1 onlink" in shown.value
+    route.answer.value = "flannel.1"
+    assert labbox.check_answer(route).correct and 'data-correct="true"' in route.feedback.value
+
+    counter = made["counter"]
+    assert "The model's draw of 3,000 connections" in labbox.run_action(counter)
+    counter.answer.value = str(counter.simulated["10.244.3.7"])
+    assert labbox.check_answer(counter).correct
+
+    case = steps.lesson_case(CLUSTER, client=CLIENT)
+    broken = labbox.step_box(STEPS["broken"], lab=None, cluster=case.cluster, client=CLIENT, healthy=CLUSTER)
+    broken.answer.value = "10.244.2.14"
+    assert labbox.check_answer(broken).correct
+    assert labbox.run_action(broken) == "Fixed in the model: every rung of the ladder passes."
+    assert not labbox.check_answer(broken).correct  # nothing is broken any more
+    broken.answer.value = "a" * 90
+    assert labbox.check_answer(broken) is None and "one word, number or name" in broken.message.value
+    assert broken.feedback.value == ""

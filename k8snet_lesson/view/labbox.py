@@ -268,12 +268,11 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
         action.add_class("k8snet-step-action")
         action_output = w.HTML()
         children += [action, action_output]
-    elif lab is None:
-        action = w.Button(description="Show what the lab would print", layout=w.Layout(width="auto", align_self="flex-start"))
-        action.add_class("k8snet-step-action")
-        action_output = w.HTML()
-        do = _model_output
-        children += [action, action_output]
+    if lab is None and step.id != "counter":  # the counter's action already shows the model's draw
+        shown = w.HTML()
+        model = w.Button(description="Show what the lab would print", layout=w.Layout(width="auto", align_self="flex-start"))
+        model.add_class("k8snet-step-model")
+        children += [model, shown]
     children += [box.ui, question, w.HBox([answer, check, hint]), message, feedback, hints]
     ui = w.VBox(children)
     ui.add_class("k8snet-step")
@@ -284,7 +283,13 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     hint.on_click(lambda _: show_hint(made))
     if action is not None:
         action.on_click(lambda _: run_action(made))
+    if lab is None and step.id != "counter":
+        model.on_click(lambda _: _show_model(made, shown))
     return made
+
+
+def _show_model(step: StepBox, shown: Any) -> None:
+    shown.value = f'<pre style="{_PRE}">{html.escape(_model_output(step))}</pre>'
 
 
 # --- run it all ------------------------------------------------------------------------------

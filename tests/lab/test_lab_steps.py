@@ -152,3 +152,14 @@ def test_the_step_widget_deploys_the_fix(lab):
         assert steps.broken_pod(lab.cluster, lab=lab) == ()
     finally:
         lab.apply(healthy)
+
+
+def test_run_it_all_for_me_reports_without_machine_details(lab):
+    pytest.importorskip("ipywidgets")
+    from k8snet_lesson.view import labbox
+
+    run = labbox.full_run_button()
+    report = labbox.render_full_run(run, connections=300)
+    assert report is not None and report.teardown.clean
+    assert "Kernel lab run: scenario lesson" in run.output.value and "Teardown: no lab namespace" in run.output.value
+    assert "Seconds:" not in run.output.value and "k8snet-" not in run.output.value.replace("k8snet-more", "")
