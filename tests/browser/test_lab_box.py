@@ -60,7 +60,7 @@ def _check(page, step: str, answer: str) -> str:
     return where.locator(".k8snet-step-verdict").get_attribute("data-correct") or ""
 
 
-def test_the_learner_types_real_commands(executed, course_notebook, screenshots):
+def test_08_the_learner_types_real_commands(executed, course_notebook, screenshots):
     path = course_notebook("08_")
     page = executed.get(path)
     try:
