@@ -34,6 +34,9 @@ POD = "production/debug-pod"
         ("ss -tlnp", "checkout-api-6f8b9d-2xkpj", ("ss", "-tlnp"), "production/checkout-api-6f8b9d-2xkpj"),
         ("curl -v http://checkout-api-svc/health", POD, ("curl", "-v", "http://checkout-api-svc/health"), POD),
         ("curl -s 10.244.2.14:3000/health", POD, ("curl", "-s", "10.244.2.14:3000/health"), POD),
+        # the pod's own loopback stays in its namespace (the lesson's 127.0.0.1 case)
+        ("curl -s http://127.0.0.1:3000/health", "checkout-api-6f8b9d-2xkpj", ("curl", "-s", "http://127.0.0.1:3000/health"),
+         "production/checkout-api-6f8b9d-2xkpj"),
         ("nslookup checkout-api-svc.production", POD, ("nslookup", "checkout-api-svc.production"), POD),
         ("dig +short +search checkout-api-svc", POD, ("dig", "+short", "+search", "checkout-api-svc"), POD),
         ("cat /etc/resolv.conf", POD, ("cat", "/etc/resolv.conf"), POD),

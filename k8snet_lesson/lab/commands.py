@@ -12,7 +12,7 @@ set, and every option of those tools that changes the lab or writes a file. The 
 ``nft``                   ``list ruleset``, ``list tables``, ``list table ...``, ``list chain ...``
 ``conntrack``             ``-L`` (with ``-p``, ``-s``, ``-d``, ``--dport``, ...), ``-C``, ``-S``
 ``ss``                    ``-t -u -l -n -p -a -e -4`` in any combination
-``curl``                  ``http://`` URLs to the cluster's addresses or names; ``-v -s -S -i -I -m``
+``curl``                  ``http://`` URLs to the cluster's addresses or names (and 127.0.0.1); ``-v -s -S -i -I -m``
 ``nslookup``, ``dig``     a DNS name or an address; in pods only (a node asks the machine's resolver)
 ``cat``                   ``/etc/resolv.conf`` and ``/etc/hosts``, in pods
 ``tcpdump``               ``-c N`` (at most 20) with ``-n -e -v -i IFACE -T vxlan`` and a filter
@@ -270,8 +270,11 @@ def _one_of(options: Sequence[str], what: str) -> Callable[[str], None]:
     return check
 
 
+_LOOPBACK = IPv4Network("127.0.0.0/8")  # the namespace's own loopback: it never leaves the lab
+
+
 def _lab_networks(cluster: Cluster) -> list[IPv4Network]:
-    networks = [cluster.cluster_cidr, cluster.service_cidr]
+    networks = [cluster.cluster_cidr, cluster.service_cidr, _LOOPBACK]
     if cluster.node_network is not None:
         networks.append(cluster.node_network)
     networks += [IPv4Network(f"{n.internal_ip}/32") for n in cluster.nodes]

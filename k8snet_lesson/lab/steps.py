@@ -87,7 +87,8 @@ def steps(cluster: Cluster, client: str) -> tuple[Step, ...]:
              "Which pod is broken? Give its name or its IP.",
              ("curl the Service a few times: some requests fail. `kubectl get pods -o wide` lists the pod IPs.",
               "curl each pod IP on port 3000: one is refused.",
-              "`ss -tlnp` in that pod (pick it in 'run in') shows the address its app listens on.")),
+              "`ss -tlnp` in that pod (pick it in 'run in') shows the address its app listens on.",
+              "In that pod, `curl -s http://127.0.0.1:3000/health` answers: the app runs, on loopback only.")),
     )
 
 

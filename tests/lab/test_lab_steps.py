@@ -127,6 +127,8 @@ def test_step_broken_finds_the_lessons_pod_and_the_fix_mends_it(lab):
         refused = run(lab, "curl -sv http://10.244.2.14:3000/health", CLIENT)
         assert refused.exit_code == 7 and "connect to 10.244.2.14 port 3000 failed: Connection refused" in refused.text
         assert "127.0.0.1:3000" in run(lab, "ss -tln", "checkout-api-6f8b9d-2xkpj").text
+        inside = run(lab, "curl -s http://127.0.0.1:3000/health", "checkout-api-6f8b9d-2xkpj")
+        assert inside.exit_code == 0 and '"pod": "checkout-api-6f8b9d-2xkpj"' in inside.text
         assert judge(lab, "broken", "checkout-api-6f8b9d-2xkpj").correct
         assert judge(lab, "broken", "10.244.2.14").correct
         assert not judge(lab, "broken", "checkout-api-6f8b9d-m5t9w").correct
