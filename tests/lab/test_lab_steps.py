@@ -28,18 +28,28 @@ NODE = "node-eu-west-1a"
 TRAFFIC = (CLIENT, ("curl", "-s", "-m", "3", "http://10.244.3.7:3000/health"))
 
 
+def _root_snapshot():
+    """tests/lab/conftest.py's snapshot of the root namespace (loaded by path: a module-scoped
+    fixture cannot use the function-scoped ``snapshot``)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("lab_conftest_snapshot", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.root_snapshot()
+
+
 @pytest.fixture(scope="module")
 def lab(lab_probe_lazy):
-    from conftest import root_snapshot
-
     found = lab_probe_lazy()
     if not found.ok:
         pytest.skip(f"kernel lab unavailable: {found.reason}")
-    before = root_snapshot()
+    before = _root_snapshot()
     built = build(scenario("lesson").cluster)
     yield built
     assert built.teardown().clean
-    assert root_snapshot() == before
+    assert _root_snapshot() == before
 
 
 def run(lab, line: str, where: str):
