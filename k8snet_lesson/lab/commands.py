@@ -23,11 +23,12 @@ set, and every option of those tools that changes the lab or writes a file. The 
 
 :func:`execute` runs a :class:`Command` in the running :class:`~k8snet_lesson.lab.kernel.Lab`
 as a container there would (``Lab.in_pod``: the pod's namespace and resolv.conf) or on a
-node, each under ``timeout`` (:data:`TIME_LIMIT` seconds), and with no lab namespace
-names in sight. Its :class:`Result` keeps the whole output; :attr:`Result.head` is what
-a screen shows first (:data:`LINES` lines), :attr:`Result.rest` what it folds.
-Destinations are checked too: curl, nslookup and dig may only name addresses in the
-cluster's pod, service or node networks, so nothing outside the lab is ever asked.
+node, each under ``timeout`` (:data:`TIME_LIMIT` seconds), keeping at most
+:data:`MAX_LINES` lines of output, and with no lab namespace names in sight. Of its
+:class:`Result`, :attr:`Result.head` is what a screen shows first (:data:`LINES` lines),
+:attr:`Result.rest` what it folds. Destinations are checked too: curl, nslookup and dig
+may only name addresses in the cluster's pod, service or node networks (or the
+namespace's own loopback), so nothing outside the lab is ever asked.
 
 A ``tcpdump`` needs traffic while it listens: :func:`execute` runs the box's
 ``traffic`` command (a request from a pod, named in the result's ``note``) once the
@@ -63,6 +64,7 @@ from ..errors import InvalidValue, LabUnavailable, NotFound
 __all__ = ["LINES", "TIME_LIMIT", "TOOLS", "CommandRefused", "Command", "Result", "parse", "execute", "places"]
 
 LINES = 25  # what a screen shows before it folds the rest
+MAX_LINES = 2000  # what the box keeps of one command's output
 TIME_LIMIT = 8.0  # seconds: every command is stopped after this
 CAPTURE_LIMIT = 20  # tcpdump -c N: at most this many packets
 CURL_MAX_TIME = "5"
@@ -682,6 +684,10 @@ def execute(command: Command, *, lab=None, cluster: Cluster | None = None,
         text, code = _combined(done.stdout, done.stderr), done.returncode
     if code == 124:
         note = "; ".join(n for n in (note, f"the box stopped it after {TIME_LIMIT:g} s") if n)
+    lines = text.splitlines(keepends=True)
+    if len(lines) > MAX_LINES:
+        text = "".join(lines[:MAX_LINES])
+        note = "; ".join(n for n in (note, f"the box kept the first {MAX_LINES:,} of {len(lines):,} lines") if n)
     return Result(command, masked(text), code, "kernel", note)
 
 

@@ -175,3 +175,11 @@ def test_run_it_all_for_me_reports_without_machine_details(lab):
     assert report is not None and report.teardown.clean
     assert "Kernel lab run: scenario lesson" in run.output.value and "Teardown: no lab namespace" in run.output.value
     assert "Seconds:" not in run.output.value and "k8snet-" not in run.output.value.replace("k8snet-more", "")
+
+
+def test_output_is_capped(lab, monkeypatch):
+    from k8snet_lesson.lab import commands
+
+    monkeypatch.setattr(commands, "MAX_LINES", 10)
+    long = run(lab, "iptables-save -t nat", NODE)
+    assert len(long.lines) == 10 and "the box kept the first 10 of " in long.note
