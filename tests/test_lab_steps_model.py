@@ -138,7 +138,7 @@ def test_without_a_lab_each_step_widget_shows_the_models_side():
     route = made["route"]
     assert "The lab is not running here (no root)" in route.box.message.value
     shown = route.ui.children[2]
-    route.ui.children[1].click()
+    route.ui.children[1].click()  # "Show what the lab would print"
     assert "dev flannel.1 onlink" in shown.value
     route.answer.value = "flannel.1"
     assert labbox.check_answer(route).correct and 'data-correct="true"' in route.feedback.value
@@ -149,10 +149,13 @@ def test_without_a_lab_each_step_widget_shows_the_models_side():
     assert labbox.check_answer(counter).correct
 
     case = steps.lesson_case(CLUSTER, client=CLIENT)
-    broken = labbox.step_box(STEPS["broken"], lab=None, cluster=case.cluster, client=CLIENT, healthy=CLUSTER)
+    broken = labbox.step_box(STEPS["broken"], lab=None, cluster=CLUSTER, client=CLIENT, case=case)
     broken.answer.value = "10.244.2.14"
+    assert not labbox.check_answer(broken).correct  # not broken yet
+    assert "one checkout pod's app now listens on 127.0.0.1:3000" in labbox.run_action(broken, 0)
+    assert "checkout-api-6f8b9d-2xkpj" not in broken.action_output.value  # the learner finds it
     assert labbox.check_answer(broken).correct
-    assert labbox.run_action(broken) == "Fixed in the model: every rung of the ladder passes."
+    assert labbox.run_action(broken, 1) == "Fixed in the model: every rung of the ladder passes."
     assert not labbox.check_answer(broken).correct  # nothing is broken any more
     broken.answer.value = "a" * 90
     assert labbox.check_answer(broken) is None and "one word, number or name" in broken.message.value

@@ -149,12 +149,12 @@ class StepBox(Shown):
     message: Any
     hints: Any  # ipywidgets.HTML: the hints shown so far
     ui: Any
-    action: Any = None  # ipywidgets.Button
+    actions: tuple[Any, ...] = ()  # ipywidgets.Button, one per action
     action_output: Any = None
-    do: Callable[["StepBox"], str] | None = None
+    do: tuple[Callable[["StepBox"], str], ...] = ()
     shown_hints: int = 0
     simulated: dict | None = None
-    healthy: Any = None  # the cluster the step's fix goes back to
+    case: Any = None  # the lesson's case (a faults.Broken) that the broken step breaks and fixes
     last: Any = None  # the last steps.Checked
 
 
@@ -188,10 +188,10 @@ def show_hint(step: StepBox) -> None:
         step.hint.disabled = True
 
 
-def run_action(step: StepBox) -> str:
-    """The step's action button: run it and show what it says (or why it could not)."""
+def run_action(step: StepBox, index: int = 0) -> str:
+    """The step's ``index``-th action button: run it and show what it says (or why it could not)."""
     try:
-        text = step.do(step) if step.do is not None else ""
+        text = step.do[index](step)
     except (K8snetError, ValueError) as exc:
         step.action_output.value = message_html(str(exc))
         return ""
@@ -213,20 +213,35 @@ def _open_connections(step: StepBox) -> str:
             "(conntrack flushed and counters zeroed first). Now read the kernel's counters.")
 
 
+def _case(step: StepBox) -> Any:
+    if step.case is None:
+        raise K8snetError("this step has no case to break or fix")
+    return step.case
+
+
+def _break(step: StepBox) -> str:
+    """Break one checkout pod as in the lesson (its app binds 127.0.0.1), without saying which."""
+    cluster = _case(step).cluster
+    if step.box.lab is None:
+        step.box.cluster = cluster
+        return "Broken in the model: one checkout pod's app now listens on 127.0.0.1:3000. Find it."
+    step.box.lab.apply(cluster)
+    return "Broken: one checkout pod's app now listens on 127.0.0.1:3000. Find it with curl and ss."
+
+
 def _fix(step: StepBox) -> str:
     """Deploy the fix of the lesson's case (the app binds 0.0.0.0 again) and check every pod's sockets."""
     from ..lab.steps import broken_pod
 
     lab = step.box.lab
-    if step.healthy is None:
-        raise K8snetError("this step has nothing to fix")
+    healthy = _case(step).fixed()
     if lab is None:
         from ..ladder import climb
 
-        step.box.cluster = step.healthy
-        climbed = climb(step.healthy, client=step.client, service="production/checkout-api-svc")
+        step.box.cluster = healthy
+        climbed = climb(healthy, client=step.client, service="production/checkout-api-svc")
         return "Fixed in the model: " + ("every rung of the ladder passes." if climbed.passed else str(climbed.finding))
-    lab.apply(step.healthy)
+    lab.apply(healthy)
     left = broken_pod(lab.cluster, lab=lab)
     return ("Deployed: every checkout app listens on 0.0.0.0:3000 again (ss -tln in each pod). Curl them again."
             if not left else f"Still broken: {', '.join(left)}")
@@ -238,14 +253,16 @@ def _model_output(step: StepBox) -> str:
     return model_view(step.step, step.box.current_cluster, client=step.client, simulated=step.simulated)
 
 
-_ACTIONS = {"counter": ("Open 3,000 connections", _open_connections), "broken": ("Deploy the fix (bind 0.0.0.0)", _fix)}
+_ACTIONS = {"counter": (("Open 3,000 connections", _open_connections),),
+            "broken": (("Break one checkout pod", _break), ("Deploy the fix (bind 0.0.0.0)", _fix))}
 
 
 def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[str, tuple[str, ...]] | None = None,
-             unavailable: str = "", healthy: Any = None) -> StepBox:
+             unavailable: str = "", case: Any = None) -> StepBox:
     """The guided ``step`` (:class:`k8snet_lesson.lab.steps.Step`) with its own command box.
 
-    ``healthy`` is the cluster the step's fix deploys (the ``broken`` step)."""
+    ``case`` is the lesson's case (:func:`k8snet_lesson.lab.steps.lesson_case`) that the
+    ``broken`` step's buttons break and fix."""
     import ipywidgets as w
 
     box = command_box(lab, cluster, where=step.where, command=step.start, traffic=traffic, unavailable=unavailable)
@@ -260,14 +277,13 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     feedback, message, hints = w.HTML(), w.HTML(), w.HTML()
     message.add_class("k8snet-message")
     children = [goal]
-    action = action_output = None
-    do = None
-    if step.id in _ACTIONS:
-        label, do = _ACTIONS[step.id]
-        action = w.Button(description=label, layout=w.Layout(width="auto", align_self="flex-start"))
-        action.add_class("k8snet-step-action")
-        action_output = w.HTML()
-        children += [action, action_output]
+    actions = tuple(w.Button(description=label, layout=w.Layout(width="auto")) for label, _ in _ACTIONS.get(step.id, ()))
+    do = tuple(action for _, action in _ACTIONS.get(step.id, ()))
+    action_output = w.HTML()
+    for button in actions:
+        button.add_class("k8snet-step-action")
+    if actions:
+        children += [w.HBox(list(actions)), action_output]
     if lab is None and step.id != "counter":  # the counter's action already shows the model's draw
         shown = w.HTML()
         model = w.Button(description="Show what the lab would print", layout=w.Layout(width="auto", align_self="flex-start"))
@@ -277,12 +293,12 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     ui = w.VBox(children)
     ui.add_class("k8snet-step")
     ui.add_class(f"k8snet-step-{step.id}")
-    made = StepBox(step, box, client, answer, check, hint, feedback, message, hints, ui, action, action_output, do,
-                   healthy=healthy)
+    made = StepBox(step, box, client, answer, check, hint, feedback, message, hints, ui, actions, action_output, do,
+                   case=case)
     check.on_click(lambda _: check_answer(made))
     hint.on_click(lambda _: show_hint(made))
-    if action is not None:
-        action.on_click(lambda _: run_action(made))
+    for index, button in enumerate(actions):
+        button.on_click(lambda _, index=index: run_action(made, index))
     if lab is None and step.id != "counter":
         model.on_click(lambda _: _show_model(made, shown))
     return made

@@ -83,20 +83,18 @@ labbox.step_box(step_list[2], **options)
 # ## 4 · The lesson's case: one pod of three
 #
 # In the lesson's transcript the Service answers but `curl 10.244.2.14:3000` is refused: one
-# checkout pod's app listens on 127.0.0.1. The next cells break that one pod in the lab.
+# checkout pod's app listens on 127.0.0.1. The step's first button breaks that one pod in the lab.
 
 # %% tags=["predict"]
 predict(predictions.build("08-first-failing-rung", cluster, client=lesson.client),
         reveal=partial(labbox.gate_reveal, "08-first-failing-rung", cluster, client=lesson.client))
 
 # %%
-case = steps.lesson_case(cluster, client=lesson.client)
-if lab:
-    lab.apply(case.cluster)  # the app of one checkout pod now binds 127.0.0.1:3000
-labbox.step_box(step_list[3], **{**options, "cluster": case.cluster}, healthy=cluster)
+case = steps.lesson_case(cluster, client=lesson.client)  # the app of one checkout pod binds 127.0.0.1:3000
+labbox.step_box(step_list[3], **options, case=case)
 
 # %% [markdown]
-# Once you found it, deploy the fix with the step's button and curl the pod IPs again.
+# Once you found it, deploy the fix with the step's second button and curl the pod IPs again.
 
 # %% [markdown]
 # ## Recap
@@ -128,5 +126,5 @@ labbox.teardown_button(lab)
 # %% tags=["check"] jupyter={"source_hidden": true}
 if lab:
     assert steps.check(step_list[0], "flannel.1", cluster=cluster, client=lesson.client, lab=lab).correct
-    assert steps.broken_pod(lab.cluster, lab=lab) == (steps.BROKEN_POD,)
+    assert steps.broken_pod(lab.cluster, lab=lab) == ()
 assert steps.broken_pod(case.cluster) == (steps.BROKEN_POD,)

@@ -148,19 +148,21 @@ def test_step_broken_finds_the_lessons_pod_and_the_fix_mends_it(lab):
     assert run(lab, "curl -s http://10.244.2.14:3000/health", CLIENT).exit_code == 0
 
 
-def test_the_step_widget_deploys_the_fix(lab):
+def test_the_step_widget_breaks_one_pod_and_deploys_the_fix(lab):
     pytest.importorskip("ipywidgets")
     from k8snet_lesson.view import labbox
 
     healthy = lab.cluster
     case = steps.lesson_case(healthy, client=CLIENT)
-    lab.apply(case.cluster)
     try:
         step = {s.id: s for s in steps.steps(healthy, CLIENT)}["broken"]
-        box = labbox.step_box(step, lab=lab, cluster=case.cluster, client=CLIENT, healthy=healthy)
+        box = labbox.step_box(step, lab=lab, cluster=healthy, client=CLIENT, case=case)
         box.answer.value = "10.244.2.14"
+        assert not labbox.check_answer(box).correct  # nothing broken yet
+        assert "Find it with curl and ss" in labbox.run_action(box, 0)
+        assert steps.broken_pod(lab.cluster, lab=lab) == (steps.BROKEN_POD,)
         assert labbox.check_answer(box).correct
-        assert "every checkout app listens on 0.0.0.0:3000" in labbox.run_action(box)
+        assert "every checkout app listens on 0.0.0.0:3000" in labbox.run_action(box, 1)
         assert steps.broken_pod(lab.cluster, lab=lab) == ()
     finally:
         lab.apply(healthy)
