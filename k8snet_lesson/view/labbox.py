@@ -279,7 +279,7 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     children = [goal]
     actions = tuple(w.Button(description=label, layout=w.Layout(width="auto")) for label, _ in _ACTIONS.get(step.id, ()))
     do = tuple(action for _, action in _ACTIONS.get(step.id, ()))
-    action_output = w.HTML()
+    action_output = w.HTML() if actions else None  # every widget made is drawn
     for button in actions:
         button.add_class("k8snet-step-action")
     if actions:

@@ -4,7 +4,8 @@ After Run All: the first step's box runs its command (``ip route`` on node-eu-we
 and the output shows flanneld's route through ``flannel.1``; the step's answer is
 checked (a wrong device, then the right one); a line with a pipe is refused with one
 message and clears the output; the capture step's ``tcpdump`` shows the VXLAN outer
-header from node IP to node IP; a hint shows. Where the kernel lab cannot run in the
+header from node IP to node IP; the lesson's case breaks one pod, curl to its IP is
+refused, the learner names it, and the fix makes it answer; a hint shows. Where the kernel lab cannot run in the
 notebook's kernel, the box says why and kubectl still answers from the model.
 
 Screenshots: ``build/screenshots/08_kernel_lab--box-<state>.png``.
@@ -87,6 +88,17 @@ def test_08_the_learner_types_real_commands(executed, course_notebook, screensho
             assert re.search(r"IP 192\.168\.1\.10\.\d+ > 192\.168\.2\.10\.8472: VXLAN", captured), captured
             assert "while it listened, debug-pod ran: curl" in captured
             page.screenshot_widget([".k8snet-step-vxlan"], screenshots / "08_kernel_lab--box-capture.png")
+
+        if running:
+            broken = page.page.locator(".k8snet-step-broken")
+            page.click_and_wait(broken.locator(".k8snet-step-action").nth(0))  # Break one checkout pod
+            refused, _ = _run(page, "broken", "curl -sv http://10.244.2.14:3000/health")
+            assert "Connection refused" in refused, refused
+            assert _check(page, "broken", "checkout-api-6f8b9d-2xkpj") == "true"
+            page.screenshot_widget([".k8snet-step-broken"], screenshots / "08_kernel_lab--box-broken.png")
+            page.click_and_wait(broken.locator(".k8snet-step-action").nth(1))  # Deploy the fix
+            answered, _ = _run(page, "broken", "curl -s http://10.244.2.14:3000/health")
+            assert '"pod": "checkout-api-6f8b9d-2xkpj"' in answered, answered
 
         vxlan = page.page.locator(".k8snet-step-vxlan")
         page.click_and_wait(vxlan.locator(".k8snet-step-hint"))
