@@ -602,6 +602,7 @@ def kubectl(command: Command, cluster: Cluster, namespace: str = NAMESPACE) -> s
 # --- running ----------------------------------------------------------------------------------
 
 _HIDE_NAMES = 'mount -t tmpfs k8snet-box /run/netns && exec "$@"'
+_PREFIX = re.compile(r"\bk8snet-[0-9a-z]{1,12}-")  # a lab run's prefix, should a program print one
 
 
 def _real_argv(command: Command, lab) -> tuple[list[str], str]:
@@ -663,8 +664,6 @@ def execute(command: Command, *, lab=None, cluster: Cluster | None = None,
     which holds any fault the notebook applied). ``traffic`` is ``(pod, argv)``, the request
     a ``tcpdump`` waits for. Without a lab, a real command raises LabUnavailable.
     """
-    from .run import masked
-
     if command.from_model:
         source = lab.cluster if lab is not None else cluster
         if source is None:
@@ -688,7 +687,7 @@ def execute(command: Command, *, lab=None, cluster: Cluster | None = None,
     if len(lines) > MAX_LINES:
         text = "".join(lines[:MAX_LINES])
         note = "; ".join(n for n in (note, f"the box kept the first {MAX_LINES:,} of {len(lines):,} lines") if n)
-    return Result(command, masked(text), code, "kernel", note)
+    return Result(command, _PREFIX.sub("<lab>-", text), code, "kernel", note)
 
 
 def _capture(lab, where: str, argv: list[str], traffic: tuple[str, Sequence[str]]) -> tuple[str, int, str]:

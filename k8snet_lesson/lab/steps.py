@@ -82,7 +82,7 @@ def steps(cluster: Cluster, client: str) -> tuple[Step, ...]:
              (f"Capture on {node}'s eth0; the box sends one request from {debug.name} to {server.pod_ip} while you listen.",
               f"tcpdump guesses that port {profile.udp_port} is OTV; add `-T vxlan` to read it as VXLAN.",
               f"`ip -d link show {profile.tunnel_device}` shows the port the VXLAN device sends to.")),
-        Step("broken", "One checkout pod of three is now broken. Find it with curl and ss.",
+        Step("broken", "Break one checkout pod of three (the first button), then find it with curl and ss.",
              client, "curl -s http://checkout-api-svc/health",
              "Which pod is broken? Give its name or its IP.",
              ("curl the Service a few times: some requests fail. `kubectl get pods -o wide` lists the pod IPs.",
