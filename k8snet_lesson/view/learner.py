@@ -102,16 +102,16 @@ class Progress:
             self.warning = f"progress cannot be saved to {self.path} ({exc.strerror or exc}); it is kept for this session only"
 
     def _reload(self) -> None:
-        """Take in what was written since this was opened (every gate of a notebook holds its
-        own Progress on the same file), so a write never drops another gate's record."""
+        """Take in what the file holds now: every gate and notebook of a session opens its own
+        Progress on the same file, and a save from a stale copy would drop their records."""
         try:
-            current = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError, UnicodeDecodeError):
             return
-        if isinstance(current, dict) and current.get("version") == _VERSION:
+        if isinstance(data, dict) and data.get("version") == _VERSION:
             for key in ("predictions", "answers"):
-                if isinstance(current.get(key), dict):
-                    self.data[key] = current[key]
+                if isinstance(data.get(key), dict):
+                    self.data[key] = data[key]
 
     # --- predictions -----------------------------------------------------------------
 

@@ -33,7 +33,7 @@ print("The kernel lab is running." if lab else f"The kernel lab cannot run here:
 print(run.layout(layout))
 
 # %% [markdown]
-# ## 1 · Look around
+# ## Look around
 #
 # Each step has a command box. Pick where to run (a pod or a node), type one command, press **Run**.
 # The box runs real programs, one at a time, without a shell; `kubectl` is answered from the model,
@@ -46,7 +46,7 @@ options = dict(lab=lab, cluster=cluster, client=lesson.client, traffic=traffic, 
 labbox.step_box(step_list[0], **options)
 
 # %% [markdown]
-# ## 2 · The spread, counted by the kernel
+# ## kube-proxy's rules, read back from the kernel
 #
 # kube-proxy writes one rule per endpoint in the Service's <abbr title="kube-proxy&#x27;s per-Service chain: one rule per endpoint, chosen at random with probabilities 1/n, 1/(n-1), ..., 1">KUBE-SVC</abbr> chain. Each new connection
 # walks the rules and is sent to the first one whose random draw matches; <abbr title="the kernel&#x27;s table of live connections; it remembers each NAT decision and applies it to every later packet and the replies">conntrack</abbr> remembers the
@@ -63,7 +63,7 @@ predict(predictions.build("08-spread-second", cluster, client=lesson.client),
 labbox.step_box(step_list[1], **options)
 
 # %% [markdown]
-# ## 3 · A packet between nodes
+# ## A cross-node request on the wire
 #
 # A request from debug-pod to a checkout pod on another node leaves through `flannel.1`, the node's
 # <abbr title="VXLAN tunnel endpoint: the device on each node (flannel.1, vxlan.calico) that wraps and unwraps VXLAN packets">VTEP</abbr>. Its <abbr title="a bridge or VXLAN device&#x27;s forwarding database: which MAC address lives behind which port or remote node IP">FDB</abbr> says which node IP holds each remote VTEP.
@@ -80,7 +80,7 @@ predict(predictions.build("08-outer-destination", cluster, client=lesson.client)
 labbox.step_box(step_list[2], **options)
 
 # %% [markdown]
-# ## 4 · The lesson's case: one pod of three
+# ## The lesson's case: one pod of three
 #
 # In the lesson's transcript the Service answers but `curl 10.244.2.14:3000` is refused: one
 # checkout pod's app listens on 127.0.0.1. The step's first button breaks that one pod in the lab.
