@@ -12,7 +12,10 @@ The modules: :mod:`~.topology` (the plan, pure), :mod:`~.sandbox` (the child pro
 (:func:`build`, :class:`Lab`: the cluster in the kernel and its changes), :mod:`~.dns`,
 :mod:`~.checks` (devices, the four rules, the spread), :mod:`~.ladder` (real tools on
 the model's faults), :mod:`~.capture` (VXLAN on the wire), :mod:`~.run` (a full run and
-its report), :mod:`~.state` (a lab left running by ``k8snet netlab up``), :mod:`~.probe`.
+its report), :mod:`~.state` (a lab left running by ``k8snet netlab up``), :mod:`~.probe`,
+:mod:`~.commands` (the command box: one real command a learner types, checked against a
+fixed set and run without a shell) and :mod:`~.steps` (notebook 08's guided steps and
+their checks against the lab's real state).
 
     >>> from k8snet_lesson.lab import probe           # doctest: +SKIP
     >>> probe()                                        # doctest: +SKIP

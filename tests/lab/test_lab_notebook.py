@@ -32,12 +32,16 @@ def test_notebook_without_the_lab_shows_the_model_and_the_reason(tmp_path, witho
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     nb = nbformat.read(copy, as_version=4)
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    # A cell tagged raises-exception (the graded check, until its module lands) may fail; no other may.
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+               if "raises-exception" not in cell.metadata.get("tags", [])]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "The kernel lab cannot run here: the kernel lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN" in text
-    assert "The cells below show the model's side only." in text
-    assert "model: VXLAN adds 50 bytes; flannel.1 MTU 1450" in text
+    # the lesson's own addresses, from the model
+    assert "node node-eu-west-1b    192.168.2.10    podCIDR 10.244.3.0/24" in text
+    widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widgets) >= 4 + 3  # four steps and three gates, drawn without the lab
 
 
 def test_the_committed_notebook_carries_no_machine_details():
@@ -54,4 +58,4 @@ def test_the_committed_notebook_carries_no_machine_details():
     assert text, "the notebook is committed executed"
     for pattern in (r"k8snet-[0-9a-z]{1,12}-(node|pod|underlay)", r"pid=\d", r"\d+ ms\b", r"/(work|tmp|run|root|home)/"):
         assert not re.search(pattern, text), pattern
-    assert "The kernel lab can run here." in text or "The kernel lab cannot run here" in text
+    assert "The kernel lab is running." in text or "The kernel lab cannot run here" in text
