@@ -37,6 +37,11 @@ def register(subparsers) -> None:
     parser.add_argument("--node-ip", metavar="IP", help="the node's InternalIP (default: from its Node manifest)")
     parser.add_argument("--cluster-cidr", metavar="CIDR",
                         help="the pod network kube-proxy treats as local (default: from the manifests)")
+    parser.add_argument("--mode", choices=("iptables", "nftables"), default="iptables",
+                        help="kube-proxy's proxy mode (default: iptables); nftables prints its transaction for "
+                        "table ip kube-proxy, in an order nft -f loads")
+    parser.add_argument("--service-cidr", metavar="CIDR",
+                        help="nftables mode: the ClusterIP range (default: from the manifests)")
     parser.add_argument("--form", choices=("restore", "save"), default="restore",
                         help="restore: kube-proxy's iptables-restore input (default); "
                         "save: the node's tables as iptables-save prints them")
@@ -56,13 +61,13 @@ def _node_ip(text: str) -> IPv4Address:
     return address
 
 
-def _cluster_cidr(text: str) -> IPv4Network:
+def _cluster_cidr(text: str, option: str = "--cluster-cidr") -> IPv4Network:
     try:
         network = ip_network(text.strip())
     except ValueError as exc:
-        raise InvalidValue(f"--cluster-cidr {text!r} is not a CIDR such as 10.244.0.0/16 ({exc})") from None
+        raise InvalidValue(f"{option} {text!r} is not a CIDR such as 10.244.0.0/16 ({exc})") from None
     if not isinstance(network, IPv4Network):
-        raise InvalidValue(f"--cluster-cidr {text!r} is not an IPv4 CIDR (the model is IPv4 only)")
+        raise InvalidValue(f"{option} {text!r} is not an IPv4 CIDR (the model is IPv4 only)")
     return network
 
 
@@ -77,6 +82,13 @@ def run(args) -> int:
     if args.cluster_cidr is not None:
         overrides["cluster_cidr"] = _cluster_cidr(args.cluster_cidr)
     cluster = load(args.manifests)
+    if args.mode == "nftables":
+        from ..nftables import rules_for as nft_rules_for
+
+        if args.service_cidr is not None:
+            overrides["service_cidr"] = _cluster_cidr(args.service_cidr, "--service-cidr")
+        sys.stdout.write(str(nft_rules_for(cluster, args.node, **overrides)))
+        return 0
     save = args.form == "save"
     ruleset = rules_for(cluster, args.node, include_builtin=save, random_fully=args.random_fully, **overrides)
     text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
