@@ -14,6 +14,7 @@ from k8snet_lesson.cli import main
 from k8snet_lesson.cluster import Endpoint, EndpointConditions, EndpointPort, EndpointSlice, Service, ServicePort
 from k8snet_lesson.errors import InvalidValue
 from k8snet_lesson.explain import explain
+from k8snet_lesson.lab.nft_mode import conntrack_endpoints
 from k8snet_lesson.nftables.parse import parse
 from k8snet_lesson.resources import data_path
 
@@ -97,6 +98,8 @@ def test_the_lessons_cluster_in_nftables_mode():
     cluster = manifests.load([LESSON])
     tx = nftables.rules_for(cluster, NODE)
     assert _defined_before_use(tx) == []
+    assert len(tx.elements) == len(set(tx.elements))  # kube-dns' ClusterIP is in cluster-ips once, not per port
+    assert [t for c, t in tx.elements if c == "cluster-ips"].count("10.96.0.10") == 1
     svc_ = cluster.service(CHECKOUT) if hasattr(cluster, "service") else next(
         s for s in cluster.services if s.key == CHECKOUT)
     chain = nftables.chain_name("service", CHECKOUT, "tcp")
@@ -223,3 +226,15 @@ def test_cli_rules_service_cidr_override_and_bad_value(capsys):
     assert main(["rules", LESSON, "--node", NODE, "--mode", "nftables", "--service-cidr", "10.100.0.0/33"]) != 0
     err = capsys.readouterr().err
     assert "--service-cidr '10.100.0.0/33'" in err and "Traceback" not in err
+
+
+def test_conntrack_reply_sources_are_counted():
+    listing = (
+        "tcp      6 119 TIME_WAIT src=10.244.2.5 dst=10.96.214.88 sport=10000 dport=80 src=10.244.3.7 "
+        "dst=10.244.2.5 sport=3000 dport=10000 [ASSURED] mark=0 use=1\n"
+        "tcp      6 119 TIME_WAIT src=10.244.2.5 dst=10.96.214.88 sport=10001 dport=80 src=10.244.3.7 "
+        "dst=10.244.2.5 sport=3000 dport=10001 [ASSURED] mark=0 use=1\n"
+        "tcp      6 59 SYN_SENT src=10.244.2.5 dst=10.96.0.10 sport=10002 dport=53 [UNREPLIED] src=10.244.4.3 "
+        "dst=10.244.2.5 sport=53 dport=10002 mark=0 use=1\n"
+    )
+    assert conntrack_endpoints(listing, "10.96.214.88", 80) == {"10.244.3.7:3000": 2}

@@ -377,6 +377,8 @@ def generate(
         slices = slices_by_service.get((service.namespace, service.name), [])
         for port in service.ports:
             writer.service_port(service, port, _endpoints(slices, port.name, port.protocol, str(node_name or "")))
+    # A set holds an element once (a Service's ClusterIP, whatever its number of ports).
+    tx.elements = list(dict.fromkeys(tx.elements))
     return tx
 
 
