@@ -238,3 +238,33 @@ def test_conntrack_reply_sources_are_counted():
         "dst=10.244.2.5 sport=53 dport=10002 mark=0 use=1\n"
     )
     assert conntrack_endpoints(listing, "10.96.214.88", 80) == {"10.244.3.7:3000": 2}
+
+
+# --- what the course shows -------------------------------------------------------------------
+
+
+def test_the_checkout_services_own_lines():
+    from k8snet_lesson.nftables.lesson import service_lines
+
+    cluster = manifests.load([LESSON])
+    lines = service_lines(nftables.rules_for(cluster, NODE), CHECKOUT)
+    assert sum(line.startswith("add chain") for line in lines) == 4  # its service chain and 3 endpoint chains
+    assert sum("numgen random mod 3 vmap" in line for line in lines) == 1
+    assert sum(line.startswith("add element ip kube-proxy service-ips") for line in lines) == 1
+    assert not any("kube-dns" in line for line in lines)
+    with pytest.raises(Exception, match="no nftables objects"):
+        service_lines(nftables.rules_for(cluster, NODE), "production/nope")
+
+
+def test_shares_in_both_modes_and_a_seeded_numgen_draw():
+    from k8snet_lesson.nftables.lesson import shares_in_both_modes, simulate_numgen
+    from k8snet_lesson.simulate import chi_square
+
+    both = shares_in_both_modes(manifests.load([LESSON]), NODE, CHECKOUT)
+    assert [e for e, _ in both["iptables"]] == [e for e, _ in both["nftables"]]
+    assert [s for _, s in both["nftables"]] == [1 / 3] * 3
+    assert max(abs(a - b) for (_, a), (_, b) in zip(both["iptables"], both["nftables"])) < 1e-9
+    counts = simulate_numgen(3, 30000, seed=7)
+    assert sum(counts) == 30000 and simulate_numgen(3, 30000, seed=7) == counts
+    assert chi_square(counts, [1 / 3] * 3).p_value > 1e-3  # seed 7, threshold 0.001
+    assert chi_square(simulate_numgen(2, 30000, seed=7) + [0], [1 / 3] * 3).p_value < 1e-3  # the test can fail

@@ -79,7 +79,8 @@ def test_explain_cli_reads_nftables_in_both_forms(capsys, tmp_path):
             "services"][0])
     assert main(["explain", str(LISTING)]) == 0
     text = capsys.readouterr().out
-    assert "numgen random mod 2" in text and "REJECT" in text
+    assert "numgen random mod 2" in text and "no-endpoint-services: goto reject-chain" in text
+    assert "KUBE-" not in text and "-m recent" not in text  # nftables' own objects are named
 
 
 @pytest.mark.parametrize("text, line, word", [

@@ -49,16 +49,17 @@ def read_dump(name: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     text, source = read_dump(args.dump)
-    from ..nftables.explain import explain as explain_nft, is_nftables_text
+    from ..nftables import explain as nft
 
-    if is_nftables_text(text):  # nft list ruleset, or kube-proxy's nftables transaction
+    as_text = explanations_as_text
+    if nft.is_nftables_text(text):  # nft list ruleset, or kube-proxy's nftables transaction
         from ..nftables.parse import parse as parse_nft
 
-        explanations = explain_nft(parse_nft(text, source=source))
+        explanations, as_text = nft.explain(parse_nft(text, source=source)), nft.explanations_as_text
     else:
         explanations = explain(parse(text, source=source, table=args.table))
     if args.json:
         print(explanations_as_json(explanations))
     else:
-        print(explanations_as_text(explanations))
+        print(as_text(explanations))
     return 0

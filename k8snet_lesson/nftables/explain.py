@@ -47,7 +47,7 @@ from ipaddress import IPv4Address, IPv4Network
 from ..explain import EndpointShare, ServiceExplanation
 from .generate import Transaction
 
-__all__ = ["explain", "is_nftables_text", "service_port_of_chain"]
+__all__ = ["explain", "explanations_as_text", "is_nftables_text", "service_port_of_chain"]
 
 _NUMGEN = re.compile(r"^numgen random mod (\d+) vmap \{ (.*) \}$")
 _DNAT = re.compile(r"dnat to (\d+\.\d+\.\d+\.\d+)(?::(\d+))?")
@@ -203,3 +203,24 @@ def _explained(tx: Transaction, item: _Port) -> ServiceExplanation:
         load_balancer_ips=tuple(item.load_balancer_ips),
         unmatched_share=float(unmatched) if endpoints else 0.0,
     )
+
+
+# iptables' words in the shared text, and what the same thing is called in nftables mode.
+_NFT_WORDS = (
+    ("(-m recent)", "(an affinity- set per endpoint)"),
+    ("(KUBE-MARK-MASQ)", "(mark-for-masquerade)"),
+    ("(filter KUBE-SERVICES answers icmp-port-unreachable)", "(no-endpoint-services: goto reject-chain)"),
+    ("(traffic policy Local)", "(traffic policy Local; no-endpoint-services: drop)"),
+    ("no Service ports found (no 'cluster IP' rules in nat KUBE-SERVICES, no REJECT rules in filter)",
+     "no Service ports found (no ClusterIP in service-ips or no-endpoint-services)"),
+)
+
+
+def explanations_as_text(explanations) -> str:
+    """:func:`k8snet_lesson.explain.explanations_as_text`, naming nftables' objects."""
+    from ..explain import explanations_as_text as shared
+
+    text = shared(explanations)
+    for old, new in _NFT_WORDS:
+        text = text.replace(old, new)
+    return text
