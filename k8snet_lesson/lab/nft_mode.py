@@ -30,7 +30,7 @@ from ..nftables.explain import explain
 from ..nftables.parse import parse
 from .sandbox import Sandbox
 
-__all__ = ["Loaded", "NftSpread", "conntrack_endpoints", "kernel_table", "load_in_private_namespace", "spread",
+__all__ = ["Loaded", "NftReport", "NftSpread", "full_run", "conntrack_endpoints", "kernel_table", "load_in_private_namespace", "spread",
            "use_nftables"]
 
 _REPLY_SOURCE = re.compile(r"dst=(\S+) sport=(\d+) dport=(\d+)\s+(?:\[\S+\]\s+)?src=(\S+) dst=\S+ sport=(\d+)")
@@ -165,3 +165,82 @@ def shares_of(explanations: Sequence[Any], cluster_ip: IPv4Address, port: int) -
         if e.cluster_ip == cluster_ip and e.port == port:
             return tuple((p.destination, p.share) for p in e.endpoints)
     return ()
+
+
+# --- a whole run in nftables mode ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NftReport:
+    """``k8snet netlab run --proxy-mode nftables``: what was checked, and how it went."""
+
+    version: str
+    nodes: tuple[tuple[str, bool], ...]  # (node, the kernel's table equals the model's)
+    four_rules: Any  # checks.FourRules, measured with nftables rules in place
+    spread: NftSpread | None
+    clean: bool
+
+    @property
+    def ok(self) -> bool:
+        spread_ok = self.spread is None or (
+            not self.spread.failures and self.spread.conntrack_counts == self.spread.client_counts
+            and (self.spread.chi_square is None or self.spread.chi_square.p_value > 1e-3))
+        return (all(same for _, same in self.nodes) and self.four_rules.hold and self.four_rules.agree
+                and spread_ok and self.clean)
+
+    def text(self) -> str:
+        lines = [f"kube-proxy in nftables mode ({self.version})"]
+        for node, same in self.nodes:
+            lines.append(f"  {node}: nft list table ip kube-proxy {'equals' if same else 'DIFFERS from'} the model's")
+        lines.append(f"four rules: {'hold' if self.four_rules.hold else 'BROKEN'}, "
+                     f"{'as' if self.four_rules.agree else 'NOT as'} the model says")
+        s = self.spread
+        if s is not None:
+            lines.append(f"spread of {sum(s.client_counts)} connections from {s.node} (numgen random mod "
+                         f"{len(s.endpoints)}; client source ports from seed {s.seed}):")
+            for endpoint, share, mine, tracked in zip(s.endpoints, s.model_shares, s.client_counts,
+                                                       s.conntrack_counts):
+                lines.append(f"  {endpoint:<20} model {share:.4f}  client {mine:>5}  conntrack {tracked:>5}")
+            if s.chi_square is not None:
+                lines.append(f"  chi-square p = {s.chi_square.p_value:.3f} (threshold 0.001)")
+        lines.append("fault ladder: checked in iptables mode only (k8snet netlab run)")
+        lines.append(f"teardown: {'clean' if self.clean else 'NOT CLEAN'}")
+        lines.append("OK" if self.ok else "FAILED")
+        return "\n".join(lines)
+
+
+def full_run(chosen: Any, *, connections: int = 3000, seed: int = 0, prefix: str | None = None,
+             backend: str = "nft", progress: Any = None) -> NftReport:
+    """Build the scenario, switch every node's kube-proxy to nftables mode, check the
+    tables, the four rules and the spread, tear down."""
+    from .checks import four_rules
+    from .kernel import build
+
+    say = progress or (lambda _: None)
+    lab = build(chosen.cluster, prefix=prefix, backend=backend)
+    clean = False
+    try:
+        say(f"built {lab.prefix}")
+        nodes = []
+        for node in lab.topology.nodes:
+            tx = use_nftables(lab, node.name)
+            same = normalize_equal(kernel_table(lab, node.name), tx) and "KUBE-" not in lab.save(node.name)
+            nodes.append((node.name, same))
+        version = lab.sandbox.run(["nft", "--version"]).stdout.strip()
+        say("nftables rules loaded")
+        measured = four_rules(lab)
+        say("four rules done")
+        measured_spread = None
+        if connections > 0:
+            measured_spread = spread(lab, chosen.client, lab.cluster.service(chosen.service).key, connections,
+                                     seed=seed)
+        say("spread done")
+    finally:
+        clean = lab.teardown().clean
+    return NftReport(version=version, nodes=tuple(nodes), four_rules=measured, spread=measured_spread, clean=clean)
+
+
+def normalize_equal(a: Transaction | str, b: Transaction | str) -> bool:
+    from ..nftables import normalize
+
+    return normalize(a) == normalize(b)

@@ -89,3 +89,16 @@ def test_spread_of_3000_connections_in_nftables_mode(lab, lesson):
     assert all(abs(s - 1 / 3) < 1e-12 for s in measured.model_shares)
     print(f"nft spread: counts {measured.client_counts}, p = {measured.chi_square.p_value:.3f}, seed {SEED}")
 
+
+
+def test_netlab_run_in_nftables_mode(capsys):
+    """The whole cluster in nftables mode: every node's table is the model's, the four
+    rules hold, 900 connections spread (p > 0.001), the lab leaves nothing behind."""
+    from k8snet_lesson.cli import main
+
+    status = main(["netlab", "run", "--proxy-mode", "nftables", "--quiet", "--connections", "900", "--seed", "5"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.count("nft list table ip kube-proxy equals the model's") == 3
+    assert "four rules: hold, as the model says" in out and "teardown: clean" in out
+    assert re.search(r"chi-square p = [\d.]+", out) and out.rstrip().endswith("OK")
