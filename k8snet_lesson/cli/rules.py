@@ -11,6 +11,9 @@ later; ``--no-random-fully`` leaves it out, as kube-proxy's unit tests expect):
 * ``--form save``: the node's filter and nat tables as ``iptables-save`` prints them,
   built-in chains and kube-proxy's jumps into them included.
 
+``--mode nftables`` prints kube-proxy's nftables transaction for table ``ip kube-proxy``
+instead (the text of the v1.34 cycle), in an order ``nft -f`` loads as it is.
+
 The node's InternalIP and the cluster CIDR come from the manifests (a Node, a kubeadm
 ClusterConfiguration); ``--node-ip`` and ``--cluster-cidr`` override them. When the
 manifests hold no Node at all, any node name is accepted.
