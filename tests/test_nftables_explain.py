@@ -113,3 +113,24 @@ def test_service_port_names_from_chain_names():
     assert service_port_of_chain("service-ULMVA6XW-ns1/svc1/tcp/p80") == "ns1/svc1:p80"
     assert service_port_of_chain("local-ABCDEFGH-production/checkout-api-svc/tcp/") == "production/checkout-api-svc"
     assert service_port_of_chain("services") is None
+
+
+def test_nft_a_listing_with_handles_reads_the_same():
+    handles = LISTING.with_name("overall-rules.handles.txt").read_text()
+    assert "# handle" in handles
+    assert nftables.normalize(parse(handles)) == nftables.normalize(parse(LISTING.read_text()))
+
+
+def test_an_older_kube_proxys_masquerade_rule_is_read_too():
+    tx = parse(LISTING.read_text())
+    (svc1,) = [c for c in tx.chains if c.startswith("service-") and "svc1" in c]
+    tx.rules[svc1][0] = "ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade"
+    (one,) = [e for e in explain(tx) if e.service_port == "ns1/svc1:p80"]
+    assert str(one.masquerade_source_outside) == "10.0.0.0/8"
+
+
+def test_a_bad_node_ip_is_named():
+    from k8snet_lesson.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="node IP '10.0.0.300'"):
+        nftables.generate([], [], node_name="n1", node_ip="10.0.0.300")

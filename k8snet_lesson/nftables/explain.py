@@ -52,8 +52,9 @@ __all__ = ["explain", "explanations_as_text", "is_nftables_text", "service_port_
 _NUMGEN = re.compile(r"^numgen random mod (\d+) vmap \{ (.*) \}$")
 _DNAT = re.compile(r"dnat to (\d+\.\d+\.\d+\.\d+)(?::(\d+))?")
 _AFFINITY = re.compile(r"^ip saddr @(affinity-\S+) goto (\S+)$")
-_MASQ_OUTSIDE = re.compile(r"^ip daddr \S+ ip saddr != (\S+) jump mark-for-masquerade$")
-_MASQ_ALL = re.compile(r"^ip daddr \S+ jump mark-for-masquerade$")
+# (kube-proxy before v1.34 also matched the port: "ip daddr X tcp dport 80 ip saddr != …")
+_MASQ_OUTSIDE = re.compile(r"^ip daddr \S+ (?:\S+ dport \d+ )?ip saddr != (\S+) jump mark-for-masquerade$")
+_MASQ_ALL = re.compile(r"^ip daddr \S+ (?:\S+ dport \d+ )?jump mark-for-masquerade$")
 _COMMENT = re.compile(r' comment "([^"]*)"')
 _TIMEOUT = re.compile(r"timeout (\d+)s")
 

@@ -52,7 +52,16 @@ from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from typing import Any
 
-from ..cluster import Cluster, EndpointSlice, Protocol, Service, ServiceType, SessionAffinity, TrafficPolicy
+from ..cluster import (
+    Cluster,
+    EndpointSlice,
+    Protocol,
+    Service,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+    ipv4_address,
+)
 from ..errors import InvalidValue
 from ..kube_proxy import _categorize, _endpoints, _externally_accessible_type, _mark
 
@@ -349,7 +358,7 @@ def generate(
     detector's range (no masquerade rule for off-cluster sources without it);
     ``service_cidr`` (one CIDR or several) gives the drop rule for unallocated ClusterIPs.
     """
-    node = None if node_ip is None else str(IPv4Address(str(node_ip).strip()))
+    node = None if node_ip is None else str(ipv4_address(str(node_ip).strip(), "node IP"))
     cidr = None if cluster_cidr is None else _cidr_text(cluster_cidr, "cluster CIDR")
     if service_cidr is None:
         service_cidrs: tuple[str, ...] = ()

@@ -26,6 +26,7 @@ from .generate import FAMILY, TABLE, Transaction
 _PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
 _DURATION = re.compile(r"(\d+)(d|h|m|s|ms)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_HANDLE = re.compile(r"\s+# handle \d+\s*$")
 
 
 def parse(text: str, *, source: str = "<string>") -> Transaction:
@@ -81,7 +82,7 @@ def _hex(word: str) -> str:
 
 def _rule_text(rule: str) -> str:
     """A rule as kube-proxy writes it, from the kernel's spelling."""
-    rule = re.sub(r"\s+# handle \d+$", "", rule.strip())
+    rule = _HANDLE.sub("", rule.strip())
     rule = re.sub(r"meta mark set meta mark \| (0x[0-9a-f]+)", lambda m: f"mark set mark or {_hex(m.group(1))}", rule)
     rule = re.sub(r"meta mark set meta mark \^ (0x[0-9a-f]+)", lambda m: f"mark set mark xor {_hex(m.group(1))}", rule)
     rule = re.sub(r"meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+)",
@@ -156,7 +157,6 @@ def _parse_transaction(lines: list[str], source: str) -> Transaction:
                 if comment:
                     tx.table_comment = comment.group(1)
             elif verb == "flush":
-                tx.chains = {c: s for c, s in tx.chains.items()}
                 for chain in tx.rules:
                     tx.rules[chain] = []
                 tx.elements = []
@@ -224,6 +224,7 @@ def _parse_transaction(lines: list[str], source: str) -> Transaction:
 
 
 def _parse_listing(lines: list[str], source: str) -> Transaction:
+    lines = [_HANDLE.sub("", line) for line in lines]  # nft -a: "# handle N" after blocks and rules
     tx = Transaction(table_comment=None)
     found = False
     i = 0
