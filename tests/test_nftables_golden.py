@@ -4,7 +4,8 @@ The reference data is ``shared/kube-proxy-golden/nftables`` next to the checkout
 ``$K8SNET_GOLDEN_DIR/nftables``): 15 expected states with their inputs as JSON, and 36
 object names. Both sides are compared after sorting them as kube-proxy's tests do
 (:func:`k8snet_lesson.nftables.normalize`). Stateful cases replay ``prior_syncs`` on one
-:class:`~k8snet_lesson.nftables.NodeProxy` first.
+:class:`~k8snet_lesson.nftables.NodeProxy` first; where kube-proxy's test also counted
+the operations of the last (partial) sync's transaction, the model's count must be the same.
 """
 
 from __future__ import annotations
@@ -92,3 +93,18 @@ def test_object_names(entry):
         assert nftables.chain_name_base(*args) == entry["expected"]
     else:
         assert nftables.chain_name(entry["kind"], *args) == entry["expected"]
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if "repeated" in c])
+def test_the_last_transaction_is_as_big_as_kube_proxys(name):
+    """TestSyncProxyRulesRepeated also counts the operations of each partial sync's transaction."""
+    case = json.loads((NFT / name).read_text())
+    if not isinstance(case.get("upstream_num_operations"), int):
+        pytest.skip("this assertion has no operation count")
+    proxy = _proxy(case)
+    for step in case["prior_syncs"]:
+        proxy.sync(*_inputs(step))
+        if step.get("then_age_stale_chains"):
+            proxy.age_stale_chains()
+    ops = proxy.sync(*_inputs(case))
+    assert len(ops) == case["upstream_num_operations"], "\n".join(ops)

@@ -552,6 +552,15 @@ def rules_for(cluster: Cluster, node_name: str, **kw: Any) -> Transaction:
 # --- a node over time ------------------------------------------------------------------
 
 
+def _inputs_by_service(services: list[Service], slices: list[EndpointSlice]) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for service in services:
+        own = sorted((s for s in slices if s.namespace == service.namespace and s.service_name == service.name),
+                     key=lambda s: s.name)
+        out[service.key] = (service, tuple(own))
+    return out
+
+
 def _is_service_chain(name: str) -> bool:
     return "/" in name  # kube-proxy's own test: no fixed chain has a slash
 
@@ -560,10 +569,14 @@ class NodeProxy:
     """kube-proxy's nftables state on one node across syncs.
 
     :meth:`sync` returns the commands of that sync's transaction; :meth:`state` is the
-    table after it, as kube-proxy's tests dump it. A service or endpoint chain no longer
-    used is flushed and kept (a bare ``add chain`` line) and is deleted at the start of a
-    sync once it has been stale for more than a second (:meth:`age_stale_chains` stands
-    for that second passing); affinity sets no longer used are deleted at once.
+    table after it, as kube-proxy's tests dump it. The first sync is a full one; later
+    ones are partial, as kube-proxy's are: only the Services whose Service or
+    EndpointSlices changed since the last sync get their chains rewritten (elements are
+    added and deleted as they change). A service or endpoint chain no longer used is
+    flushed and kept (a bare ``add chain`` line), and deleted at the start of a sync once
+    it has been stale for more than a second (:meth:`age_stale_chains` stands for that
+    second passing; the deletions are :attr:`last_cleanup`, a transaction of their own);
+    affinity sets no longer used are deleted at once.
     """
 
     def __init__(self, *, node_name: str, initial: Transaction | None = None, **settings: Any) -> None:
@@ -571,7 +584,8 @@ class NodeProxy:
         self.settings = settings
         self._state = initial
         self._stale: dict[str, bool] = {}  # stale chain -> aged past a second
-        self._last: Transaction | None = None
+        self._inputs: dict[str, tuple] | None = None  # Service key -> (Service, its slices) at the last sync
+        self.last_cleanup: list[str] = []
 
     def age_stale_chains(self) -> None:
         self._stale = dict.fromkeys(self._stale, True)
@@ -581,40 +595,53 @@ class NodeProxy:
         return sorted(self._stale)
 
     def sync(self, services: Iterable[Service], endpoint_slices: Iterable[EndpointSlice], *,
-             changed_services: Iterable[str] | None = None) -> list[str]:
-        """One sync; ``changed_services`` (``namespace/name``) makes it a partial one, which
-        rewrites only those Services' chains (the first sync is always full)."""
+             changed_services: Iterable[str] | None = None, full: bool = False) -> list[str]:
+        """One sync. ``changed_services`` (``namespace/name``) names the changed Services
+        (by default, those whose Service or EndpointSlices differ from the last sync's);
+        ``full`` rewrites everything, as the first sync does."""
+        services, endpoint_slices = list(services), list(endpoint_slices)
+        inputs = _inputs_by_service(services, endpoint_slices)
         new = generate(services, endpoint_slices, node_name=self.node_name, **self.settings)
         old = self._state
-        partial = changed_services is not None and self._last is not None
-        changed = frozenset(changed_services or ())
+        partial = not full and self._inputs is not None
+        if changed_services is not None:
+            changed = frozenset(changed_services)
+        else:
+            before = self._inputs or {}
+            changed = frozenset(k for k in before.keys() | inputs.keys() if before.get(k) != inputs.get(k))
+        self._inputs = inputs
         prefix = f"{FAMILY} {TABLE} "
-        ops: list[str] = []
         existing = dict(old.chains) if old is not None else {}
+        self.last_cleanup = []
         for chain, aged in list(self._stale.items()):
             if aged:
-                ops.append(f"delete chain {prefix}{chain}")
+                self.last_cleanup.append(f"delete chain {prefix}{chain}")
                 existing.pop(chain, None)
                 del self._stale[chain]
+        ops: list[str] = []
         if not partial:
             ops += [line for line in new.lines() if not line.startswith(("add rule", "add element"))
                     and not (line.startswith("add chain") and _is_service_chain(line.split(" ")[4]))]
             ops += [f"flush {kind} {prefix}{name}" for name, (kind, _) in _CONTAINERS.items()]
+        else:
+            ops += [f"add set {prefix}{name} {spec}" for name, spec in new.sets.items()
+                    if new.owners.get(name) in changed]
         for chain in new.chains:
             if _is_service_chain(chain) and (not partial or new.owners.get(chain) in changed):
                 ops += [f"add chain {prefix}{chain}", f"flush chain {prefix}{chain}"]
                 ops += [f"add rule {prefix}{chain} {rule}" for rule in new.rules[chain]]
             elif not partial:
                 ops += [f"add rule {prefix}{chain} {rule}" for rule in new.rules[chain]]
-        old_elements = set(old.elements) if old is not None and partial else set()
+        old_elements = old.elements if old is not None and partial else []
         new_elements = set(new.elements)
+        kept = set(old_elements)
         ops += [f"delete element {prefix}{c} {{ {t.partition(' : ')[0]} }}"
-                for c, t in (old.elements if old is not None and partial else []) if (c, t) not in new_elements]
-        ops += [f"add element {prefix}{c} {{ {t} }}" for c, t in new.elements if (c, t) not in old_elements]
+                for c, t in old_elements if (c, t) not in new_elements]
+        ops += [f"add element {prefix}{c} {{ {t} }}" for c, t in new.elements if (c, t) not in kept]
         for chain in existing:
             if _is_service_chain(chain) and chain not in new.chains:
                 ops.append(f"flush chain {prefix}{chain}")
-                self._stale[chain] = False
+                self._stale[chain] = False  # stale since this sync
         for chain in new.chains:
             self._stale.pop(chain, None)
         if old is not None:
@@ -624,7 +651,6 @@ class NodeProxy:
             new.chains[chain] = None
             new.rules.setdefault(chain, [])
         self._state = new
-        self._last = new
         return ops
 
     def state(self) -> Transaction:
