@@ -49,8 +49,10 @@ class Loaded:
         return parse(self.listing, source="nft list ruleset")
 
 
-def load_in_private_namespace(transaction: str | Transaction) -> Loaded:
-    """``nft -f`` the transaction in a fresh network namespace and read the ruleset back.
+def load_in_private_namespace(*transactions: str | Transaction | Sequence[str]) -> Loaded:
+    """``nft -f`` each transaction in turn (a text, a :class:`Transaction` or a list of
+    commands, as :meth:`NodeProxy.sync` returns) in a fresh network namespace, and read
+    the ruleset back.
 
     The namespace is made inside a lab sandbox (its own mount, PID and network
     namespaces), deleted when done, and gone with the sandbox in any case."""
@@ -59,7 +61,10 @@ def load_in_private_namespace(transaction: str | Transaction) -> Loaded:
         name = sandbox.prefix + "nft"
         sandbox.run(["ip", "netns", "add", name])
         try:
-            sandbox.run(["nft", "-f", "-"], netns=name, input=str(transaction), timeout=120)
+            for transaction in transactions:
+                text = transaction if isinstance(transaction, (str, Transaction)) else "\n".join(transaction)
+                if str(text).strip():
+                    sandbox.run(["nft", "-f", "-"], netns=name, input=str(text) + "\n", timeout=120)
             listing = sandbox.run(["nft", "list", "ruleset"], netns=name).stdout
             version = sandbox.run(["nft", "--version"]).stdout.strip()
         finally:

@@ -250,7 +250,7 @@ class Transaction:
         for name, text in self.elements:
             if name == container:
                 key, _, value = text.partition(" : ")
-                out[re.sub(r' comment "[^"]*"', "", key)] = value
+                out[_COMMENTED.sub("", key)] = value
         return out
 
 
@@ -277,6 +277,7 @@ def service_ips(tx: Transaction) -> dict[str, str]:
     return tx.element_map("service-ips")
 
 
+_COMMENTED = re.compile(r' comment "[^"]*"')
 _NUMGEN = re.compile(r"numgen random mod (\d+) vmap \{ (.*) \}$")
 
 
@@ -635,7 +636,7 @@ class NodeProxy:
         old_elements = old.elements if old is not None and partial else []
         new_elements = set(new.elements)
         kept = set(old_elements)
-        ops += [f"delete element {prefix}{c} {{ {t.partition(' : ')[0]} }}"
+        ops += [f"delete element {prefix}{c} {{ {_COMMENTED.sub('', t.partition(' : ')[0])} }}"
                 for c, t in old_elements if (c, t) not in new_elements]
         ops += [f"add element {prefix}{c} {{ {t} }}" for c, t in new.elements if (c, t) not in kept]
         for chain in existing:

@@ -102,3 +102,44 @@ def test_netlab_run_in_nftables_mode(capsys):
     assert out.count("nft list table ip kube-proxy equals the model's") == 3
     assert "four rules: hold, as the model says" in out and "teardown: clean" in out
     assert re.search(r"chi-square p = [\d.]+", out) and out.rstrip().endswith("OK")
+
+
+def test_syncs_over_time_apply_in_the_kernel_as_in_the_model(lesson):
+    """Each sync's transaction, as NodeProxy returns it, loaded one after the other: the
+    kernel ends where the model does, stale chains flushed and kept, then deleted."""
+    cluster = lesson.cluster
+    node = "node-eu-west-1a"
+    checkout = cluster.service(SERVICE)
+    pods = [p for p in cluster.pods if checkout.selects(p)]
+    fewer = cluster.without_pod(pods[0].name, pods[0].namespace)
+    proxy = nftables.NodeProxy(node_name=node, node_ip=str(cluster.node(node).internal_ip),
+                               cluster_cidr=cluster.cluster_cidr, service_cidr=cluster.service_cidr)
+    from k8snet_lesson.endpoints import slices_for
+
+    steps = [proxy.sync(cluster.services, slices_for(cluster))]
+    steps.append(proxy.sync(fewer.services, slices_for(fewer)))  # partial: one endpoint chain goes stale
+    assert proxy.stale_chains and all(f"__{pods[0].pod_ip}/" in c for c in proxy.stale_chains)
+    loaded = nft_mode.load_in_private_namespace(*steps)
+    assert nftables.normalize(loaded.table) == nftables.normalize(proxy.state())
+    proxy.age_stale_chains()
+    steps.append(proxy.sync(fewer.services, slices_for(fewer)))
+    loaded = nft_mode.load_in_private_namespace(*steps[:2], proxy.last_cleanup, steps[2])
+    assert nftables.normalize(loaded.table) == nftables.normalize(proxy.state()) and not proxy.stale_chains
+    assert f"{pods[0].pod_ip}" not in loaded.listing
+
+
+def test_a_service_without_endpoints_comes_and_goes_in_the_kernel(lesson):
+    """Its no-endpoint-services element (with a comment) is added, then deleted by key."""
+    from k8snet_lesson.endpoints import slices_for
+
+    cluster = lesson.cluster
+    node = "node-eu-west-1a"
+    empty = cluster.service(SERVICE).with_(name="empty", cluster_ip="10.96.214.90", selector={"app": "nobody"})
+    more = cluster.with_service(empty)
+    proxy = nftables.NodeProxy(node_name=node, cluster_cidr=cluster.cluster_cidr, service_cidr=cluster.service_cidr)
+    steps = [proxy.sync(more.services, slices_for(more)), proxy.sync(cluster.services, slices_for(cluster))]
+    assert any(line.startswith("delete element ip kube-proxy no-endpoint-services { 10.96.214.90 . tcp . 80 }")
+               for line in steps[1])
+    loaded = nft_mode.load_in_private_namespace(*steps)
+    assert nftables.normalize(loaded.table) == nftables.normalize(proxy.state())
+    assert "10.96.214.90" not in loaded.listing
