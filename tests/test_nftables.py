@@ -271,3 +271,8 @@ def test_shares_in_both_modes_and_a_seeded_numgen_draw():
     assert sum(counts) == 30000 and simulate_numgen(3, 30000, seed=7) == counts
     assert chi_square(counts, [1 / 3] * 3).p_value > 1e-3  # seed 7, threshold 0.001
     assert chi_square(simulate_numgen(2, 30000, seed=7) + [0], [1 / 3] * 3).p_value < 1e-3  # the test can fail
+
+
+def test_cli_rules_form_belongs_to_iptables_mode(capsys):
+    assert main(["rules", LESSON, "--node", NODE, "--mode", "nftables", "--form", "save"]) == 2
+    assert "--form is for iptables mode" in capsys.readouterr().err

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                         "table ip kube-proxy, in an order nft -f loads")
     parser.add_argument("--service-cidr", metavar="CIDR",
                         help="nftables mode: the ClusterIP range (default: from the manifests)")
-    parser.add_argument("--form", choices=("restore", "save"), default="restore",
+    parser.add_argument("--form", choices=("restore", "save"), default=None,
                         help="restore: kube-proxy's iptables-restore input (default); "
                         "save: the node's tables as iptables-save prints them")
     parser.add_argument("--no-random-fully", dest="random_fully", action="store_false",
@@ -87,6 +87,9 @@ def run(args) -> int:
     cluster = load(args.manifests)
     if args.mode == "nftables":
         from ..nftables import rules_for as nft_rules_for
+
+        if args.form is not None:
+            raise InvalidValue("--form is for iptables mode; --mode nftables prints kube-proxy's nftables transaction")
 
         if args.service_cidr is not None:
             overrides["service_cidr"] = _cluster_cidr(args.service_cidr, "--service-cidr")
