@@ -554,12 +554,12 @@ def rules_for(cluster: Cluster, node_name: str, **kw: Any) -> Transaction:
 
 
 def _inputs_by_service(services: list[Service], slices: list[EndpointSlice]) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
-    for service in services:
-        own = sorted((s for s in slices if s.namespace == service.namespace and s.service_name == service.name),
-                     key=lambda s: s.name)
-        out[service.key] = (service, tuple(own))
-    return out
+    by_service: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for endpoint_slice in slices:
+        by_service.setdefault((endpoint_slice.namespace, endpoint_slice.service_name), []).append(endpoint_slice)
+    return {service.key: (service, tuple(sorted(by_service.get((service.namespace, service.name), ()),
+                                                key=lambda s: s.name)))
+            for service in services}
 
 
 def _is_service_chain(name: str) -> bool:
