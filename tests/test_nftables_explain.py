@@ -134,3 +134,15 @@ def test_a_bad_node_ip_is_named():
 
     with pytest.raises(InvalidValue, match="node IP '10.0.0.300'"):
         nftables.generate([], [], node_name="n1", node_ip="10.0.0.300")
+
+
+@pytest.mark.parametrize("text, line, word", [
+    ("table ip kube-proxy {\n\tchain services {\n", 2, "chain services"),
+    ("table ip kube-proxy {\n\tset cluster-ips {\n\t\ttype ipv4_addr\n", 2, "set cluster-ips"),
+])
+def test_an_unclosed_block_is_named_where_it_opens(text, line, word):
+    with pytest.raises(ParseError) as caught:
+        parse(text, source="cut.nft")
+    message = str(caught.value).splitlines()
+    assert message[0].startswith(f"cut.nft:{line}: this ") and f"'{word}'" in message[0]
+    assert message[2].index("^") == message[1].index(word)  # the caret under the block's first word

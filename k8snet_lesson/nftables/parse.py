@@ -224,7 +224,8 @@ def _parse_transaction(lines: list[str], source: str) -> Transaction:
 
 
 def _parse_listing(lines: list[str], source: str) -> Transaction:
-    lines = [_HANDLE.sub("", line) for line in lines]  # nft -a: "# handle N" after blocks and rules
+    # nft -a: "# handle N" after blocks and rules; tabs as spaces, so a caret lines up
+    lines = [_HANDLE.sub("", line).expandtabs(8) for line in lines]
     tx = Transaction(table_comment=None)
     found = False
     i = 0
@@ -261,6 +262,7 @@ def _parse_listing(lines: list[str], source: str) -> Transaction:
 
 
 def _parse_table(lines: list[str], i: int, tx: Transaction, error) -> int:
+    i_start = i
     n = len(lines)
     while i < n:
         stripped = lines[i].strip()
@@ -279,10 +281,11 @@ def _parse_table(lines: list[str], i: int, tx: Transaction, error) -> int:
             i = _parse_chain(lines, i + 1, words[1], tx, error)
         else:
             raise error("expected comment, set, map or chain in table ip kube-proxy, not", i + 1, words[0])
-    raise error("table ip kube-proxy is never closed:", n, lines[-1].strip() or "}")
+    raise error("this table is never closed (no '}' before the end):", i_start, "table")
 
 
 def _parse_container(lines: list[str], i: int, kind: str, name: str, tx: Transaction, error) -> int:
+    start = i
     spec: list[str] = []
     elements: list[str] = []
     n = len(lines)
@@ -315,10 +318,11 @@ def _parse_container(lines: list[str], i: int, kind: str, name: str, tx: Transac
             elements += [_rule_text(e) if " : " in e else e for e in _split_top(body[1:-1])]
         else:
             raise error(f"unknown line in {kind} {name}:", number, word)
-    raise error(f"{kind} {name} is never closed:", n, lines[-1].strip() or "}")
+    raise error(f"this {kind} is never closed (no '}}' before the end):", start, f"{kind} {name}")
 
 
 def _parse_chain(lines: list[str], i: int, name: str, tx: Transaction, error) -> int:
+    start = i  # the 1-based number of the line that opened the chain
     tx.chains[name] = None
     rules = tx.rules.setdefault(name, [])
     n = len(lines)
@@ -339,4 +343,4 @@ def _parse_chain(lines: list[str], i: int, name: str, tx: Transaction, error) ->
             comment = stripped[len("comment "):]
         else:
             rules.append(_rule_text(stripped))
-    raise error(f"chain {name} is never closed:", n, lines[-1].strip() or "}")
+    raise error("this chain is never closed (no '}' before the end):", start, f"chain {name}")
