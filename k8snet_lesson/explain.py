@@ -437,6 +437,8 @@ def explanations_as_text(explanations: Sequence[ServiceExplanation]) -> str:
             for i, p in enumerate(e.endpoints, 1):
                 if p.nth is not None:
                     probability = f"--mode nth --every {p.nth[0]} --packet {p.nth[1]}: one packet in {p.nth[0]}"
+                elif p.chain.startswith("endpoint-"):  # nftables mode: one uniform draw
+                    probability = f"numgen random mod {round(1 / p.share) if p.share else '?'}"
                 elif p.probability_text:
                     probability = f"--probability {p.probability_text}"
                 else:

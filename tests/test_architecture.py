@@ -25,7 +25,8 @@ LAYERS = {
     1: {"errors", "resources", "ipam", "cluster"},
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
-        "networking_model", "distribution", "cni", "view.kubectl", "churn", "client_ip"},
+        "networking_model", "distribution", "cni", "view.kubectl", "churn", "client_ip", "nftables",
+        "drift"},
     4: {"classroom", "predictions", "glossary", "discrepancies"},
     5: {"manifests", "scenarios", "quiz", "view", "cli", "lab"},
 }

@@ -19,6 +19,7 @@ from ..errors import K8snetError
 SUBCOMMANDS = (
     "rules",
     "explain",
+    "diff",
     "endpoints",
     "pods",
     "plan",

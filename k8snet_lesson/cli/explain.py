@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=HELP + ". Reads iptables-save output (on a node: iptables-save > dump.txt), "
         "kube-proxy's iptables-restore input, or iptables -t nat -S output, spelled any way iptables "
         "accepts (-jACCEPT, --dport=80, --dest for --destination). A rule that matches more than its "
-        "comment and statistic (-s, -i, -m mark...) is shown as conditional; --mode nth rules get their share.",
+        "comment and statistic (-s, -i, -m mark...) is shown as conditional; --mode nth rules get their share. "
+        "In nftables mode it reads nft list ruleset (or nft list table ip kube-proxy) or kube-proxy's "
+        "nftables transaction.",
         epilog="examples: k8snet explain data/dumps/node-eu-west-1a.iptables-save.txt; "
         "sudo iptables-save | k8snet explain - --json",
     )
@@ -47,10 +49,17 @@ def read_dump(name: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     text, source = read_dump(args.dump)
-    rules = parse(text, source=source, table=args.table)
-    explanations = explain(rules)
+    from ..nftables import explain as nft
+
+    as_text = explanations_as_text
+    if nft.is_nftables_text(text):  # nft list ruleset, or kube-proxy's nftables transaction
+        from ..nftables.parse import parse as parse_nft
+
+        explanations, as_text = nft.explain(parse_nft(text, source=source)), nft.explanations_as_text
+    else:
+        explanations = explain(parse(text, source=source, table=args.table))
     if args.json:
         print(explanations_as_json(explanations))
     else:
-        print(explanations_as_text(explanations))
+        print(as_text(explanations))
     return 0

@@ -51,6 +51,10 @@ def register(subparsers) -> None:
     run.add_argument("--prefix", metavar="PREFIX", help="the run's namespace prefix (k8snet-<a-z0-9>-; default random)")
     run.add_argument("--pcap", metavar="FILE", help="also write the captured frames to FILE")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument("--proxy-mode", default="iptables", choices=("iptables", "nftables"),
+                     help="kube-proxy's mode (default iptables); nftables checks the tables, the four rules "
+                     "and the spread")
+    run.add_argument("--seed", type=int, default=0, help="nftables mode: seed of the client's source ports")
     run.set_defaults(func=_run)
 
     up = commands.add_parser("up", help="build a lab and leave it running")
@@ -105,6 +109,13 @@ def _run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{time.monotonic() - started:6.2f}s] {line}", file=sys.stderr, flush=True)
 
+    if args.proxy_mode == "nftables":
+        from ..lab.nft_mode import full_run as nft_run
+
+        report = nft_run(chosen, connections=args.connections, seed=args.seed, prefix=args.prefix,
+                         backend=args.backend, progress=progress)
+        print(report.text())
+        return 0 if report.ok else 1
     report = full_run(
         chosen,
         connections=args.connections,

@@ -11,6 +11,9 @@ later; ``--no-random-fully`` leaves it out, as kube-proxy's unit tests expect):
 * ``--form save``: the node's filter and nat tables as ``iptables-save`` prints them,
   built-in chains and kube-proxy's jumps into them included.
 
+``--mode nftables`` prints kube-proxy's nftables transaction for table ``ip kube-proxy``
+instead (the text of the v1.34 cycle), in an order ``nft -f`` loads as it is.
+
 The node's InternalIP and the cluster CIDR come from the manifests (a Node, a kubeadm
 ClusterConfiguration); ``--node-ip`` and ``--cluster-cidr`` override them. When the
 manifests hold no Node at all, any node name is accepted.
@@ -37,7 +40,12 @@ def register(subparsers) -> None:
     parser.add_argument("--node-ip", metavar="IP", help="the node's InternalIP (default: from its Node manifest)")
     parser.add_argument("--cluster-cidr", metavar="CIDR",
                         help="the pod network kube-proxy treats as local (default: from the manifests)")
-    parser.add_argument("--form", choices=("restore", "save"), default="restore",
+    parser.add_argument("--mode", choices=("iptables", "nftables"), default="iptables",
+                        help="kube-proxy's proxy mode (default: iptables); nftables prints its transaction for "
+                        "table ip kube-proxy, in an order nft -f loads")
+    parser.add_argument("--service-cidr", metavar="CIDR",
+                        help="nftables mode: the ClusterIP range (default: from the manifests)")
+    parser.add_argument("--form", choices=("restore", "save"), default=None,
                         help="restore: kube-proxy's iptables-restore input (default); "
                         "save: the node's tables as iptables-save prints them")
     parser.add_argument("--no-random-fully", dest="random_fully", action="store_false",
@@ -56,13 +64,13 @@ def _node_ip(text: str) -> IPv4Address:
     return address
 
 
-def _cluster_cidr(text: str) -> IPv4Network:
+def _cluster_cidr(text: str, option: str = "--cluster-cidr") -> IPv4Network:
     try:
         network = ip_network(text.strip())
     except ValueError as exc:
-        raise InvalidValue(f"--cluster-cidr {text!r} is not a CIDR such as 10.244.0.0/16 ({exc})") from None
+        raise InvalidValue(f"{option} {text!r} is not a CIDR such as 10.244.0.0/16 ({exc})") from None
     if not isinstance(network, IPv4Network):
-        raise InvalidValue(f"--cluster-cidr {text!r} is not an IPv4 CIDR (the model is IPv4 only)")
+        raise InvalidValue(f"{option} {text!r} is not an IPv4 CIDR (the model is IPv4 only)")
     return network
 
 
@@ -77,6 +85,16 @@ def run(args) -> int:
     if args.cluster_cidr is not None:
         overrides["cluster_cidr"] = _cluster_cidr(args.cluster_cidr)
     cluster = load(args.manifests)
+    if args.mode == "nftables":
+        from ..nftables import rules_for as nft_rules_for
+
+        if args.form is not None:
+            raise InvalidValue("--form is for iptables mode; --mode nftables prints kube-proxy's nftables transaction")
+
+        if args.service_cidr is not None:
+            overrides["service_cidr"] = _cluster_cidr(args.service_cidr, "--service-cidr")
+        sys.stdout.write(str(nft_rules_for(cluster, args.node, **overrides)))
+        return 0
     save = args.form == "save"
     ruleset = rules_for(cluster, args.node, include_builtin=save, random_fully=args.random_fully, **overrides)
     text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
