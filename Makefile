@@ -1,10 +1,14 @@
 # The course's two commands: `make lab` and `make test` (plus `make bench`).
-# Both create .venv when needed and reinstall only when pyproject.toml changed.
+# Both create .venv when needed and reinstall only when pyproject.toml or the pins changed.
+# `make lab` installs what a learner needs (the course and JupyterLab); `make test`
+# installs everything. Both install the tested versions from constraints.txt.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --constraint constraints.txt
 FIRST_NOTEBOOK := notebooks/00_start_here.ipynb
 LAB_ARGS ?=
 PYTEST_ARGS ?=
@@ -14,13 +18,18 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[course,test]'
-	touch $(STAMP)
+	$(PIP) -e '.[course,lab,test,browser]'
+	touch $(STAMP) $(LAB_STAMP)
 
-lab: $(STAMP)
+# A learner's install: no test tools, and no byte-compiling of what it never imports.
+$(LAB_STAMP): pyproject.toml setup.py constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --no-compile -e '.[course,lab]'
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
 test: $(STAMP)

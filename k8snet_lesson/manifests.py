@@ -2,7 +2,8 @@
 
 The only module that reads files. It reads YAML or JSON, one or many documents, and
 ``kind: List`` (as ``kubectl get -o yaml`` prints; any ``*List`` kind with ``items``),
-``-`` meaning standard input. Kinds and the fields it reads:
+``-`` meaning standard input, and ``lesson`` or ``two-node-flow`` naming the course's own
+clusters (:data:`PACKAGED`) where no file of that name exists. Kinds and the fields it reads:
 
 * **Node** (v1): ``metadata.name``/``labels``, ``spec.podCIDR``, ``status.addresses``
   (the ``InternalIP``), ``status.conditions`` (``Ready``; absent means ready).
@@ -120,8 +121,12 @@ from .endpoints import (
     slice_name,
 )
 from .errors import InvalidValue, ManifestError
+from .resources import data_path
 
-__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX"]
+__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX", "PACKAGED"]
+
+#: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
+PACKAGED = {"lesson": "lesson-cluster.yaml", "two-node-flow": "two-node-flow.yaml"}
 
 ANNOTATION_PREFIX = "k8snet-lesson/"
 LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
@@ -962,6 +967,8 @@ def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = Non
         if str(path) == "-":
             source, text = "<stdin>", sys.stdin.read()
         else:
+            if str(path) in PACKAGED and not Path(path).exists():
+                path = data_path(PACKAGED[str(path)])
             source = str(path)
             try:
                 text = Path(path).read_text(encoding="utf-8")
