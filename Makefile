@@ -14,13 +14,13 @@ LAB_ARGS ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-lib test-notebooks bench venv clean
+.PHONY: lab test test-lib test-notebooks bench venv clean lite
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[course,lab,test,browser]'
+	$(PIP) -e '.[course,lab,test,browser,lite]'
 	touch $(STAMP) $(LAB_STAMP)
 
 # A learner's install: no test tools, and no byte-compiling of what it never imports.
@@ -36,6 +36,10 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules k8snet_lesson
 	K8SNET_PROGRESS=build/nbval-progress.json $(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
+
+# The course as a static JupyterLite site in build/lite/site (notebooks 00-07 and the wheel).
+lite: $(STAMP)
+	$(PY) scripts/build_lite.py --output-dir build/lite
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

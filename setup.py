@@ -8,7 +8,7 @@ the same files as the package ``k8snet_lesson.data`` (mapped onto ``data/`` here
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["k8snet_lesson", "k8snet_lesson.*"]), "k8snet_lesson.data"],
+    packages=[*find_packages(include=["k8snet_lesson", "k8snet_lesson.*"]), "k8snet_lesson.data", "k8snet_lesson.data.dumps"],
     package_dir={"k8snet_lesson.data": "data"},
-    package_data={"k8snet_lesson.data": ["*.yaml", "*.md", "dumps/*.txt"]},
+    package_data={"k8snet_lesson.data": ["*.yaml", "*.md"], "k8snet_lesson.data.dumps": ["*.txt"]},
 )

@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 REPO = "k8snet-lesson/k8snet-lesson"  # as the README's launch links name it
+# What JupyterLite's piplite installs: the wheel the site serves, then what the course's
+# views import from inside functions (Pyodide cannot see those imports in a cell).
+LITE_PACKAGES = ["k8snet-lesson", "scapy", "ipywidgets", "matplotlib", "pandas", "networkx"]
 
 SETUP = f"""\
 # Where the course's package is missing (Colab, JupyterLite), install it first.
@@ -38,7 +41,7 @@ except ModuleNotFoundError:
     import sys
     if sys.platform == "emscripten":  # JupyterLite: the site serves the package's wheel
         import piplite
-        await piplite.install(["k8snet-lesson", "scapy"])
+        await piplite.install({LITE_PACKAGES!r})
     else:
         get_ipython().run_line_magic("pip", "install --quiet 'k8snet-lesson[course] @ git+https://github.com/{REPO}'")
     import k8snet_lesson

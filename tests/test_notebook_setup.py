@@ -84,7 +84,7 @@ CHILD = textwrap.dedent('''
 
 @pytest.mark.parametrize("platform, call", [
     ("linux", "('pip', \"install --quiet 'k8snet-lesson[course] @ git+https://github.com/k8snet-lesson/k8snet-lesson'\")"),
-    ("emscripten", "('piplite', ['k8snet-lesson', 'scapy'])"),
+    ("emscripten", f"('piplite', {build_notebooks.LITE_PACKAGES!r})"),
 ])
 def test_where_the_package_is_missing_the_cell_installs_it_and_says_so(platform, call):
     done = subprocess.run([sys.executable, "-c", CHILD, platform], input=build_notebooks.SETUP,

@@ -1,0 +1,88 @@
+"""Build the course as a JupyterLite site: static files, Python in the learner's browser.
+
+    python scripts/build_lite.py [--output-dir build/lite] [--pyodide PATH_OR_URL]
+
+The site holds notebooks 00-07 (08, the kernel lab, needs Linux and root) and the
+course's wheel, which each notebook's hidden first cell installs with piplite. The
+build reads nothing from the network: the wheel is built without build isolation
+(setuptools comes from the ``lite`` extra), and JupyterLite's files come from the
+installed ``jupyterlite-core`` and ``jupyterlite-pyodide-kernel``. The learner's browser
+loads the Pyodide distribution from JupyterLite's default location, or from the one
+given with ``--pyodide`` (a folder or archive of a full Pyodide release), which the
+site then carries.
+
+Publish ``build/lite/site`` on any static host (a code host's pages, an object store, a
+web server's folder): every learner runs their own Python in their own browser, so it
+serves any class size with no server to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LITE_NOTEBOOKS = "0[0-7]_*.ipynb"  # 08 is the kernel lab: Linux and root only
+
+
+def run(argv: list[str], **kw) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"{' '.join(map(str, argv[:4]))} ... failed with exit status {done.returncode}")
+
+
+def build_wheel(into: Path) -> Path:
+    """The course's wheel, built here without reaching a package index."""
+    into.mkdir(parents=True, exist_ok=True)
+    for old in into.glob("k8snet_lesson-*.whl"):
+        old.unlink()
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--no-build-isolation", "--no-index", "--wheel-dir", str(into), str(ROOT)])
+    (wheel,) = into.glob("k8snet_lesson-*.whl")
+    return wheel
+
+
+def build(output: Path, pyodide: str | None = None) -> Path:
+    """Build the site into ``output/site``; returns that folder."""
+    if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
+        raise SystemExit("jupyter is not installed: pip install -e '.[lite]' (make lite does)")
+    wheel = build_wheel(output / "wheels")
+    contents = output / "contents"
+    shutil.rmtree(contents, ignore_errors=True)
+    contents.mkdir(parents=True)
+    notebooks = sorted(NOTEBOOKS.glob(LITE_NOTEBOOKS))
+    if not notebooks:
+        raise SystemExit(f"no {LITE_NOTEBOOKS} in {NOTEBOOKS}")
+    for notebook in notebooks:
+        shutil.copy2(notebook, contents / notebook.name)
+    site = output / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    argv = [str(jupyter if jupyter.exists() else "jupyter"), "lite", "build", "--contents", str(contents),
+            "--piplite-wheels", str(wheel), "--output-dir", str(site),
+            "--lite-dir", str(output / "lite-dir")]
+    if pyodide:
+        argv += ["--pyodide", pyodide]
+    (output / "lite-dir").mkdir(exist_ok=True)
+    run(argv, cwd=output)
+    return site
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "build" / "lite")
+    parser.add_argument("--pyodide", help="a full Pyodide distribution (folder, archive or URL) for the site to carry")
+    args = parser.parse_args(argv)
+    site = build(args.output_dir.resolve(), args.pyodide)
+    print(f"built {site} ({len(list((site / 'files').glob('*.ipynb')))} notebooks); "
+          f"serve it with: python -m http.server --directory {site}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,130 @@
+"""The JupyterLite site (`make lite`): it builds with no package index, carries the wheel
+and notebooks 00-07, opens in Chromium, and (where a Pyodide distribution can be
+reached) runs a notebook's setup cell in the browser's Python.
+
+Chromium here resolves no host but 127.0.0.1, so the kernel test needs a full Pyodide
+distribution on disk: set K8SNET_PYODIDE_DIST to its folder or archive (a Pyodide
+release's "full" distribution); without it that test skips and says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_lite  # noqa: E402
+
+CHROMIUM = Path(os.environ.get("K8SNET_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("K8SNET_NESTED")), reason="nested run inside the fresh-clone check"),
+    pytest.mark.skipif(importlib.util.find_spec("jupyterlite_core") is None,
+                       reason="jupyterlite-core is not installed (pip install -e '.[lite]')"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, monkeypatch_module) -> Path:
+    # Any attempt to reach a package index fails: the build must not need one.
+    monkeypatch_module.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch_module.setenv("PIP_NO_INDEX", "1")
+    return build_lite.build(tmp_path_factory.mktemp("lite"), os.environ.get("K8SNET_PYODIDE_DIST"))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_the_site_carries_the_wheel_and_notebooks_00_to_07(site):
+    expected = sorted(p.name for p in (ROOT / "notebooks").glob("0[0-7]_*.ipynb"))
+    assert len(expected) == 8
+    assert sorted(p.name for p in (site / "files").glob("*.ipynb")) == expected
+    assert not list((site / "files").glob("08_*"))
+    index = json.loads((site / "pypi" / "all.json").read_text())
+    assert "k8snet-lesson" in index
+    (wheel,) = (site / "pypi").glob("k8snet_lesson-*.whl")
+    assert wheel.stat().st_size > 10_000
+    assert (site / "extensions" / "@jupyterlite" / "pyodide-kernel-extension").is_dir()
+    assert (site / "extensions" / "@jupyter-widgets" / "jupyterlab-manager").is_dir()
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".mjs": "text/javascript"}
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def page(served, tmp_path_factory):
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set K8SNET_CHROMIUM)")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright for Python is not installed (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium")), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+def test_the_site_opens_a_notebook_in_chromium(served, page):
+    page.goto(f"{served}/lab/index.html?path=05_services_and_kube_proxy.ipynb")
+    heading = page.locator(".jp-Notebook .jp-MarkdownOutput h1").first
+    heading.wait_for(timeout=120_000)
+    assert heading.inner_text().startswith("05")
+    # The saved outputs show before any kernel runs (the page reads well offline).
+    assert page.locator(".jp-Notebook .jp-OutputArea-output").count() > 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "lite-05.png"))
+
+
+@pytest.mark.browser
+def test_the_browser_python_runs_the_setup_cell(served, page):
+    if not os.environ.get("K8SNET_PYODIDE_DIST"):
+        pytest.skip("no Pyodide distribution can be reached: Chromium here resolves only 127.0.0.1, and "
+                    "K8SNET_PYODIDE_DIST names no full Pyodide distribution for the site to carry")
+    page.goto(f"{served}/lab/index.html?path=00_start_here.ipynb")
+    page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
+    setup = page.locator(".jp-Notebook .jp-CodeCell").first
+    setup.click()
+    page.keyboard.press("Shift+Enter")
+    said = page.get_by_text("Installed the course's package, k8snet-lesson")
+    said.wait_for(timeout=300_000)
+    page.screenshot(path=str(SCREENSHOTS / "lite-00-kernel.png"))
