@@ -14,13 +14,13 @@ LAB_ARGS ?=
 PYTEST_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-lib test-notebooks bench venv clean lite
+.PHONY: lab test test-lib test-notebooks bench venv clean lite site
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[course,lab,test,browser,lite]'
+	$(PIP) -e '.[course,lab,test,browser,lite,site]'
 	touch $(STAMP) $(LAB_STAMP)
 
 # A learner's install: no test tools, and no byte-compiling of what it never imports.
@@ -40,6 +40,10 @@ test: $(STAMP)
 # The course as a static JupyterLite site in build/lite/site (notebooks 00-07 and the wheel).
 lite: $(STAMP)
 	$(PY) scripts/build_lite.py --output-dir build/lite
+
+# The executed notebooks as a static, searchable site in build/site/html (with the JupyterLite site in lite/).
+site: $(STAMP)
+	$(PY) scripts/build_site.py --output-dir build/site
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -1,0 +1,146 @@
+"""The course site (`make site`): every notebook a static page that shows its saved
+widget state and figures, with Binder, Colab and JupyterLite launch links, and search.
+
+The site is built into a scratch folder and served on 127.0.0.1; Chromium, which
+resolves no other host, opens every page, so a widget or a figure that needs the
+network would not show.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import build_site  # noqa: E402
+
+CHROMIUM = Path(os.environ.get("K8SNET_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(bool(os.environ.get("K8SNET_NESTED")), reason="nested run inside the fresh-clone check"),
+    pytest.mark.skipif(importlib.util.find_spec("jupyter_book") is None,
+                       reason="Jupyter Book is not installed (pip install -e '.[site]')"),
+]
+
+
+def _outputs(notebook: Path, mime: str) -> int:
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return sum(mime in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("site")
+    lite = None
+    if importlib.util.find_spec("jupyterlite_core") is not None:
+        import build_lite
+
+        lite = build_lite.build(output / "lite")
+    return build_site.build(output, lite)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(html):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(html)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(served, tmp_path_factory):
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set K8SNET_CHROMIUM)")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright for Python is not installed (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium")), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def test_the_site_has_a_page_per_notebook_and_the_lite_site(html):
+    assert sorted(p.stem for p in (html / "notebooks").glob("*.html")) == [p.stem for p in NOTEBOOKS]
+    assert (html / "index.html").exists() and (html / "searchindex.js").exists()
+    if importlib.util.find_spec("jupyterlite_core") is not None:
+        assert (html / "lite" / "lab" / "index.html").exists()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_page_shows_its_widgets_figures_and_launch_links(served, browser, notebook):
+    page = browser.new_page()
+    missing = []
+    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("favicon.ico") and missing.append(r.url))
+    page.on("requestfailed", lambda r: missing.append(r.url))
+    try:
+        page.goto(f"{served}/notebooks/{notebook.stem}.html")
+        title = page.locator("article h1").first  # (the theme's print-only copy of it is hidden)
+        title.wait_for(timeout=20_000)
+        assert title.inner_text().startswith(notebook.name[:2])
+
+        links = {a.inner_text(): a.get_attribute("href") for a in page.locator("a").all()
+                 if a.inner_text() in ("Binder", "Colab", "JupyterLite")}
+        assert urlsplit(links["Binder"]).netloc == "mybinder.org"
+        assert parse_qs(urlsplit(links["Binder"]).query)["labpath"] == [f"notebooks/{notebook.name}"]
+        assert links["Colab"].endswith(f"/blob/main/notebooks/{notebook.name}")
+        if notebook.name.startswith("08") or importlib.util.find_spec("jupyterlite_core") is None:
+            assert "JupyterLite" not in links  # the kernel lab needs Linux and root
+        else:
+            lite = page.request.get(f"{served}/notebooks/{links['JupyterLite']}")
+            assert lite.ok, links["JupyterLite"]
+
+        if _outputs(notebook, "application/vnd.jupyter.widget-view+json"):
+            # The saved state is drawn by the widget manager the site serves itself.
+            page.locator(".cell_output .jupyter-widgets").first.wait_for(timeout=30_000)
+        if _outputs(notebook, "image/png"):
+            figure = page.locator(".cell_output img").first
+            figure.wait_for()
+            assert figure.evaluate("img => img.complete && img.naturalWidth > 100")
+        assert missing == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"site-{notebook.stem}.png"))
+    finally:
+        page.close()
+
+
+def test_the_site_is_searchable(served, browser):
+    page = browser.new_page()
+    try:
+        page.goto(f"{served}/search.html?q=KUBE-SEP")
+        results = page.locator("#search-results li")
+        results.first.wait_for(timeout=30_000)
+        assert results.count() >= 2
+        assert any("05" in text for text in results.all_inner_texts())
+    finally:
+        page.close()
