@@ -43,7 +43,8 @@ except ModuleNotFoundError:
         import piplite
         await piplite.install({LITE_PACKAGES!r})
     else:
-        get_ipython().run_line_magic("pip", "install --quiet 'k8snet-lesson[course] @ git+https://github.com/{REPO}'")
+        # Colab has the course's other packages; its own IPython must not be upgraded.
+        get_ipython().run_line_magic("pip", "install --quiet scapy 'k8snet-lesson @ git+https://github.com/{REPO}'")
     import k8snet_lesson
     print(f"Installed the course's package, k8snet-lesson {{k8snet_lesson.__version__}}, for this session.")"""
 

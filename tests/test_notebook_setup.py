@@ -90,7 +90,7 @@ CHILD = textwrap.dedent('''
 
 
 @pytest.mark.parametrize("platform, call", [
-    ("linux", "('pip', \"install --quiet 'k8snet-lesson[course] @ git+https://github.com/k8snet-lesson/k8snet-lesson'\")"),
+    ("linux", "('pip', \"install --quiet scapy 'k8snet-lesson @ git+https://github.com/k8snet-lesson/k8snet-lesson'\")"),
     ("emscripten", f"('piplite', {build_notebooks.LITE_PACKAGES!r})"),
 ])
 def test_where_the_package_is_missing_the_cell_installs_it_and_says_so(platform, call):
