@@ -79,7 +79,8 @@ def launch_cell(path: str, lite: bool) -> dict:
     links = [f"[Binder]({classroom.binder_link(REPO, BRANCH, path)})",
              f"[Colab]({classroom.colab_link(REPO, BRANCH, path)})"]
     if lite:
-        links.append(f"[JupyterLite](../lite/lab/index.html?path={Path(path).name})")
+        # A relative link in MyST is a cross-reference; as HTML it stays a plain link.
+        links.append(f'<a href="../lite/lab/index.html?path={Path(path).name}">JupyterLite</a>')
     return {"cell_type": "markdown", "id": "launch", "metadata": {"tags": ["launch"]},
             "source": "Launch this notebook: " + " · ".join(links)}
 
@@ -104,8 +105,9 @@ def title_of(nb: dict) -> str:
     return first.lstrip("# ").strip()
 
 
-def build(output: Path, lite_site: Path | None = None) -> Path:
-    """Build into ``output``; returns the HTML folder (``output/html``)."""
+def build(output: Path, lite_site: Path | None = None, strict: bool = False) -> Path:
+    """Build into ``output``; returns the HTML folder (``output/html``). ``strict``: a
+    warning of the build is an error (the tests build so)."""
     if importlib.util.find_spec("jupyter_book") is None:
         raise SystemExit("Jupyter Book is not installed: pip install -e '.[site]' (make site does)")
     book = output / "book"
@@ -145,9 +147,11 @@ def build(output: Path, lite_site: Path | None = None) -> Path:
     shutil.rmtree(build_dir, ignore_errors=True)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     done = run([str(jupyter_book), "build", str(book), "--path-output", str(build_dir), "--keep-going"], timeout=1800)
-    for line in (done.stdout + done.stderr).splitlines():
-        if "WARNING" in line or "ERROR" in line:
-            print(line, file=sys.stderr)
+    warnings = [line for line in (done.stdout + done.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
+    for line in warnings:
+        print(line, file=sys.stderr)
+    if strict and warnings:
+        raise SystemExit(f"the site's build gave {len(warnings)} warnings")
     html = output / "html"
     shutil.rmtree(html, ignore_errors=True)
     shutil.copytree(build_dir / "_build" / "html", html)

@@ -48,7 +48,7 @@ def html(tmp_path_factory) -> Path:
         import build_lite
 
         lite = build_lite.build(output / "lite")
-    return build_site.build(output, lite)
+    return build_site.build(output, lite, strict=True)
 
 
 @pytest.fixture(scope="module")
