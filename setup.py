@@ -10,5 +10,5 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["k8snet_lesson", "k8snet_lesson.*"]), "k8snet_lesson.data", "k8snet_lesson.data.dumps"],
     package_dir={"k8snet_lesson.data": "data"},
-    package_data={"k8snet_lesson.data": ["*.yaml", "*.md"], "k8snet_lesson.data.dumps": ["*.txt"]},
+    package_data={"k8snet_lesson.data": ["*"], "k8snet_lesson.data.dumps": ["*"]},  # every file (tests/test_wheel.py)
 )
