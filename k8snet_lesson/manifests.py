@@ -121,12 +121,8 @@ from .endpoints import (
     slice_name,
 )
 from .errors import InvalidValue, ManifestError
-from .resources import data_path
 
-__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX", "PACKAGED"]
-
-#: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
-PACKAGED = {"lesson": "lesson-cluster.yaml", "two-node-flow": "two-node-flow.yaml"}
+__all__ = ["load", "loads", "dumps", "ANNOTATION_PREFIX"]
 
 ANNOTATION_PREFIX = "k8snet-lesson/"
 LABEL_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
@@ -955,20 +951,32 @@ def loads(text: str, *, source: str = "<string>", now: datetime | None = None) -
     return _cluster(into)
 
 
+#: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
+PACKAGED = {"lesson": "lesson-cluster.yaml", "two-node-flow": "two-node-flow.yaml"}
+
+
+def packaged(path: str | Path) -> str | Path:
+    """``path``, or the data file of the course's cluster it names where no such file exists."""
+    from .resources import data_path
+
+    if str(path) in PACKAGED and not Path(path).exists():
+        return data_path(PACKAGED[str(path)])
+    return path
+
+
 def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = None) -> Cluster:
     """The cluster that the manifest files ``paths`` describe together (``-`` is standard input)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     if not paths:
         raise ManifestError("no manifest file given", source="<arguments>")
+    paths = [packaged(path) for path in paths]
     moment = _now(now)
     into = _Collected()
     for path in paths:
         if str(path) == "-":
             source, text = "<stdin>", sys.stdin.read()
         else:
-            if str(path) in PACKAGED and not Path(path).exists():
-                path = data_path(PACKAGED[str(path)])
             source = str(path)
             try:
                 text = Path(path).read_text(encoding="utf-8")

@@ -66,7 +66,7 @@ def with_setup(cells: list) -> list:
     return [*cells[:first_code], setup, *cells[first_code:]]
 
 
-def build(source: Path, out: Path = OUT) -> Path:
+def build(source: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -76,12 +76,12 @@ def build(source: Path, out: Path = OUT) -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         # A learner's recorded predictions must not leak into the committed outputs.
         os.environ["K8SNET_PROGRESS"] = str(Path(scratch) / "progress.json")
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(out)}})
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(OUT)}})
         client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("lines_to_next_cell", None)
-    target = out / f"{source.stem}.ipynb"
+    target = OUT / f"{source.stem}.ipynb"
     nbformat.write(nb, target)
     return target
 
