@@ -49,13 +49,6 @@ except ModuleNotFoundError:
     print(f"Installed the course's package, k8snet-lesson {{k8snet_lesson.__version__}}, for this session.")"""
 
 
-def cells_of(text: str) -> list:
-    """The cells of a py:percent source, read by jupytext (cell metadata in the ``# %%`` line)."""
-    import jupytext
-
-    return jupytext.reads(text, fmt="py:percent").cells
-
-
 def with_setup(cells: list) -> list:
     """``cells`` with the hidden setup cell before the first code cell (once: a source that
     already holds it, as a JupyterLab pair saves it, keeps its own)."""
@@ -64,6 +57,13 @@ def with_setup(cells: list) -> list:
     setup = nbformat.v4.new_code_cell(SETUP, metadata={"tags": ["setup"], "jupyter": {"source_hidden": True}})
     first_code = next((i for i, cell in enumerate(cells) if cell.cell_type == "code"), len(cells))
     return [*cells[:first_code], setup, *cells[first_code:]]
+
+
+def cells_of(text: str) -> list:
+    """The cells of a py:percent source, read by jupytext (cell metadata in the ``# %%`` line)."""
+    import jupytext
+
+    return jupytext.reads(text, fmt="py:percent").cells
 
 
 def build(source: Path) -> Path:
