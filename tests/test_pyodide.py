@@ -66,7 +66,7 @@ def _pure_packages(into: Path) -> Path:
 def test_pyodide_reproduces_the_lesson_byte_for_byte(pyodide_dir, tmp_path):
     wheel = build_wheel(tmp_path / "wheel")
     script = HERE / "lesson.py"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the checkout the wheel was built from
     ours = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert ours.returncode == 0, ours.stderr
     theirs = subprocess.run(["node", str(HERE / "run.mjs"), str(pyodide_dir), str(script), str(wheel),
