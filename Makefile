@@ -8,6 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
+LITE_TOOLS := build/lite-venv/.installed
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --constraint constraints.txt
 FIRST_NOTEBOOK := notebooks/00_start_here.ipynb
 LAB_ARGS ?=
@@ -20,7 +21,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[course,lab,test,browser,lite,site]'
+	$(PIP) -e '.[course,lab,test,browser,site]'
 	touch $(STAMP) $(LAB_STAMP)
 
 # A learner's install: no test tools, and no byte-compiling of what it never imports.
@@ -29,20 +30,26 @@ $(LAB_STAMP): pyproject.toml setup.py constraints.txt
 	$(PIP) --no-compile -e '.[course,lab]'
 	touch $(LAB_STAMP)
 
+# JupyterLite's tools, in a venv of their own: beside JupyterLab, the Pyodide kernel's
+# extension would load into JupyterLab too, and fail there.
+$(LITE_TOOLS): pyproject.toml constraints.txt | $(STAMP)
+	$(PY) scripts/build_lite.py --install-tools
+	touch $(LITE_TOOLS)
+
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
-test: $(STAMP)
+test: $(STAMP) $(LITE_TOOLS)
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 	$(PY) -m pytest $(PYTEST_ARGS) --doctest-modules k8snet_lesson
 	K8SNET_PROGRESS=build/nbval-progress.json $(PY) -m pytest $(PYTEST_ARGS) --nbval-lax --nbval-current-env notebooks/
 
 # The course as a static JupyterLite site in build/lite/site (notebooks 00-07 and the wheel).
-lite: $(STAMP)
+lite: $(STAMP) $(LITE_TOOLS)
 	$(PY) scripts/build_lite.py --output-dir build/lite
 
 # The executed notebooks as a static, searchable site in build/site/html (with the JupyterLite site in lite/).
-site: $(STAMP)
+site: $(STAMP) $(LITE_TOOLS)
 	$(PY) scripts/build_site.py --output-dir build/site
 
 bench: $(STAMP)

@@ -3,10 +3,17 @@
     python scripts/build_lite.py [--output-dir build/lite] [--pyodide PATH_OR_URL]
 
 The site holds notebooks 00-07 (08, the kernel lab, needs Linux and root) and the
-course's wheel, which each notebook's hidden first cell installs with piplite. The
-build reads nothing from the network: the wheel is built without build isolation
-(setuptools comes from the ``lite`` extra), and JupyterLite's files come from the
-installed ``jupyterlite-core`` and ``jupyterlite-pyodide-kernel``. The learner's browser
+course's wheel, which each notebook's hidden first cell installs with piplite.
+
+JupyterLite's tools live in a venv of their own, ``build/lite-venv`` (``--install-tools``
+makes it from the ``lite`` extra, at the pinned versions; ``make lite`` and ``make test``
+run it): installed beside JupyterLab, the Pyodide kernel's extension would load into
+JupyterLab too and fail there. The build itself reads nothing from the network: the
+wheel is built without build isolation and JupyterLite's files come from that venv.
+
+    python scripts/build_lite.py --install-tools   # once (make does it); needs the package index
+
+The learner's browser
 loads the Pyodide distribution from JupyterLite's default location, or from the one
 given with ``--pyodide`` (a folder or archive of a full Pyodide release), which the
 site then carries.
@@ -27,6 +34,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LITE_NOTEBOOKS = "0[0-7]_*.ipynb"  # 08 is the kernel lab: Linux and root only
+TOOLS = ROOT / "build" / "lite-venv"
+TOOLS_PYTHON = TOOLS / "bin" / "python"
+
+
+def install_tools() -> None:
+    """Make ``build/lite-venv`` with the ``lite`` extra's packages at the pinned versions."""
+    import tomllib
+
+    lite = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["lite"]
+    if not TOOLS_PYTHON.exists():
+        run([sys.executable, "-m", "venv", str(TOOLS)])
+    run([str(TOOLS_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--constraint", str(ROOT / "constraints.txt"), *lite], timeout=1200)
 
 
 def run(argv: list[str], **kw) -> None:
@@ -41,7 +61,7 @@ def build_wheel(into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     for old in into.glob("k8snet_lesson-*.whl"):
         old.unlink()
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+    run([str(TOOLS_PYTHON), "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--no-build-isolation", "--no-index", "--wheel-dir", str(into), str(ROOT)])
     (wheel,) = into.glob("k8snet_lesson-*.whl")
     return wheel
@@ -49,8 +69,9 @@ def build_wheel(into: Path) -> Path:
 
 def build(output: Path, pyodide: str | None = None) -> Path:
     """Build the site into ``output/site``; returns that folder."""
-    if shutil.which("jupyter") is None and not (Path(sys.executable).parent / "jupyter").exists():
-        raise SystemExit("jupyter is not installed: pip install -e '.[lite]' (make lite does)")
+    if not TOOLS_PYTHON.exists():
+        raise SystemExit(f"no JupyterLite tools in {TOOLS.relative_to(ROOT)}: run make lite "
+                         "(or python scripts/build_lite.py --install-tools)")
     wheel = build_wheel(output / "wheels")
     contents = output / "contents"
     shutil.rmtree(contents, ignore_errors=True)
@@ -62,8 +83,7 @@ def build(output: Path, pyodide: str | None = None) -> Path:
         shutil.copy2(notebook, contents / notebook.name)
     site = output / "site"
     shutil.rmtree(site, ignore_errors=True)
-    jupyter = Path(sys.executable).parent / "jupyter"
-    argv = [str(jupyter if jupyter.exists() else "jupyter"), "lite", "build", "--contents", str(contents),
+    argv = [str(TOOLS / "bin" / "jupyter"), "lite", "build", "--contents", str(contents),
             "--piplite-wheels", str(wheel), "--output-dir", str(site),
             "--lite-dir", str(output / "lite-dir")]
     if pyodide:
@@ -77,7 +97,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "build" / "lite")
     parser.add_argument("--pyodide", help="a full Pyodide distribution (folder, archive or URL) for the site to carry")
+    parser.add_argument("--install-tools", action="store_true",
+                        help=f"make {TOOLS.relative_to(ROOT)} with JupyterLite's tools (and build nothing)")
     args = parser.parse_args(argv)
+    if args.install_tools:
+        install_tools()
+        return 0
     site = build(args.output_dir.resolve(), args.pyodide)
     print(f"built {site} ({len(list((site / 'files').glob('*.ipynb')))} notebooks); "
           f"serve it with: python -m http.server --directory {site}")

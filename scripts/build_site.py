@@ -5,7 +5,7 @@
 Jupyter Book 1 (Sphinx with MyST-NB) renders every notebook as committed, its outputs
 and its saved widget state included (nothing is executed), with Sphinx's search. Each
 page opens with three launch links: Binder, Colab and the JupyterLite site, which
-`make site` puts beside the pages (``lite/``) when the ``lite`` extra is installed.
+`make site` puts beside the pages (``lite/``).
 
 It builds offline: the widget manager's and RequireJS's files, which MyST-NB would
 otherwise have each reader's browser fetch from a CDN, are taken once from the npm
@@ -175,9 +175,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     output = args.output_dir.resolve()
     lite = None
-    if not args.no_lite and importlib.util.find_spec("jupyterlite_core") is not None:
-        import build_lite
+    import build_lite
 
+    if not args.no_lite and build_lite.TOOLS_PYTHON.exists():
         lite = build_lite.build(output / "lite")
     html = build(output, lite)
     print(f"built {html}; serve it with: python -m http.server --directory {html}")

@@ -28,8 +28,8 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(bool(os.environ.get("K8SNET_NESTED")), reason="nested run inside the fresh-clone check"),
-    pytest.mark.skipif(importlib.util.find_spec("jupyterlite_core") is None,
-                       reason="jupyterlite-core is not installed (pip install -e '.[lite]')"),
+    pytest.mark.skipif(not build_lite.TOOLS_PYTHON.exists(),
+                       reason="no JupyterLite tools in build/lite-venv (make test and make lite install them)"),
 ]
 
 

@@ -47,7 +47,7 @@ def test_the_learner_share_holds_the_kernel_and_lab_but_no_test_tool():
 def test_the_makefile_installs_with_the_constraints():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "--constraint constraints.txt" in makefile
-    assert "'.[course,lab]'" in makefile and "'.[course,lab,test,browser,lite,site]'" in makefile
+    assert "'.[course,lab]'" in makefile and "'.[course,lab,test,browser,site]'" in makefile
 
 
 def test_the_test_environment_is_the_pinned_one():

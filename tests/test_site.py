@@ -21,6 +21,7 @@ import static_site
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+import build_lite  # noqa: E402
 import build_site  # noqa: E402
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -43,11 +44,7 @@ def _outputs(notebook: Path, mime: str) -> int:
 @pytest.fixture(scope="module")
 def html(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("site")
-    lite = None
-    if importlib.util.find_spec("jupyterlite_core") is not None:
-        import build_lite
-
-        lite = build_lite.build(output / "lite")
+    lite = build_lite.build(output / "lite") if build_lite.TOOLS_PYTHON.exists() else None
     return build_site.build(output, lite, strict=True)
 
 
@@ -66,7 +63,7 @@ def browser(served, tmp_path_factory):
 def test_the_site_has_a_page_per_notebook_and_the_lite_site(html):
     assert sorted(p.stem for p in (html / "notebooks").glob("*.html")) == [p.stem for p in NOTEBOOKS]
     assert (html / "index.html").exists() and (html / "searchindex.js").exists()
-    if importlib.util.find_spec("jupyterlite_core") is not None:
+    if build_lite.TOOLS_PYTHON.exists():
         assert (html / "lite" / "lab" / "index.html").exists()
 
 
@@ -87,7 +84,7 @@ def test_every_page_shows_its_widgets_figures_and_launch_links(served, browser, 
         assert urlsplit(links["Binder"]).netloc == "mybinder.org"
         assert parse_qs(urlsplit(links["Binder"]).query)["labpath"] == [f"notebooks/{notebook.name}"]
         assert links["Colab"].endswith(f"/blob/main/notebooks/{notebook.name}")
-        if notebook.name.startswith("08") or importlib.util.find_spec("jupyterlite_core") is None:
+        if notebook.name.startswith("08") or not build_lite.TOOLS_PYTHON.exists():
             assert "JupyterLite" not in links  # the kernel lab needs Linux and root
         else:
             lite = page.request.get(f"{served}/notebooks/{links['JupyterLite']}")
