@@ -36,6 +36,10 @@ NOTEBOOKS = ROOT / "notebooks"
 LITE_NOTEBOOKS = "0[0-7]_*.ipynb"  # 08 is the kernel lab: Linux and root only
 TOOLS = ROOT / "build" / "lite-venv"
 TOOLS_PYTHON = TOOLS / "bin" / "python"
+# Pure-Python wheels the site serves beside the course's (Pyodide's own packages, such as
+# numpy and matplotlib, come from its distribution): fetched with the tools, pinned.
+SITE_WHEELS = TOOLS / "wheels"
+SITE_PACKAGES = ("scapy",)
 
 
 def install_tools() -> None:
@@ -47,6 +51,9 @@ def install_tools() -> None:
         run([sys.executable, "-m", "venv", str(TOOLS)])
     run([str(TOOLS_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "--constraint", str(ROOT / "constraints.txt"), *lite], timeout=1200)
+    run([str(TOOLS_PYTHON), "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--only-binary", ":all:", "--constraint", str(ROOT / "constraints.txt"), "--dest", str(SITE_WHEELS),
+         *SITE_PACKAGES], timeout=600)
 
 
 def run(argv: list[str], **kw) -> None:
@@ -83,8 +90,9 @@ def build(output: Path, pyodide: str | None = None) -> Path:
         shutil.copy2(notebook, contents / notebook.name)
     site = output / "site"
     shutil.rmtree(site, ignore_errors=True)
+    wheels = [wheel, *sorted(SITE_WHEELS.glob("*.whl"))]
     argv = [str(TOOLS / "bin" / "jupyter"), "lite", "build", "--contents", str(contents),
-            "--piplite-wheels", str(wheel), "--output-dir", str(site),
+            *(f"--piplite-wheels={w}" for w in wheels), "--output-dir", str(site),
             "--lite-dir", str(output / "lite-dir")]
     if pyodide:
         argv += ["--pyodide", pyodide]

@@ -56,6 +56,8 @@ def test_the_site_carries_the_wheel_and_notebooks_00_to_07(site):
     assert "k8snet-lesson" in index
     (wheel,) = (site / "pypi").glob("k8snet_lesson-*.whl")
     assert wheel.stat().st_size > 10_000
+    # What the setup cell installs beside it, and Pyodide's distribution does not hold.
+    assert "scapy" in index and list((site / "pypi").glob("scapy-*-py3-none-any.whl"))
     assert (site / "extensions" / "@jupyterlite" / "pyodide-kernel-extension").is_dir()
     assert (site / "extensions" / "@jupyter-widgets" / "jupyterlab-manager").is_dir()
 
