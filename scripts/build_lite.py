@@ -56,11 +56,13 @@ def install_tools() -> None:
          *SITE_PACKAGES], timeout=600)
 
 
-def run(argv: list[str], **kw) -> None:
+def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run ``argv``; on failure, print the tail of its output and exit naming it."""
     done = subprocess.run(argv, capture_output=True, text=True, **kw)
     if done.returncode != 0:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit(f"{' '.join(map(str, argv[:4]))} ... failed with exit status {done.returncode}")
+    return done
 
 
 def build_wheel(into: Path) -> Path:

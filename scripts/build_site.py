@@ -25,11 +25,14 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+import build_lite  # noqa: E402
+from build_lite import run  # noqa: E402
+from build_notebooks import REPO  # noqa: E402  (the README's repository, as the setup cell names it)
 
 from k8snet_lesson import classroom  # noqa: E402
 
-REPO = "k8snet-lesson/k8snet-lesson"  # as the README's launch links name it
 BRANCH = "main"
 NPM_CACHE = ROOT / "build" / "node" / "packs"
 # The widget manager MyST-NB's pages load, and the loader it needs (npm name, file in the tarball).
@@ -38,14 +41,6 @@ WIDGET_JS = {
     "requirejs@2.3.8": "package/require.js",
 }
 TITLE = "Kubernetes networking, exactly"
-
-
-def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
-        raise SystemExit(f"{' '.join(map(str, argv[:4]))} ... failed with exit status {done.returncode}")
-    return done
 
 
 def widget_files(static: Path) -> dict[str, dict[str, str]] | None:
@@ -175,8 +170,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     output = args.output_dir.resolve()
     lite = None
-    import build_lite
-
     if not args.no_lite and build_lite.TOOLS_PYTHON.exists():
         lite = build_lite.build(output / "lite")
     html = build(output, lite)
