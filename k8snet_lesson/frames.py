@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 import zlib
 from ipaddress import IPv4Address
@@ -112,10 +113,41 @@ def scapy_available() -> bool:
     return True
 
 
+def _declare_ipv6_layers() -> None:
+    """Load scapy's IPv6 layers where Python has no IPv6 sockets (Pyodide, JupyterLite).
+
+    There ``socket.has_ipv6`` is false and ``socket.inet_pton`` refuses AF_INET6. scapy
+    then refuses to declare its IPv6 layers, which its ARP, SCTP and VXLAN layers import.
+    Frames here are only encoded, never sent, so the layers are loaded with ``has_ipv6``
+    set and without the socket module's converters, which makes scapy use its own
+    pure-Python ones; both are put back after the import. scapy's warnings that it
+    cannot do I/O in a browser are kept out of the learner's notebook.
+    """
+    import logging
+    import socket
+
+    if socket.has_ipv6 and sys.platform != "emscripten":
+        return
+    log = logging.getLogger("scapy")
+    saved = {name: getattr(socket, name) for name in ("has_ipv6", "inet_pton", "inet_ntop") if hasattr(socket, name)}
+    level, log.level = log.level, logging.CRITICAL + 1
+    socket.has_ipv6 = True
+    for name in ("inet_pton", "inet_ntop"):
+        if name in saved:
+            delattr(socket, name)
+    try:
+        import scapy.layers.inet6  # noqa: F401
+    finally:
+        for name, value in saved.items():
+            setattr(socket, name, value)
+        log.level = level
+
+
 @functools.cache
 def _layers() -> Any:
     """scapy's layers, with VXLAN bound to every port a profile names (declared once)."""
     try:
+        _declare_ipv6_layers()
         from scapy.layers.inet import IP, TCP, UDP
         from scapy.layers.l2 import Ether
         from scapy.layers.sctp import SCTP, SCTPChunkInit

@@ -2,7 +2,8 @@
 
 The only module that reads files. It reads YAML or JSON, one or many documents, and
 ``kind: List`` (as ``kubectl get -o yaml`` prints; any ``*List`` kind with ``items``),
-``-`` meaning standard input. Kinds and the fields it reads:
+``-`` meaning standard input, and ``lesson`` or ``two-node-flow`` naming the course's own
+clusters (:data:`PACKAGED`) where no file of that name exists. Kinds and the fields it reads:
 
 * **Node** (v1): ``metadata.name``/``labels``, ``spec.podCIDR``, ``status.addresses``
   (the ``InternalIP``), ``status.conditions`` (``Ready``; absent means ready).
@@ -1206,12 +1207,26 @@ def loads(text: str, *, source: str = "<string>", now: datetime | None = None) -
     return _cluster(into)
 
 
+#: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
+PACKAGED = {"lesson": "lesson-cluster.yaml", "two-node-flow": "two-node-flow.yaml"}
+
+
+def packaged(path: str | Path) -> str | Path:
+    """``path``, or the data file of the course's cluster it names where no such file exists."""
+    from .resources import data_path
+
+    if str(path) in PACKAGED and not Path(path).exists():
+        return data_path(PACKAGED[str(path)])
+    return path
+
+
 def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = None) -> Cluster:
     """The cluster that the manifest files ``paths`` describe together (``-`` is standard input)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     if not paths:
         raise ManifestError("no manifest file given", source="<arguments>")
+    paths = [packaged(path) for path in paths]
     moment = _now(now)
     into = _Collected()
     for path in paths:

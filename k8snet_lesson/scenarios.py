@@ -40,17 +40,17 @@ KUBERNETES_LIMITS = {"nodes": 5000, "pods": 150_000, "services": 10_000, "pods_p
 @functools.cache
 def lesson_cluster() -> Cluster:
     """The lesson's cluster, read from ``data/lesson-cluster.yaml``."""
-    from .manifests import load
+    from .manifests import PACKAGED, load
 
-    return load([data_path("lesson-cluster.yaml")])
+    return load([data_path(PACKAGED["lesson"])])
 
 
 @functools.cache
 def two_node_flow() -> Cluster:
     """The lesson's two-node request flow, read from ``data/two-node-flow.yaml``."""
-    from .manifests import load
+    from .manifests import PACKAGED, load
 
-    return load([data_path("two-node-flow.yaml")])
+    return load([data_path(PACKAGED["two-node-flow"])])
 
 
 def scaled_cluster(services: int = 100, endpoints_per_service: int = 10, nodes: int = 10) -> Cluster:

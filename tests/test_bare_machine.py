@@ -43,7 +43,7 @@ REPORT = CHECKOUT / "build" / "bare-machine-report.txt"
 # come with Debian's essential packages (util-linux's unshare, nsenter and mount do),
 # nft, the optional capture tools, and the browser.
 ESSENTIAL = {"unshare", "nsenter", "mount"}
-HIDDEN = sorted({*TOOLS, "dig", "nft", "tcpdump", "tshark", "chromium"} - ESSENTIAL)
+HIDDEN = sorted({*TOOLS, "dig", "nft", "tcpdump", "tshark", "chromium", "node", "npm"} - ESSENTIAL)
 # pytest's closing line: "1 failed, 1493 passed, 51 skipped in 60.1s" (framed by "=" without -q).
 SUMMARY = re.compile(r"^=* ?(?P<counts>\d+ \w+(?:, \d+ \w+)*) in [\d.]+s\b", re.M)
 

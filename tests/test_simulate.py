@@ -6,6 +6,7 @@ Statistical tests use fixed seeds; each states the p-value threshold it checks.
 from __future__ import annotations
 
 import math
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
@@ -26,9 +27,6 @@ from k8snet_lesson.simulate import (
     regularized_gamma_q,
     simulate,
 )
-
-scipy_stats = pytest.importorskip("scipy.stats")
-
 
 # --- what the kernel keeps and compares ----------------------------------------------
 
@@ -129,25 +127,70 @@ def test_chi_square_finds_a_wrong_share():
     assert chi_square(counts, [0.4, 0.6]).p_value > 0.001
 
 
-# --- chi-square with the standard library, checked against scipy ----------------------
+# --- chi-square with the standard library, checked against its closed forms -----------
+#
+# For whole and half-whole a the upper tail has closed forms (Abramowitz & Stegun 6.5.13,
+# 26.4.4 and 26.4.5); evaluated in 50-digit decimals they are an exact reference:
+#   even k = 2n:   chi2.sf(x2, k) = e^-x * sum_{i<n} x^i / i!                       (x = x2 / 2)
+#   odd k = 2n+1:  chi2.sf(x2, k) = erfc(sqrt x) + e^-x * sum_{i<n} x^(i+1/2) / Gamma(i+3/2)
+
+PI = Decimal("3.14159265358979323846264338327950288419716939937510")
+
+
+def _erfc(x: Decimal) -> Decimal:
+    """erfc(sqrt x): the C library's where it does not underflow, else its asymptotic series
+    (at x >= 600 the series' smallest term is far below 50 digits)."""
+    if x < 600:
+        return Decimal(math.erfc(math.sqrt(x)))
+    total, term, m = Decimal(1), Decimal(1), 0
+    while abs(term) > Decimal("1e-40"):
+        m += 1
+        term *= -(2 * m - 1) / (2 * x)
+        total += term
+    return (-x).exp() / (x.sqrt() * PI.sqrt()) * total
+
+
+def chi2_sf_exact(statistic: float, dof: int) -> Decimal:
+    with localcontext() as context:
+        context.prec = 50
+        x = Decimal(statistic) / 2
+        n, odd = divmod(dof, 2)
+        if not odd:
+            term, total = Decimal(1), Decimal(0)
+            for i in range(n):
+                total += term
+                term *= x / (i + 1)
+            return (-x).exp() * total
+        # Gamma(3/2) = sqrt(pi) / 2, Gamma(i + 5/2) = (i + 3/2) Gamma(i + 3/2)
+        term, total = x.sqrt() / (PI.sqrt() / 2), Decimal(0)
+        for i in range(n):
+            total += term
+            term *= x / (i + Decimal("1.5"))
+        return _erfc(x) + (-x).exp() * total
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(0, 5000, allow_nan=False), st.integers(1, 300))
-def test_chi_square_p_value_matches_scipy(statistic, dof):
+def test_chi_square_p_value_matches_the_closed_form(statistic, dof):
     ours = regularized_gamma_q(dof / 2, statistic / 2)
-    theirs = float(scipy_stats.chi2.sf(statistic, dof))
-    if theirs > 1e-290:
-        assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-300)
+    exact = chi2_sf_exact(statistic, dof)
+    if exact > Decimal("1e-290"):
+        assert ours == pytest.approx(float(exact), rel=1e-9, abs=1e-300)
     else:
         assert ours < 1e-280
 
 
 @pytest.mark.parametrize("statistic, dof", [(0.5, 1), (3.0, 2), (10.0, 3), (100.0, 50), (700.0, 2), (50.0, 80),
-                                             (1e-8, 4), (299.0, 300), (301.0, 300)])
-def test_chi_square_table_against_scipy(statistic, dof):
-    assert regularized_gamma_q(dof / 2, statistic / 2) == pytest.approx(
-        float(scipy_stats.chi2.sf(statistic, dof)), rel=1e-10)
+                                             (1e-8, 4), (299.0, 300), (301.0, 300), (1300.0, 1), (1300.0, 3)])
+def test_chi_square_table_against_the_closed_form(statistic, dof):
+    assert regularized_gamma_q(dof / 2, statistic / 2) == pytest.approx(float(chi2_sf_exact(statistic, dof)), rel=1e-10)
+
+
+def test_the_closed_form_reference_is_right_where_it_is_known():
+    # k = 2: sf = e^(-x2/2); k = 1: sf = erfc(sqrt(x2/2)); the two branches of erfc meet at 600
+    assert float(chi2_sf_exact(7.0, 2)) == pytest.approx(math.exp(-3.5), rel=1e-15)
+    assert float(chi2_sf_exact(3.0, 1)) == pytest.approx(math.erfc(math.sqrt(1.5)), rel=1e-15)
+    assert float(_erfc(Decimal(600))) == pytest.approx(math.erfc(math.sqrt(600)), rel=1e-12)
 
 
 def test_chi_square_statistic_and_degrees_of_freedom():

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
         "for the Services, EndpointSlices, Endpoints, Pods and Nodes in MANIFEST files.",
     )
     parser.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                        help="YAML or JSON manifest file (several documents or a List); - reads standard input")
+                        help="YAML or JSON manifest file (several documents or a List); - reads standard input; "
+                        "lesson or two-node-flow names the course's own cluster")
     parser.add_argument("--node", required=True, metavar="NAME", help="the node whose rules to print")
     parser.add_argument("--node-ip", metavar="IP", help="the node's InternalIP (default: from its Node manifest)")
     parser.add_argument("--cluster-cidr", metavar="CIDR",
