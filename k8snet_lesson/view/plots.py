@@ -60,8 +60,12 @@ def show(fig, dpi: int = 80):
 
 
 def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
-                  p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6):
-    """Simulated connections per endpoint (bars) against the exact expected counts (markers)."""
+                  p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6,
+                  subject: str | None = None):
+    """Simulated connections per endpoint (bars) against the exact expected counts (markers).
+
+    ``subject`` names what was connected to (a Service and its cluster), in the title.
+    """
     import numpy as np
 
     counts = np.asarray(counts)
@@ -77,7 +81,8 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
     ax.set_xticklabels(labels, rotation=30 if len(x) > 5 else 0, ha="right" if len(x) > 5 else "center", fontsize=8)
     ax.set_ylabel("new connections (count)")
     ax.set_xlabel("endpoint (KUBE-SEP chain)")
-    title = f"{total:,} new connections over {len(counts)} endpoint{'s' if len(counts) != 1 else ''}"
+    title = f"{total:,} new connections{' to ' + subject if subject else ''} over {len(counts)} " \
+            f"endpoint{'s' if len(counts) != 1 else ''}"
     details = []
     if seed is not None:
         details.append(f"seed {seed}")
@@ -88,7 +93,8 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(float(counts.max(initial=0)), float(expected.max(initial=0))) * 1.2 + 1)
     # Above the bars, in the headroom the y limit leaves: never over a bar.
-    legend = ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=True)
+    # markerscale: the expected-count bar is 30 pt wide, and at full size its legend key ran over its label.
+    legend = ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=True, markerscale=0.4)
     legend.get_frame().set_facecolor("white")
     for text in legend.get_texts():
         text.set_color(_INK)
@@ -130,7 +136,8 @@ class SpreadPlot:
         ax.yaxis.set_animated(True)
         self.title = self.fig.suptitle("", fontsize=10, color=_INK, animated=True)
         legend = ax.legend([self.bars[0], self.marks], ["simulated connections", "exact share x N"],
-                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
+                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False,
+                           markerscale=0.4)
         for text in legend.get_texts():
             text.set_color(_INK)
         _style(ax)

@@ -40,7 +40,8 @@ tables.table(layers.network_layers(cluster))
 # - on each node, the <dfn>IPAM</dfn>, the part of the network plugin that picks a free
 #   address for each new Pod, hands out Pod IPs from that node's podCIDR;
 # - kube-apiserver gives each Service a <dfn>ClusterIP</dfn>, a virtual IP from the
-#   service network that no interface holds.
+#   service network that no interface holds. <abbr title="the DaemonSet that watches Services and EndpointSlices and writes the kernel rules that turn a ClusterIP into Pod IPs; it is not in the data path">kube-proxy</abbr>, the lesson's "who manages it",
+#   only makes it work (notebook 05).
 #
 # ## Pod IPs: the next address on the node
 #
