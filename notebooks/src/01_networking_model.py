@@ -54,6 +54,11 @@ assert [check.holds for check in flat_checks] == [True, True, True, True]
 plots.show(layers.reach_figure({"the lesson's cluster (Calico VXLAN): a flat pod network":
                                 networking_model.who_reaches_whom(cluster)}))
 
+# %% tags=["check"] jupyter={"source_hidden": true}
+# the text below: every node's agents reach every pod on this flat network, not only their own node's
+assert all(r.reach is networking_model.Reach.DIRECT
+           for r in networking_model.who_reaches_whom(cluster) if r.source.startswith("node/"))
+
 # %% [markdown]
 # Green everywhere, blue on the diagonal. The rule asks only that a node's agents reach
 # the pods on their node; on this flat network they reach every pod. The lesson's

@@ -45,24 +45,6 @@ print()
 print(run(cluster, "get endpoints checkout-api-svc -n production"))
 
 # %% [markdown]
-# ## Readiness decides who gets traffic
-#
-# A <dfn>readiness probe</dfn> is kubelet's periodic check that a container can take
-# traffic. A Pod that fails it is not ready: the Endpoints object moves its address to
-# <dfn>notReadyAddresses</dfn>.
-
-# %% tags=["predict"]
-predict(predictions.build("05-unready-leaves", cluster, pod="checkout-api-6f8b9d-7rvqn"),
-        reveal=services.unready_reveal(cluster, service, "checkout-api-6f8b9d-7rvqn", node))
-
-# %% [markdown]
-# **Try it.** Untick a Pod and watch its address and its rule go; untick all three and
-# the chain gives way to a REJECT rule: connections are refused at once.
-
-# %% tags=["nbval-ignore-output"]
-services.readiness_explorer(cluster, service, node_name=node)
-
-# %% [markdown]
 # ## The rules kube-proxy writes
 #
 # - <dfn>DNAT</dfn> rewrites a packet's destination: ClusterIP:port becomes Pod IP:port.
@@ -101,6 +83,24 @@ predict(predictions.build("05-rule-two-share", cluster), reveal=services.chain_r
 
 # %% tags=["predict"]
 predict(predictions.build("05-naive-chain", cluster, endpoints_count=5), reveal=services.naive_reveal(5))
+
+# %% [markdown]
+# ## Readiness decides who gets traffic
+#
+# A <dfn>readiness probe</dfn> is kubelet's periodic check that a container can take
+# traffic. A Pod that fails it is not ready: the Endpoints object moves its address to
+# <dfn>notReadyAddresses</dfn>.
+
+# %% tags=["predict"]
+predict(predictions.build("05-unready-leaves", cluster, pod="checkout-api-6f8b9d-7rvqn"),
+        reveal=services.unready_reveal(cluster, service, "checkout-api-6f8b9d-7rvqn", node))
+
+# %% [markdown]
+# **Try it.** Untick a Pod and watch its address and its rule go; untick all three and
+# the chain gives way to a REJECT rule: connections are refused at once.
+
+# %% tags=["nbval-ignore-output"]
+services.readiness_explorer(cluster, service, node_name=node)
 
 # %% [markdown]
 # ## Simulate many connections
