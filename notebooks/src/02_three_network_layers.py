@@ -57,7 +57,7 @@ print(layers.get_pods_printed(cluster, node="node-eu-west-1a", columns="lesson")
 # %% tags=["predict"]
 deleted = churn.churn(cluster, "production/checkout-api-svc", ["pod deleted"], seed=31)
 predict(predictions.build("02-next-pod-ip", cluster),
-        reveal=partial(tables.table, layers.replacements_table(deleted)))
+        reveal=partial(tables.table, layers.replacements_table(deleted, pod="checkout-api-6f8b9d-2xkpj")))
 
 # %% [markdown]
 # ## ⚠️ Pod IPs are ephemeral: never hardcode them
