@@ -33,12 +33,19 @@ def test_the_explorer_chart_legend_keys_fit_beside_their_labels():
 
 
 @pytest.mark.parametrize("subject, expected", [
-    ("checkout-api-svc (lesson's cluster)", "3,000 new connections to checkout-api-svc (lesson's cluster) over 3 endpoints"),
+    ("checkout-api-svc (lesson's cluster)", "checkout-api-svc (lesson's cluster)\n3,000 new connections over 3 endpoints"),
     (None, "3,000 new connections over 3 endpoints"),
 ])
-def test_the_title_names_what_was_connected_to(subject, expected):
-    fig = plots.spread_figure([940, 1010, 1050], [1 / 3] * 3, subject=subject)
-    assert fig.axes[0].get_title().startswith(expected)
+def test_the_title_names_what_was_connected_to_and_fits_the_figure(subject, expected):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plots.spread_figure([940, 1010, 1050], [1 / 3] * 3, subject=subject, seed=7, p_value=0.054)
+    title = fig.axes[0].title
+    assert title.get_text().startswith(expected)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box, page = title.get_window_extent(canvas.get_renderer()), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
 
 
 def test_the_explorer_says_its_endpoints_are_not_the_lessons():

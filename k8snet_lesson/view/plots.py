@@ -64,7 +64,7 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
                   subject: str | None = None):
     """Simulated connections per endpoint (bars) against the exact expected counts (markers).
 
-    ``subject`` names what was connected to (a Service and its cluster), in the title.
+    ``subject`` names what was connected to (a Service and its cluster): the title's first line.
     """
     import numpy as np
 
@@ -81,8 +81,7 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
     ax.set_xticklabels(labels, rotation=30 if len(x) > 5 else 0, ha="right" if len(x) > 5 else "center", fontsize=8)
     ax.set_ylabel("new connections (count)")
     ax.set_xlabel("endpoint (KUBE-SEP chain)")
-    title = f"{total:,} new connections{' to ' + subject if subject else ''} over {len(counts)} " \
-            f"endpoint{'s' if len(counts) != 1 else ''}"
+    title = f"{total:,} new connections over {len(counts)} endpoint{'s' if len(counts) != 1 else ''}"
     details = []
     if seed is not None:
         details.append(f"seed {seed}")
@@ -90,6 +89,8 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
         details.append(f"chi-square p = {p_value:.3g}")
     if details:
         title += " (" + ", ".join(details) + ")"
+    if subject:
+        title = f"{subject}\n{title}"  # on one line it ran past both edges of the figure
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(float(counts.max(initial=0)), float(expected.max(initial=0))) * 1.2 + 1)
     # Above the bars, in the headroom the y limit leaves: never over a bar.
