@@ -55,8 +55,7 @@ plots.show(layers.reach_figure({"the lesson's cluster (Calico VXLAN): a flat pod
                                 networking_model.who_reaches_whom(cluster)}))
 
 # %% tags=["check"] jupyter={"source_hidden": true}
-# the text below: every node's agents reach every pod on this flat network, not only their own node's
-assert all(r.reach is networking_model.Reach.DIRECT
+assert all(r.reach is networking_model.Reach.DIRECT  # every node's agents reach every pod, as the text says
            for r in networking_model.who_reaches_whom(cluster) if r.source.startswith("node/"))
 
 # %% [markdown]
