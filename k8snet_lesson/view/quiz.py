@@ -158,7 +158,7 @@ def _short(text: str, words: int = 10, sentence_words: int = 16) -> str:
     parts = text.replace("`", "").split()
     first = next((i + 1 for i, word in enumerate(parts) if word.endswith((".", "?", "!"))), len(parts))
     if first <= sentence_words:
-        return " ".join(parts[:first])
+        return " ".join(parts[:first]).rstrip(".")  # a colon follows the label: "Service.:" read as a typo
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
