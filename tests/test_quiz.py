@@ -36,7 +36,7 @@ LESSON_SECTIONS = {
     "the cross-node request": {"cross-node", "lab-wire"},
     "kube-proxy's chains": {"kube-proxy-rules", "lab-rules"},
     "the 1/3, 1/2, 1 probabilities": {"probabilities"},
-    "Endpoints and readiness": {"endpoints"},
+    "Endpoints and readiness": {"endpoints", "endpoint-lists"},
     "the debugging ladder": {"ladder", "broken-clusters"},
     "DNS": {"dns"},
 }

@@ -768,15 +768,29 @@ def churn_table(history: Churn) -> Any:
     return pd.DataFrame(rows).set_index("step")
 
 
-def replacements_table(history: Churn) -> Any:
-    """One row per pod per step: the pod before and after the event, and its IP."""
+def replacements_table(history: Churn, pod: str | None = None) -> Any:
+    """One row per pod per step: the pod before and after the event, and its IP.
+
+    ``pod`` (a name or ``namespace/name``) keeps only the rows of that pod and its successors.
+    """
     import pandas as pd
 
+    replacements = list(history.replacements)
+    if pod is not None:
+        lineage = {pod if "/" in pod else f"{history.service.split('/', 1)[0]}/{pod}"}
+        kept = []
+        for r in replacements:  # in step order: a replacement's successor is followed too
+            if r.old_pod in lineage:
+                lineage.add(r.new_pod)
+                kept.append(r)
+        if not kept:
+            raise NotFound(f"no replacement of pod {pod!r} in this history")
+        replacements = kept
     rows = [
         {"step": r.step, "event": r.event.value, "node": r.node, "old pod": r.old_pod.split("/", 1)[1],
          "old IP": str(r.old_ip), "new pod": r.new_pod.split("/", 1)[1], "new IP": str(r.new_ip),
          "IP changed": r.ip_changed}
-        for r in history.replacements
+        for r in replacements
     ]
     columns = ["step", "event", "node", "old pod", "old IP", "new pod", "new IP", "IP changed"]
     return pd.DataFrame(rows, columns=columns).set_index("step")

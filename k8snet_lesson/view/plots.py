@@ -60,8 +60,12 @@ def show(fig, dpi: int = 80):
 
 
 def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
-                  p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6):
-    """Simulated connections per endpoint (bars) against the exact expected counts (markers)."""
+                  p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6,
+                  subject: str | None = None):
+    """Simulated connections per endpoint (bars) against the exact expected counts (markers).
+
+    ``subject`` names what was connected to (a Service and its cluster): the title's first line.
+    """
     import numpy as np
 
     counts = np.asarray(counts)
@@ -85,10 +89,13 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
         details.append(f"chi-square p = {p_value:.3g}")
     if details:
         title += " (" + ", ".join(details) + ")"
+    if subject:
+        title = f"{subject}\n{title}"  # on one line it ran past both edges of the figure
     ax.set_title(title, fontsize=10)
     ax.set_ylim(0, max(float(counts.max(initial=0)), float(expected.max(initial=0))) * 1.2 + 1)
     # Above the bars, in the headroom the y limit leaves: never over a bar.
-    legend = ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=True)
+    # markerscale: the expected-count bar is 30 pt wide, and at full size its legend key ran over its label.
+    legend = ax.legend(loc="upper center", ncol=2, fontsize=8, frameon=True, markerscale=0.4)
     legend.get_frame().set_facecolor("white")
     for text in legend.get_texts():
         text.set_color(_INK)
@@ -130,7 +137,8 @@ class SpreadPlot:
         ax.yaxis.set_animated(True)
         self.title = self.fig.suptitle("", fontsize=10, color=_INK, animated=True)
         legend = ax.legend([self.bars[0], self.marks], ["simulated connections", "exact share x N"],
-                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
+                           loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False,
+                           markerscale=0.4)
         for text in legend.get_texts():
             text.set_color(_INK)
         _style(ax)

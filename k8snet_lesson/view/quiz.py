@@ -150,8 +150,15 @@ def _notebook_predictions(check: GradedCheck) -> str:
             "right the first time.</div>")
 
 
-def _short(text: str, words: int = 10) -> str:
+def _short(text: str, words: int = 10, sentence_words: int = 16) -> str:
+    """An item's prompt in a line: its first sentence when that is short, else its first words and "…".
+
+    Ten words cut mid-sentence read as a clipped line ("... behind a Service. You …").
+    """
     parts = text.replace("`", "").split()
+    first = next((i + 1 for i, word in enumerate(parts) if word.endswith((".", "?", "!"))), len(parts))
+    if first <= sentence_words:
+        return " ".join(parts[:first]).rstrip(".")  # a colon follows the label: "Service.:" read as a typo
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 

@@ -41,6 +41,15 @@ def _text(text: str) -> str:
     return _TEXT + (_WHOLE_WORDS if len(text) <= _TOKEN else "")
 
 
+def _shown(value: Any) -> str:
+    """A cell's text: a truth value reads "yes"/"no" (a learner is not reading Python's True)."""
+    if value is None:
+        return ""
+    if type(value).__name__ in ("bool", "bool_"):  # Python's bool and numpy's
+        return "yes" if value else "no"
+    return str(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Table:
     """A DataFrame with how to show it; renders as HTML in a notebook and as text elsewhere."""
@@ -60,7 +69,7 @@ class Table:
         if self.index:
             cells.append(f'<th style="{_CELL}{_text(str(label))}">{html.escape(str(label))}</th>')
         for value, is_number in zip(values, numeric):
-            text = "" if value is None else str(value)
+            text = _shown(value)
             cells.append(f'<td style="{_CELL}{_NUMBER if is_number else _text(text)}">{html.escape(text)}</td>')
         return "<tr>" + "".join(cells) + "</tr>"
 

@@ -96,6 +96,7 @@ def _counts_html(result) -> str:
         f'<div class="k8snet-spread-summary" data-connections="{result.connections}" '
         f'data-endpoints="{len(result.counts)}"><b>{result.connections:,} connections over '
         f"{len(result.counts)} endpoint{'s' if len(result.counts) != 1 else ''}</b> "
+        f"of a made-up Service, not the lesson's cluster "
         f"(seed {result.seed}; chi-square against the exact shares: p = {p:.3g})</div>"
         '<style>.k8snet-counts-table th, .k8snet-counts-table td {padding: 2px 12px; text-align: right}'
         " .k8snet-counts-table th:nth-child(-n+3), .k8snet-counts-table td:nth-child(-n+3) {text-align: left}</style>"

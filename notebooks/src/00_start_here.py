@@ -41,10 +41,11 @@ tables.table(layers.course_map())
 # %% [markdown]
 # ## The one cluster
 #
-# Every notebook uses the same cluster: three nodes of `eu-west-1`, wired by Calico in
+# Every notebook uses the same cluster, wired by Calico in
 # <abbr title="an overlay that wraps each Pod&#x27;s Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr> mode. Each network is a <dfn>CIDR</dfn>, a block of IP addresses written as
 # address/prefix length: `10.244.0.0/16` holds the 65,536 addresses that share the first
-# 16 bits. The nodes live in `192.168.0.0/16`, the pods in `10.244.0.0/16`, the Services in
+# 16 bits. Three nodes live in `192.168.0.0/16`: `node-eu-west-1a` at `192.168.1.10`,
+# `-1b` at `192.168.2.10`, `-1c` at `192.168.3.10`. Pods live in `10.244.0.0/16`, Services in
 # `10.96.0.0/12`. `checkout-api-svc` is the <abbr title="the virtual IP of a Service, from the service network; no interface holds it, only kube-proxy&#x27;s rules recognise it">ClusterIP</abbr> `10.96.214.88` in front of
 # three `checkout-api` replicas.
 
@@ -64,6 +65,9 @@ lesson_listing = {  # NAME: (NODE, IP), as the lesson prints them
 for name, (node, ip) in lesson_listing.items():
     pod = cluster.pod(name, "production")
     assert (pod.node_name, str(pod.pod_ip)) == (node, ip)
+# the node addresses the text above names
+assert {node.name: str(node.internal_ip) for node in cluster.nodes} == {
+    "node-eu-west-1a": "192.168.1.10", "node-eu-west-1b": "192.168.2.10", "node-eu-west-1c": "192.168.3.10"}
 
 # %% [markdown]
 # **Try it:** choose another namespace, one node (the way to see which pods share a node),
@@ -105,8 +109,7 @@ assert environment.loc["widgets", "result"].startswith("yes")
 # %% [markdown]
 # ## Recap
 #
-# - Run top to bottom; commit to each prediction before you read on; fold open Going
-#   further when you want more.
+# - Run top to bottom; commit to each prediction before you read on.
 # - One cluster all the way: nodes in `192.168.0.0/16`, pods in `10.244.0.0/16`,
 #   Services in `10.96.0.0/12`, Calico VXLAN, `checkout-api-svc` at `10.96.214.88`.
 # - Where the lesson disagrees with itself or with real clusters, the table above says

@@ -54,10 +54,14 @@ assert [check.holds for check in flat_checks] == [True, True, True, True]
 plots.show(layers.reach_figure({"the lesson's cluster (Calico VXLAN): a flat pod network":
                                 networking_model.who_reaches_whom(cluster)}))
 
+# %% tags=["check"] jupyter={"source_hidden": true}
+assert all(r.reach is networking_model.Reach.DIRECT  # every node's agents reach every pod, as the text says
+           for r in networking_model.who_reaches_whom(cluster) if r.source.startswith("node/"))
+
 # %% [markdown]
-# Green everywhere, blue on the diagonal. The node rows are green only for their own
-# node's pods: that is all the rule asks for, though a flat network lets nodes reach
-# every pod. The lesson's debugging story turns on the loopback rule:
+# Green everywhere, blue on the diagonal. The rule asks only that a node's agents reach
+# the pods on their node; on this flat network they reach every pod. The lesson's
+# debugging story turns on the loopback rule:
 
 # %% tags=["predict"]
 broken = faults.fault("bound-to-localhost")(cluster, service="production/checkout-api-svc",
@@ -83,11 +87,11 @@ predict(predictions.build("01-nat-rules", cluster),
         reveal=partial(tables.table, layers.rules_table(nat_checks)))
 
 # %% [markdown]
-# What does an application notice? Take the lesson's pair: a `checkout-api` pod on
-# `node-eu-west-1a` calls the one on `node-eu-west-1b`.
+# What does an application notice? A `checkout-api` pod on `node-eu-west-1c`
+# (`192.168.3.10`) calls the one on `node-eu-west-1b` (`192.168.2.10`).
 
 # %% tags=["predict"]
-client, server = "production/checkout-api-6f8b9d-2xkpj", "production/checkout-api-6f8b9d-7rvqn"
+client, server = "production/checkout-api-6f8b9d-m5t9w", "production/checkout-api-6f8b9d-7rvqn"
 nat = networking_model.what_the_app_sees(natted_cluster, natted_network, client, server)
 predict(predictions.build("01-nat-source", cluster, client=client, server=server),
         reveal=partial(layers.connection_report, nat, natted_cluster))
@@ -102,14 +106,14 @@ assert not nat.direct and len(nat.translations) == 2
 # rate limit per client, a trace of who called, all lost. Both networks side by side:
 
 # %%
-plots.show(layers.reach_figure({"flat (what Kubernetes requires)": networking_model.who_reaches_whom(cluster),
-                                "NAT'd per node (plain Docker hosts)":
+plots.show(layers.reach_figure({"the lesson's cluster, flat (Calico VXLAN)": networking_model.who_reaches_whom(cluster),
+                                "the same pods NAT'd per node (plain Docker hosts)":
                                 networking_model.who_reaches_whom(natted_cluster, natted_network)}))
 
 # %% [markdown]
 # ## Try it: any two pods
 #
-# Pick a client, a server and a network. Pick a <abbr title="the cluster&#x27;s DNS server, behind the kube-dns Service at the service network&#x27;s tenth address">CoreDNS</abbr> pod as the server: it receives a
+# Pick a client, a server and a network of the lesson's cluster. Pick a <abbr title="the cluster&#x27;s DNS server, behind the kube-dns Service at the service network&#x27;s tenth address">CoreDNS</abbr> pod as the server: it receives a
 # DNS query on port 53/UDP, not an HTTP request, and records it as one.
 
 # %%
@@ -117,7 +121,7 @@ layers.connection_explorer(cluster, client=client, server="kube-system/coredns-5
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 to_dns = networking_model.what_the_app_sees(cluster, networking_model.FLAT, client, "kube-system/coredns-5d78c9869d-4k7mz")
-assert layers.server_log(to_dns, cluster).startswith("DNS query from 10.244.2.14")
+assert layers.server_log(to_dns, cluster).startswith(f"DNS query from {cluster.pod(client).pod_ip}")
 assert "HTTP" not in layers.server_log(to_dns, cluster)
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true

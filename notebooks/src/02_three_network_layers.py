@@ -40,7 +40,8 @@ tables.table(layers.network_layers(cluster))
 # - on each node, the <dfn>IPAM</dfn>, the part of the network plugin that picks a free
 #   address for each new Pod, hands out Pod IPs from that node's podCIDR;
 # - kube-apiserver gives each Service a <dfn>ClusterIP</dfn>, a virtual IP from the
-#   service network that no interface holds.
+#   service network that no interface holds. <abbr title="the DaemonSet that watches Services and EndpointSlices and writes the kernel rules that turn a ClusterIP into Pod IPs; it is not in the data path">kube-proxy</abbr>, the lesson's "who manages it",
+#   only makes it work (notebook 05).
 #
 # ## Pod IPs: the next address on the node
 #
@@ -56,7 +57,7 @@ print(layers.get_pods_printed(cluster, node="node-eu-west-1a", columns="lesson")
 # %% tags=["predict"]
 deleted = churn.churn(cluster, "production/checkout-api-svc", ["pod deleted"], seed=31)
 predict(predictions.build("02-next-pod-ip", cluster),
-        reveal=partial(tables.table, layers.replacements_table(deleted)))
+        reveal=partial(tables.table, layers.replacements_table(deleted, pod="checkout-api-6f8b9d-2xkpj")))
 
 # %% [markdown]
 # ## ⚠️ Pod IPs are ephemeral: never hardcode them

@@ -45,24 +45,6 @@ print()
 print(run(cluster, "get endpoints checkout-api-svc -n production"))
 
 # %% [markdown]
-# ## Readiness decides who gets traffic
-#
-# A <dfn>readiness probe</dfn> is kubelet's periodic check that a container can take
-# traffic. A Pod that fails it is not ready: the Endpoints object moves its address to
-# <dfn>notReadyAddresses</dfn>.
-
-# %% tags=["predict"]
-predict(predictions.build("05-unready-leaves", cluster, pod="checkout-api-6f8b9d-7rvqn"),
-        reveal=services.unready_reveal(cluster, service, "checkout-api-6f8b9d-7rvqn", node))
-
-# %% [markdown]
-# **Try it.** Untick a Pod and watch its address and its rule go; untick all three and
-# the chain gives way to a REJECT rule: connections are refused at once.
-
-# %% tags=["nbval-ignore-output"]
-services.readiness_explorer(cluster, service, node_name=node)
-
-# %% [markdown]
 # ## The rules kube-proxy writes
 #
 # - <dfn>DNAT</dfn> rewrites a packet's destination: ClusterIP:port becomes Pod IP:port.
@@ -94,13 +76,31 @@ predict(predictions.build("05-rule-two-share", cluster), reveal=services.chain_r
 # %% [markdown]
 # ### Why 1/(n-i) is fair
 #
-# Number the rules from 0. Rule i only sees what the i rules above it let through:
+# Number the rules from i = 0 (rule 2 above is i = 1). Rule i only sees what the i rules above it let through:
 # (n-i)/n of all connections. Taking 1/(n-i) of that is exactly 1/n, for every rule; the
 # last rule (i = n-1) takes all that reaches it. The obvious alternative, 1/n on every
 # rule, is not fair:
 
 # %% tags=["predict"]
 predict(predictions.build("05-naive-chain", cluster, endpoints_count=5), reveal=services.naive_reveal(5))
+
+# %% [markdown]
+# ## Readiness decides who gets traffic
+#
+# A <dfn>readiness probe</dfn> is kubelet's periodic check that a container can take
+# traffic. A Pod that fails it is not ready: the Endpoints object moves its address to
+# <dfn>notReadyAddresses</dfn>.
+
+# %% tags=["predict"]
+predict(predictions.build("05-unready-leaves", cluster, pod="checkout-api-6f8b9d-7rvqn"),
+        reveal=services.unready_reveal(cluster, service, "checkout-api-6f8b9d-7rvqn", node))
+
+# %% [markdown]
+# **Try it.** Untick a Pod and watch its address and its rule go; untick all three and
+# the chain gives way to a REJECT rule: connections are refused at once.
+
+# %% tags=["nbval-ignore-output"]
+services.readiness_explorer(cluster, service, node_name=node)
 
 # %% [markdown]
 # ## Simulate many connections
@@ -114,7 +114,8 @@ predict(predictions.build("05-naive-chain", cluster, endpoints_count=5), reveal=
 # %%
 spread = services.lesson_spread(cluster, service, node, 3000, seed=7)
 plots.show(plots.spread_figure(spread.counts, spread.shares, labels=spread.labels,
-                               p_value=spread.chi_square.p_value, seed=7))
+                               p_value=spread.chi_square.p_value, seed=7,
+                               subject="checkout-api-svc (lesson's cluster)"))
 
 # %% [markdown]
 # **Try it.** More endpoints, more connections, another seed. The choice is made per new
@@ -166,6 +167,9 @@ predict(predictions.build("05-hairpin-source", cluster, pod="checkout-api-6f8b9d
 #   1/(n-i), so every endpoint gets 1/n of new connections, chosen per connection.
 # - Pod-to-Service traffic keeps its source IP; hairpin and off-cluster traffic is
 #   masqueraded.
+#
+# Next: **06 · The debugging ladder** climbs from a Service's DNS name to its Pods when a
+# request fails.
 
 # %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
@@ -264,12 +268,6 @@ tables.table(pd.DataFrame({"iptables (random)": distribution.spread(3, 1000, see
                            "Cilium socket LB": distribution.socket_level_choice(3, 1000, seed=3)},
                           index=pd.RangeIndex(1, 4, name="endpoint")),
              caption="1,000 new connections to three endpoints (seeded), by proxy mode")
-
-# %% [markdown]
-# ## Next
-#
-# **06 · The debugging ladder** climbs from a Service's DNS name to its Pods when a
-# request fails.
 
 # %% tags=["check"] jupyter={"source_hidden": true}
 # What this notebook showed, recomputed.

@@ -9,7 +9,7 @@
 # - tell *refused* from *timed out*, and explain why an app on 127.0.0.1 fails;
 # - find a hidden fault in a broken cluster.
 #
-# Every output is computed from the lesson's cluster (<abbr title="Container Network Interface: the plugin a node runs when a Pod starts, to give it an IP, an interface and routes">CNI</abbr>: Calico; `checkout-api-svc`, 10.96.214.88,
+# Every output is computed from the lesson's cluster (<abbr title="Container Network Interface: the plugin a node runs when a Pod starts, to give it an IP, an interface and routes">CNI</abbr>: Calico <abbr title="an overlay that wraps each Pod&#x27;s Ethernet frame in a UDP packet between nodes (Flannel: UDP 8472; Calico: UDP 4789), adding 50 bytes">VXLAN</abbr>; `checkout-api-svc`, 10.96.214.88,
 # in front of three checkout-api pods) by the same code that `k8snet ladder` runs.
 
 # %%
@@ -33,7 +33,7 @@ cluster, debug = netshoot.debug_pod(scenarios.lesson_cluster(), "production")
 
 # %% tags=["nbval-check-output"]
 print(debugging.kubectl_run("production").transcript)
-print("\n$ kubectl get pods -o wide -n production     # cluster: the lesson's, Calico")
+print("\n$ kubectl get pods -o wide -n production     # cluster: the lesson's, Calico VXLAN")
 print(kubectl.get_pods_wide(cluster, "production"))
 
 # %% [markdown]
@@ -87,7 +87,7 @@ print(netshoot.curl(transcript, CLIENT, "http://10.244.2.14:3000/health").transc
 
 # %% tags=["nbval-check-output"]
 tables.table(debugging.draws_table(transcript, CLIENT, "http://10.96.214.88:80/health", range(6)),
-             caption="curl to the ClusterIP, six connections (seeds 0-5); cluster: the lesson's, Calico")
+             caption="curl to the ClusterIP, six connections (seeds 0-5); cluster: the lesson's, Calico VXLAN")
 
 # %% [markdown]
 # One broken pod of three makes about one request in three fail: the scenario's "connection refused",
@@ -239,7 +239,7 @@ assert (abs(refusals["refused share"] - refusals["exact share"]) <= 0.15).all()
 #   did (no rule, a dropped packet). With CoreDNS down, musl waits its 5 s timeout even for a REJECT.
 # - An app on 127.0.0.1 also fails an httpGet readiness probe, which goes to the Pod IP.
 #
-# Next: **07 · Practice questions and quiz**.
+# Next: **07 · Practice and quiz**: the lesson's own questions, and your results across the course.
 
 # %% tags=["graded"]
 from k8snet_lesson.view.quiz import graded_check
