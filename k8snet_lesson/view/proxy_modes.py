@@ -1,0 +1,133 @@
+"""One Service in both of kube-proxy's modes on screen: iptables rules or nftables lines.
+
+- :func:`rules_text`: what kube-proxy writes for a Service on a node, in either mode
+  (iptables-restore lines of its KUBE-SVC chain, or the nftables transaction lines that
+  belong to it); the readiness explorer switches between them;
+- :func:`draw_reveal`: the ``05-nftables-draw`` gate's reveal, the Service's nftables chain;
+- :func:`service_listing`: the ``service-ips`` element and the Service's chain, apart;
+- :func:`spread_figures`: the same seeded spread plot from both modes;
+- :func:`ruleset_view`: the kernel's ``nft list ruleset`` for a node's transaction, the
+  first lines shown and the rest folded; where the lab cannot run, the model's
+  transaction and why.
+"""
+
+from __future__ import annotations
+
+import html
+import subprocess
+from typing import Any
+
+from ..errors import K8snetError
+
+__all__ = ["MODES", "rules_text", "draw_reveal", "service_listing", "spread_figures", "RulesetView", "ruleset_view"]
+
+MODES = ("iptables", "nftables")
+LINES = 25
+
+
+def _nft_lines(cluster: Any, service: Any, node_name: str) -> list[str]:
+    from ..nftables.generate import rules_for
+    from ..nftables.lesson import service_lines
+
+    return service_lines(rules_for(cluster, node_name), service.key)
+
+
+def rules_text(cluster: Any, service: Any, node_name: str, mode: str = "iptables") -> str:
+    """kube-proxy's rules for ``service`` on ``node_name`` in ``mode`` (iptables or nftables)."""
+    from ..errors import InvalidValue
+    from .services import chain_text
+
+    if mode == "iptables":
+        return chain_text(cluster, service, node_name)
+    if mode == "nftables":
+        return "\n".join(_nft_lines(cluster, service, node_name))
+    raise InvalidValue(f"proxy mode {mode!r} must be one of: {', '.join(MODES)}")
+
+
+def service_listing(cluster: Any, service: Any, node_name: str) -> tuple[str, str]:
+    """``(service-ips element, the Service's chain)``: what one map lookup finds, and where it goes."""
+    lines = _nft_lines(cluster, service, node_name)
+    element = [line for line in lines if line.startswith("add element ") and " service-ips " in line]
+    chain = [line for line in lines if line.startswith(("add chain ", "add rule "))
+             and line.split(" ", 5)[4].startswith("service-")]
+    return "\n".join(element), "\n".join(chain)
+
+
+def draw_reveal(cluster: Any, service: Any, node_name: str):
+    """The Service's nftables chain on ``node_name`` (its ``numgen`` draw), as a gate's reveal."""
+    from .services import Panel
+
+    def reveal() -> Panel:
+        element, chain = service_listing(cluster, service, node_name)
+        return Panel((element + "\n\n" + chain,))
+    return reveal
+
+
+def spread_figures(cluster: Any, service: Any, node_name: str, connections: int, *, seed: int) -> list:
+    """``connections`` new connections to ``service`` simulated in each mode (seed ``seed``):
+    iptables through the KUBE-SVC chain's rules, nftables through one ``numgen`` draw."""
+    from .. import simulate
+    from ..nftables import lesson
+    from .plots import spread_figure
+    from .services import lesson_spread
+
+    ipt = lesson_spread(cluster, service, node_name, connections, seed=seed)
+    nft = lesson.shares_in_both_modes(cluster, node_name, service.key)["nftables"]
+    nft_shares = [float(share) for _, share in nft]
+    nft_counts = lesson.simulate_numgen(len(nft), connections, seed=seed)
+    subject = f"{service.name} (lesson's cluster)"
+    return [spread_figure(ipt.counts, ipt.shares, labels=ipt.labels, p_value=ipt.chi_square.p_value, seed=seed,
+                          subject=f"{subject}, iptables mode: 1/3, 1/2, 1 rules",
+                          xlabel="endpoint (KUBE-SEP chain)"),
+            spread_figure(nft_counts, nft_shares, labels=[str(e) for e, _ in nft],
+                          p_value=simulate.chi_square(nft_counts, nft_shares).p_value, seed=seed,
+                          subject=f"{subject}, nftables mode: numgen random mod {len(nft)}",
+                          xlabel="endpoint (endpoint-... chain)")]
+
+
+_PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
+        "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
+
+
+class RulesetView:
+    """A heading, the first :data:`LINES` lines of a listing, and the rest folded."""
+
+    def __init__(self, heading: str, text: str):
+        self.heading = heading
+        self.lines = text.rstrip("\n").split("\n")
+
+    def _repr_html_(self) -> str:
+        head, rest = self.lines[:LINES], self.lines[LINES:]
+        out = [f'<div class="k8snet-ruleset" style="max-width:760px"><div>{html.escape(self.heading)}</div>',
+               f'<pre style="{_PRE}">{html.escape(chr(10).join(head))}</pre>']
+        if rest:
+            out.append(f'<details class="k8snet-more"><summary style="cursor:pointer;color:#1565c0">Show {len(rest)} '
+                       f'more lines</summary><pre style="{_PRE}">{html.escape(chr(10).join(rest))}</pre></details>')
+        return "".join(out) + "</div>"
+
+    def __repr__(self) -> str:
+        rest = len(self.lines) - LINES
+        return "\n".join([self.heading, *self.lines[:LINES]] + ([f"({rest} more lines folded)"] if rest > 0 else []))
+
+
+def ruleset_view(cluster: Any, node_name: str, *, lab_ok: bool, reason: str | None = None) -> RulesetView:
+    """The kernel's ``nft list ruleset`` once kube-proxy's nftables transaction for
+    ``node_name`` is loaded (in a private namespace of the lab); where the lab cannot run,
+    or the load fails, the transaction the kernel would be given, and why."""
+    from ..nftables.generate import rules_for
+
+    tx = rules_for(cluster, node_name)
+    why = reason or "the kernel lab is not running"
+    if lab_ok:
+        from ..lab.nft_mode import load_in_private_namespace
+
+        try:
+            loaded = load_in_private_namespace(tx)
+        except (K8snetError, OSError, subprocess.SubprocessError) as exc:
+            why = f"nft could not load the transaction: {exc}"
+        else:
+            return RulesetView(f"{node_name}# nft list ruleset   ({loaded.version}; kube-proxy in nftables mode)",
+                               loaded.listing)
+    return RulesetView(f"The kernel lab cannot show nft list ruleset here ({why}). This is the transaction "
+                       f"kube-proxy would load on {node_name} with nft -f; the kernel prints the same objects "
+                       f"back as nested table {{ chain {{ ... }} }} blocks.", str(tx))
