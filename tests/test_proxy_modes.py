@@ -105,9 +105,41 @@ def test_both_modes_spread_fairly_with_seed_7():
 def test_the_ruleset_without_the_lab_shows_the_transaction_folded_and_why():
     view = proxy_modes.ruleset_view(CLUSTER, NODE, lab_ok=False, reason="no root")
     assert "(no root)" in view.heading and len(view.lines) > proxy_modes.LINES
+    assert view.shown == view.lines[:proxy_modes.LINES]
     shown = view._repr_html_()
-    assert shown.count("<pre") == 2 and f"Show {len(view.lines) - proxy_modes.LINES} more lines" in shown
-    assert repr(view).count("\n") == proxy_modes.LINES + 1 and "more lines folded" in repr(view)
+    assert shown.count("<pre") == 2 and f"Show all {len(view.lines)} lines" in shown
+    assert repr(view).count("\n") == proxy_modes.LINES + 1 and "folded below" in repr(view)
+
+
+def test_with_a_service_the_lines_shown_are_its_map_element_and_chain():
+    view = proxy_modes.ruleset_view(CLUSTER, NODE, lab_ok=False, service="production/checkout-api-svc")
+    assert len(view.shown) <= proxy_modes.LINES
+    assert sum("numgen random mod" in line for line in view.shown) == 1  # only checkout's draw
+    assert any("10.96.214.88 . tcp . 80 : goto service-" in line for line in view.shown)
+
+
+LISTING = """table ip kube-proxy {
+\tmap service-ips {
+\t\ttype ipv4_addr . inet_proto . inet_service : verdict
+\t\telements = { 10.96.214.88 . tcp . 80 : goto service-I3VMJ4JL-production/checkout-api-svc/tcp/ }
+\t}
+\tchain service-AAAAAAAA-production/other/tcp/ {
+\t\tnumgen random mod 2 vmap { 0 : goto a, 1 : goto b }
+\t}
+\tchain service-I3VMJ4JL-production/checkout-api-svc/tcp/ {
+\t\tnumgen random mod 3 vmap { 0 : goto a, 1 : goto b, 2 : goto c }
+\t}
+}"""
+
+
+def test_in_the_kernels_listing_the_blocks_are_shown_whole(monkeypatch):
+    from k8snet_lesson.lab import nft_mode
+
+    monkeypatch.setattr(nft_mode, "load_in_private_namespace",
+                        lambda *_: nft_mode.Loaded(version="nftables v1.0.6", listing=LISTING, namespace="x"))
+    view = proxy_modes.ruleset_view(CLUSTER, NODE, lab_ok=True, service="production/checkout-api-svc")
+    assert "nftables v1.0.6" in view.heading
+    assert view.shown == [*LISTING.split("\n")[1:5], "\t...", *LISTING.split("\n")[8:11]]
 
 
 def test_a_failed_load_falls_back_to_the_transaction(monkeypatch):

@@ -8,7 +8,8 @@
 - :func:`spread_figures`: the same seeded spread plot from both modes;
 - :func:`ruleset_view`: the kernel's ``nft list ruleset`` for a node's transaction, the
   first lines shown and the rest folded; where the lab cannot run, the model's
-  transaction and why.
+  transaction and why. Given a Service, the lines shown are the ``service-ips`` map and
+  the Service's chain.
 """
 
 from __future__ import annotations
@@ -89,28 +90,53 @@ _PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:
         "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
 
 
-class RulesetView:
-    """A heading, the first :data:`LINES` lines of a listing, and the rest folded."""
+def _block(lines: list[str], first: int) -> list[str]:
+    """The block that opens at ``lines[first]`` (``... {``), through its closing ``}``."""
+    indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+    for last in range(first + 1, len(lines)):
+        if lines[last] == indent + "}":
+            return lines[first:last + 1]
+    return lines[first:]
 
-    def __init__(self, heading: str, text: str):
+
+class RulesetView:
+    """A heading, at most :data:`LINES` lines of a listing, and the whole listing folded.
+
+    With ``service`` (``namespace/name``), the lines shown are the ``service-ips`` map and
+    that Service's chain, where the listing has them; otherwise its first lines."""
+
+    def __init__(self, heading: str, text: str, service: str | None = None):
         self.heading = heading
         self.lines = text.rstrip("\n").split("\n")
+        shown: list[str] = []
+        if service:
+            for i, line in enumerate(self.lines):
+                words = line.split()
+                if words[:2] == ["map", "service-ips"] or (
+                        words[:1] == ["chain"] and len(words) > 1 and words[1].startswith("service-")
+                        and f"-{service}/" in words[1]):
+                    shown += (["\t..."] if shown else []) + _block(self.lines, i)
+                elif words[:1] == ["add"] and len(words) > 4 and (words[4] == "service-ips" or (
+                        words[4].startswith("service-") and f"-{service}/" in words[4])):
+                    shown.append(line)  # a transaction, as nft -f reads it
+        self.shown = (shown or self.lines)[:LINES]
 
     def _repr_html_(self) -> str:
-        head, rest = self.lines[:LINES], self.lines[LINES:]
         out = [f'<div class="k8snet-ruleset" style="max-width:760px"><div>{html.escape(self.heading)}</div>',
-               f'<pre style="{_PRE}">{html.escape(chr(10).join(head))}</pre>']
-        if rest:
-            out.append(f'<details class="k8snet-more"><summary style="cursor:pointer;color:#1565c0">Show {len(rest)} '
-                       f'more lines</summary><pre style="{_PRE}">{html.escape(chr(10).join(rest))}</pre></details>')
+               f'<pre style="{_PRE}">{html.escape(chr(10).join(self.shown))}</pre>']
+        if len(self.shown) < len(self.lines):
+            out.append(f'<details class="k8snet-more"><summary style="cursor:pointer;color:#1565c0">Show all '
+                       f'{len(self.lines)} lines</summary><pre style="{_PRE}">{html.escape(chr(10).join(self.lines))}'
+                       '</pre></details>')
         return "".join(out) + "</div>"
 
     def __repr__(self) -> str:
-        rest = len(self.lines) - LINES
-        return "\n".join([self.heading, *self.lines[:LINES]] + ([f"({rest} more lines folded)"] if rest > 0 else []))
+        folded = [f"(all {len(self.lines)} lines folded below)"] if len(self.shown) < len(self.lines) else []
+        return "\n".join([self.heading, *self.shown, *folded])
 
 
-def ruleset_view(cluster: Any, node_name: str, *, lab_ok: bool, reason: str | None = None) -> RulesetView:
+def ruleset_view(cluster: Any, node_name: str, *, lab_ok: bool, reason: str | None = None,
+                 service: str | None = None) -> RulesetView:
     """The kernel's ``nft list ruleset`` once kube-proxy's nftables transaction for
     ``node_name`` is loaded (in a private namespace of the lab); where the lab cannot run,
     or the load fails, the transaction the kernel would be given, and why."""
@@ -127,7 +153,7 @@ def ruleset_view(cluster: Any, node_name: str, *, lab_ok: bool, reason: str | No
             why = f"nft could not load the transaction: {exc}"
         else:
             return RulesetView(f"{node_name}# nft list ruleset   ({loaded.version}; kube-proxy in nftables mode)",
-                               loaded.listing)
+                               loaded.listing, service)
     return RulesetView(f"The kernel lab cannot show nft list ruleset here ({why}). This is the transaction "
                        f"kube-proxy would load on {node_name} with nft -f; the kernel prints the same objects "
-                       f"back as nested table {{ chain {{ ... }} }} blocks.", str(tx))
+                       f"back as nested table {{ chain {{ ... }} }} blocks.", str(tx), service)

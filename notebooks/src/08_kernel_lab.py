@@ -129,11 +129,13 @@ labbox.teardown_button(lab)
 # In <abbr title="the kernel&#x27;s newer packet filter; kube-proxy&#x27;s nftables mode (GA since v1.33) uses it instead of iptables">nftables</abbr> mode kube-proxy writes no iptables rules: it hands `nft -f` one
 # transaction for the table `ip kube-proxy`. Here the model's transaction for node-eu-west-1a is
 # loaded into a fresh network namespace, and the kernel prints it back with `nft list ruleset`.
-# Look for the `service-ips` map and the `numgen random mod 3` draw of `checkout-api-svc`.
+# Shown: the `service-ips` map, one lookup for every Service, and the chain of `checkout-api-svc`
+# with its one draw, `numgen random mod 3`; the whole ruleset is folded below.
 # (`k8snet netlab run --proxy-mode nftables` runs the whole lab this way and measures the spread.)
 
 # %%
-ruleset = proxy_modes.ruleset_view(cluster, "node-eu-west-1a", lab_ok=found.ok, reason=found.reason)
+ruleset = proxy_modes.ruleset_view(cluster, "node-eu-west-1a", lab_ok=found.ok, reason=found.reason,
+                                   service="production/checkout-api-svc")
 ruleset
 
 # %% tags=["check"] jupyter={"source_hidden": true}
