@@ -151,3 +151,8 @@ def test_a_failed_load_falls_back_to_the_transaction(monkeypatch):
     view = proxy_modes.ruleset_view(CLUSTER, NODE, lab_ok=True)
     assert "nft could not load the transaction: nft: not found" in view.heading
     assert any("numgen random mod 3" in line for line in view.lines)
+
+
+def test_the_draw_reveal_lists_each_number_drawn_and_its_endpoint():
+    shown = repr(proxy_modes.draw_reveal(_with_fourth_replica(CLUSTER), SERVICE, NODE)())
+    assert "numgen random mod 4 gives" in shown and shown.count("1/4") == 4 and "10.244.3.9:3000" in shown

@@ -171,7 +171,7 @@ def nftables_draw(cluster: Cluster, *, service: str = SERVICE, node: str = NODE)
     n = len(shares)
     if set(shares.values()) != {Fraction(1, n)}:
         raise InvalidValue(f"the draw in {chain} is not uniform: {sorted(map(str, shares.values()))}")
-    right = (f"one uniform draw: `numgen random mod {n}` gives 0 to {n - 1}, and a verdict map sends "
+    right = (f"one uniform draw: numgen random mod {n} gives 0 to {n - 1}, and a verdict map sends "
              f"each number to one endpoint chain (1/{n} each)")
     ladder = "the same chain in nftables words: rules that match with probability " + ", ".join(
         f"1/{n - i}" if i < n - 1 else "1" for i in range(n))

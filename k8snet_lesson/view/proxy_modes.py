@@ -55,12 +55,22 @@ def service_listing(cluster: Any, service: Any, node_name: str) -> tuple[str, st
 
 
 def draw_reveal(cluster: Any, service: Any, node_name: str):
-    """The Service's nftables chain on ``node_name`` (its ``numgen`` draw), as a gate's reveal."""
+    """The Service's ``numgen`` draw on ``node_name`` as a table (each number drawn, the
+    endpoint chain it goes to, its share), as a gate's reveal."""
+    from ..nftables.generate import numgen_shares, rules_for, service_ips
     from .services import Panel
+    from .tables import table
 
     def reveal() -> Panel:
-        element, chain = service_listing(cluster, service, node_name)
-        return Panel((element + "\n\n" + chain,))
+        tx = rules_for(cluster, node_name)
+        port = service.ports[0]
+        chain = service_ips(tx)[f"{service.cluster_ip} . {port.protocol.lower()} . {port.port}"]
+        shares = numgen_shares(tx)[chain.split("goto", 1)[-1].strip()]
+        rows = [{"numgen random mod %d gives" % len(shares): value, "goto": "endpoint-" + target.split("-", 2)[1] + "-...",
+                 "endpoint": target.rsplit("__", 1)[-1].replace("/", ":"), "share of new connections": str(share)}
+                for value, (target, share) in enumerate(shares.items())]
+        return Panel((table(rows, caption=f"{service.name} on {node_name} (lesson's cluster), nftables mode: "
+                                          "one draw per new connection"),))
     return reveal
 
 
@@ -86,7 +96,7 @@ def spread_figures(cluster: Any, service: Any, node_name: str, connections: int,
                           xlabel="endpoint (endpoint-... chain)")]
 
 
-_PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
+_PRE = ("tab-size:4;-moz-tab-size:4;white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
         "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
 
 
