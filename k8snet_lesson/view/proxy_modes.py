@@ -66,7 +66,7 @@ def draw_reveal(cluster: Any, service: Any, node_name: str):
         port = service.ports[0]
         chain = service_ips(tx)[f"{service.cluster_ip} . {port.protocol.lower()} . {port.port}"]
         shares = numgen_shares(tx)[chain.split("goto", 1)[-1].strip()]
-        rows = [{"numgen random mod %d gives" % len(shares): value, "goto": "endpoint-" + target.split("-", 2)[1] + "-...",
+        rows = [{"numgen random mod %d gives" % len(shares): value, "endpoint chain (its hash)": target.split("-", 2)[1],
                  "endpoint": target.rsplit("__", 1)[-1].replace("/", ":"), "share of new connections": str(share)}
                 for value, (target, share) in enumerate(shares.items())]
         return Panel((table(rows, caption=f"{service.name} on {node_name} (lesson's cluster), nftables mode: "
