@@ -5,7 +5,8 @@ that Pod's readiness probe in the model; the EndpointSlice controller moves it o
 the ready endpoints (``kubectl get endpoints`` shows it under ``notReadyAddresses``),
 and kube-proxy's KUBE-SVC chain on the chosen node loses its rule, the remaining
 probabilities becoming 1/(n-i) of the new n. With none ready, the rules are the filter
-table's REJECT. Its callback :func:`render_readiness` is a plain function of the
+table's REJECT. Buttons switch the rules between kube-proxy's modes: iptables rules, or
+the nftables lines of :func:`k8snet_lesson.view.proxy_modes.rules_text`. Its callback :func:`render_readiness` is a plain function of the
 explorer: anything that goes wrong shows a message and clears the last result (never a
 traceback), and the checkbox row wraps instead of running past a narrow notebook column.
 
