@@ -145,3 +145,46 @@ def hairpin_source(cluster: Cluster, *, service: str = SERVICE, pod: str | None 
                Option(str(svc.cluster_ip), "No packet carries the ClusterIP as its source; it is only ever a destination")),
         otherwise="Think of the node: it rewrites the source so the reply comes back through it",
         title="the hairpin's source IP")
+
+
+def _nft_draw(cluster: Cluster, key: str, node: str):
+    """The Service chain its ``service-ips`` element points to, and that chain's draw."""
+    from ..nftables.generate import numgen_shares, rules_for, service_ips
+
+    svc = _service(cluster, key)
+    port = svc.ports[0]
+    tx = rules_for(cluster, node)
+    wanted = f"{svc.cluster_ip} . {port.protocol.lower()} . {port.port}"
+    target = service_ips(tx).get(wanted)
+    if target is None:
+        raise NotFound(f"no service-ips element {wanted} for {key} on {node}")
+    chain = target.split("goto", 1)[-1].strip()
+    shares = numgen_shares(tx).get(chain)
+    if not shares or len(shares) < 2:
+        raise NotFound(f"no numgen draw over two or more endpoints in {chain} on {node}")
+    return chain, shares
+
+
+@gate("05-nftables-draw")
+def nftables_draw(cluster: Cluster, *, service: str = SERVICE, node: str = NODE) -> Prediction:
+    chain, shares = _nft_draw(cluster, service, node)
+    n = len(shares)
+    if set(shares.values()) != {Fraction(1, n)}:
+        raise InvalidValue(f"the draw in {chain} is not uniform: {sorted(map(str, shares.values()))}")
+    right = (f"one uniform draw: numgen random mod {n} gives 0 to {n - 1}, and a verdict map sends "
+             f"each number to one endpoint chain (1/{n} each)")
+    ladder = "the same chain in nftables words: rules that match with probability " + ", ".join(
+        f"1/{n - i}" if i < n - 1 else "1" for i in range(n))
+    rotate = f"a counter that hands endpoints out in turn, 1, 2, ..., {n}, 1, ... (round robin)"
+    return Prediction(
+        "05-nftables-draw",
+        f"In nftables mode, what replaces the iptables chain of {n} rules with probabilities "
+        + ", ".join(f"1/{n - i}" if i < n - 1 else "1" for i in range(n)) + f" for `{service}`?",
+        Kind.CHOICE, right,
+        why=(f"The Service's chain holds one rule, `numgen random mod {n} vmap {{ 0 : goto ..., "
+             f"{n - 1} : goto ... }}`: one random number per new connection, {n} equal values, so "
+             f"each endpoint gets exactly 1/{n} with no ladder to walk"),
+        options=(Option(ladder, "nftables has no per-rule probability match; the whole choice is one number"),
+                 Option(right, "One draw, one map lookup"),
+                 Option(rotate, "That is IPVS's rr scheduler; numgen random is random, like iptables mode")),
+        tempting=ladder, title="the draw in nftables mode")

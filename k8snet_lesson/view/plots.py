@@ -61,7 +61,7 @@ def show(fig, dpi: int = 80):
 
 def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
                   p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6,
-                  subject: str | None = None):
+                  subject: str | None = None, xlabel: str = "endpoint (KUBE-SEP chain)"):
     """Simulated connections per endpoint (bars) against the exact expected counts (markers).
 
     ``subject`` names what was connected to (a Service and its cluster): the title's first line.
@@ -80,7 +80,7 @@ def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Seq
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30 if len(x) > 5 else 0, ha="right" if len(x) > 5 else "center", fontsize=8)
     ax.set_ylabel("new connections (count)")
-    ax.set_xlabel("endpoint (KUBE-SEP chain)")
+    ax.set_xlabel(xlabel)
     title = f"{total:,} new connections over {len(counts)} endpoint{'s' if len(counts) != 1 else ''}"
     details = []
     if seed is not None:

@@ -5,7 +5,8 @@ that Pod's readiness probe in the model; the EndpointSlice controller moves it o
 the ready endpoints (``kubectl get endpoints`` shows it under ``notReadyAddresses``),
 and kube-proxy's KUBE-SVC chain on the chosen node loses its rule, the remaining
 probabilities becoming 1/(n-i) of the new n. With none ready, the rules are the filter
-table's REJECT. Its callback :func:`render_readiness` is a plain function of the
+table's REJECT. Buttons switch the rules between kube-proxy's modes: iptables rules, or
+the nftables lines of :func:`k8snet_lesson.view.proxy_modes.rules_text`. Its callback :func:`render_readiness` is a plain function of the
 explorer: anything that goes wrong shows a message and clears the last result (never a
 traceback), and the checkbox row wraps instead of running past a narrow notebook column.
 
@@ -38,6 +39,7 @@ class ReadinessExplorer(Shown):
     message: Any
     ui: Any
     current: Any = None  # the cluster as the checkboxes have it
+    mode: Any = None  # ToggleButtons: kube-proxy's mode, iptables or nftables
 
 
 def _pre(title: str, text: str) -> str:
@@ -68,6 +70,7 @@ def chain_text(cluster: Any, service: Any, node_name: str) -> str:
 def render_readiness(explorer: ReadinessExplorer) -> None:
     """The readiness explorer's callback: set each Pod's Ready condition, recompute, show."""
     from .kubectl_run import run
+    from .proxy_modes import rules_text
 
     service = explorer.service
     try:
@@ -79,8 +82,9 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
         endpoints = (_pre("Endpoints (the older API)", run(cluster, f"get endpoints {service.name} {where}"))
                      + _pre("notReadyAddresses in the full object",
                             run(cluster, f"describe endpoints {service.name} {where}")))
-        rules = _pre(f"kube-proxy's rules for it on {explorer.node_name} (lesson cluster, Calico VXLAN)",
-                     chain_text(cluster, service, explorer.node_name))
+        mode = explorer.mode.value if explorer.mode is not None else "iptables"
+        rules = _pre(f"kube-proxy's rules for it on {explorer.node_name}, {mode} mode (lesson cluster, Calico VXLAN)",
+                     rules_text(cluster, service, explorer.node_name, mode))
     except (K8snetError, ValueError, TypeError, LookupError) as exc:
         explorer.message.value = message_html(f"Could not recompute the endpoints: {exc}")
         explorer.endpoints.value = ""
@@ -94,7 +98,8 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
 
 
 def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer:
-    """Tick or untick each selected Pod's readiness and watch Endpoints and rules change."""
+    """Tick or untick each selected Pod's readiness and watch Endpoints and rules change;
+    the mode buttons show the rules as iptables or as nftables writes them."""
     import ipywidgets as w
 
     pods = [p for p in cluster.pods if service.selects(p)]
@@ -113,9 +118,13 @@ def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer
     # A row that wraps: beside an open file browser three long labels do not fit on one line.
     row = w.HBox(list(checkboxes.values()), layout=w.Layout(flex_flow="row wrap", width="100%"))
     row.add_class("k8snet-ready-row")
-    ui = w.VBox([row, message, endpoints_html, rules_html], layout=w.Layout(width="100%"))
-    explorer = ReadinessExplorer(cluster, service, node_name, checkboxes, endpoints_html, rules_html, message, ui)
-    for box in checkboxes.values():
+    mode = w.ToggleButtons(options=["iptables", "nftables"], value="iptables", description="kube-proxy mode",
+                           style={"description_width": "initial"})
+    mode.add_class("k8snet-proxy-mode")
+    ui = w.VBox([row, mode, message, endpoints_html, rules_html], layout=w.Layout(width="100%"))
+    explorer = ReadinessExplorer(cluster, service, node_name, checkboxes, endpoints_html, rules_html, message, ui,
+                                 mode=mode)
+    for box in (*checkboxes.values(), mode):
         box.observe(lambda change: render_readiness(explorer), names="value")
     render_readiness(explorer)
     return explorer

@@ -16,7 +16,7 @@
 import pandas as pd
 
 from k8snet_lesson import client_ip, distribution, explain, faults, iptables, kube_proxy, predictions, scenarios, simulate
-from k8snet_lesson.view import iptables_list, plots, services, tables
+from k8snet_lesson.view import iptables_list, plots, proxy_modes, services, tables
 from k8snet_lesson.view.gates import predict
 from k8snet_lesson.view.kubectl_run import run
 from k8snet_lesson.view.widgets import spread_explorer
@@ -269,8 +269,40 @@ tables.table(pd.DataFrame({"iptables (random)": distribution.spread(3, 1000, see
                           index=pd.RangeIndex(1, 4, name="endpoint")),
              caption="1,000 new connections to three endpoints (seeded), by proxy mode")
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: the same Service in nftables mode
+#
+# In nftables mode kube-proxy writes one table, `ip kube-proxy`. Its `services` chain makes
+# one lookup in a <dfn>verdict map</dfn>, `service-ips`, whose keys are
+# `ClusterIP . protocol . port` and whose values say which chain to go to; no rule list is
+# walked. The Service's own chain then picks the endpoint. How, for `checkout-api-svc`?
+
+# %% tags=["predict"]
+predict(predictions.build("05-nftables-draw", cluster), reveal=proxy_modes.draw_reveal(cluster, service, node))
+
+# %% [markdown]
+# The `service-ips` element on node-eu-west-1a, then the chain it goes to, as kube-proxy
+# hands them to `nft -f` (chain names end in the Service's name; the 8 letters are a hash):
+
+# %% tags=["nbval-check-output"]
+element, chain = proxy_modes.service_listing(cluster, service, node)
+print(element, chain, sep="\n\n")
+
+# %% [markdown]
+# The same 3,000 connections (seed 7) in both modes. iptables draws a number at each rule a
+# connection reaches; nftables draws once. Either way each Pod gets a third. Above, the
+# readiness explorer's **kube-proxy mode** buttons show the same change in nftables lines.
+
+# %%
+figures = proxy_modes.spread_figures(cluster, service, node, 3000, seed=7)
+plots.show(figures[0])
+
+# %%
+plots.show(figures[1])
+
 # %% tags=["check"] jupyter={"source_hidden": true}
 # What this notebook showed, recomputed.
 assert sum(spread.counts) == 3000 and spread.chi_square.p_value > 0.001  # seed 7, threshold 0.001
 assert all(abs(share - 1 / 3) < 1e-9 for share in spread.shares)
 assert [row.masqueraded for row in seen] == [False, True, True, False]
+assert "numgen random mod 3 vmap" in chain and "10.96.214.88 . tcp . 80" in element

@@ -21,7 +21,7 @@ from k8snet_lesson import predictions
 from k8snet_lesson.lab import probe, run, steps
 from k8snet_lesson.lab.kernel import build
 from k8snet_lesson.lab.topology import plan
-from k8snet_lesson.view import labbox
+from k8snet_lesson.view import labbox, proxy_modes
 from k8snet_lesson.view.gates import predict
 
 lesson = run.scenario("lesson")  # the lesson's cluster, plus `kubectl run debug-pod --image=nicolaka/netshoot`
@@ -123,7 +123,23 @@ labbox.full_run_button(unavailable=found.reason)
 # %%
 labbox.teardown_button(lab)
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ## Going further: the kernel's `nft list ruleset` for kube-proxy's other mode
+#
+# In <abbr title="the kernel&#x27;s newer packet filter; kube-proxy&#x27;s nftables mode (GA since v1.33) uses it instead of iptables">nftables</abbr> mode kube-proxy writes no iptables rules: it hands `nft -f` one
+# transaction for the table `ip kube-proxy`. Here the model's transaction for node-eu-west-1a is
+# loaded into a fresh network namespace, and the kernel prints it back with `nft list ruleset`.
+# Shown: the `service-ips` map, one lookup for every Service, and the chain of `checkout-api-svc`
+# with its one draw, `numgen random mod 3`; the whole ruleset is folded below.
+# (`k8snet netlab run --proxy-mode nftables` runs the whole lab this way and measures the spread.)
+
+# %%
+ruleset = proxy_modes.ruleset_view(cluster, "node-eu-west-1a", lab_ok=found.ok, reason=found.reason,
+                                   service="production/checkout-api-svc")
+ruleset
+
 # %% tags=["check"] jupyter={"source_hidden": true}
+assert "service-ips" in "\n".join(ruleset.lines) and any("numgen random mod 3" in line for line in ruleset.lines)
 if lab:
     assert steps.check(step_list[0], "flannel.1", cluster=cluster, client=lesson.client, lab=lab).correct
     assert steps.broken_pod(lab.cluster, lab=lab) == ()
