@@ -57,9 +57,6 @@ kube-proxy formats it for restore (``0x004000``).
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import gc
 import hashlib
 import socket
 from bisect import bisect_left
@@ -78,6 +75,7 @@ from .cluster import (
     TrafficPolicy,
     ipv4_address,
 )
+from ._speed import no_cycle_collection, slot_filler
 from .errors import InvalidValue
 from .iptables import Chain, Rule, RuleSet, Table
 
@@ -221,57 +219,8 @@ _EP_TEXT, _EP_IP, _EP_LOCAL, _EP_READY, _EP_SERVING, _EP_TERMINATING = range(6)
 _inet_ntoa = socket.inet_ntoa
 
 
-def _slot_filler(cls: type, given: tuple[str, ...]):
-    """``cls(*given)`` without ``__init__``, for the hot loop; ``cls`` itself when that is not safe.
-
-    A node at Kubernetes' limits needs ~10^6 Rules per sync. A frozen dataclass's
-    ``__init__`` costs a Python frame and one ``object.__setattr__`` per field; filling
-    the slots directly builds the identical value in a third of the time. Only done for a
-    slotted dataclass without ``__post_init__`` whose other fields have plain defaults.
-    """
-    try:
-        fields = dataclasses.fields(cls)
-    except TypeError:
-        return cls
-    if hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
-        return cls
-    if tuple(f.name for f in fields if f.init)[: len(given)] != given:
-        return cls
-    rest = []
-    for f in fields:
-        if f.name not in given:
-            if f.default is dataclasses.MISSING:
-                return cls
-            rest.append((cls.__dict__[f.name].__set__, f.default))
-    setters = tuple(cls.__dict__[name].__set__ for name in given)
-    new = object.__new__
-    rest_ = tuple(rest)
-    if len(given) == 2:
-        set_first, set_second = setters
-
-        def fill2(first: Any, second: Any) -> Any:
-            value = new(cls)
-            set_first(value, first)
-            set_second(value, second)
-            for setter, default in rest_:
-                setter(value, default)
-            return value
-
-        return fill2
-    (set_first,) = setters
-
-    def fill1(first: Any) -> Any:
-        value = new(cls)
-        set_first(value, first)
-        for setter, default in rest_:
-            setter(value, default)
-        return value
-
-    return fill1
-
-
-_rule = _slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
-_user_chain = _slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
+_rule = slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
+_user_chain = slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
 
 
 def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, node_name: str) -> list[tuple]:
@@ -362,24 +311,11 @@ def generate(
     chains in full, but the per-service chains only of those services, so the result
     jumps to chains it does not declare, as kube-proxy's own partial restore input does.
     """
-    with _no_cycle_collection():
+    with no_cycle_collection():  # see _speed
         return _generate(services, endpoint_slices, node_name=node_name, node_ip=node_ip, cluster_cidr=cluster_cidr,
                          masquerade_mark=masquerade_mark, localhost_nodeports=localhost_nodeports,
                          include_builtin=include_builtin, masquerade_all=masquerade_all, random_fully=random_fully,
                          nfacct=nfacct, changed_services=changed_services)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Pause the cyclic garbage collector: a big node's rules are ~10^6 small tuples
-    without a cycle among them, which it would otherwise rescan again and again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSlice], *, node_name: str, node_ip: Any,

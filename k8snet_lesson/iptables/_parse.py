@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import re
 import sys
 
+from .._speed import no_cycle_collection
 from ..errors import ParseError
 from ._extensions import _TARGETS, _UINT_RE, _WordError
 from ._shape import _PLANS, _Plan, _plan_as_iptables_reads
@@ -70,15 +70,8 @@ def parse(text: str, *, source: str = "<string>", table: str | None = None) -> R
         raise ParseError(f"expected text, got {type(text).__name__}", source=source)
     if table is not None and table not in BUILTIN_CHAINS:
         raise ParseError(f"unknown table {table!r} (tables: {', '.join(TABLES)})", source=source)
-    # Hundreds of thousands of small objects, none of them in cycles: the cyclic
-    # collector would only rescan them again and again while they are being made.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with no_cycle_collection():  # hundreds of thousands of small values: see _speed
         return _parse(text, source, table)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
