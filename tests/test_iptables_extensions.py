@@ -7,7 +7,9 @@ saved); the option parser and the save form read nothing else. These tests hold 
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +109,15 @@ def test_one_record_checks_a_match(length_match, line, message, word):
         parse(f"*filter\n{line}\nCOMMIT\n", source="rules.txt")
     assert str(caught.value).splitlines()[0] == f"rules.txt:2: {message} {word!r}"
 
+
+
+def test_no_function_in_the_iptables_package_is_over_80_lines():
+    package = Path(_extensions.__file__).parent
+    lengths = {}
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lengths[f"{path.name}:{node.lineno} {node.name}"] = node.end_lineno - node.lineno + 1
+    assert len(lengths) > 100  # the walk found the package's functions
+    too_long = {name: length for name, length in lengths.items() if length > 80}
+    assert not too_long, f"split these into named steps: {too_long}"

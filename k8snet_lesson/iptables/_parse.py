@@ -7,8 +7,8 @@ import sys
 
 from .._speed import no_cycle_collection
 from ..errors import ParseError
-from ._extensions import _TARGETS, _UINT_RE, _WordError
-from ._shape import _PLANS, _Plan, _plan_as_iptables_reads
+from ._extensions import _UINT_RE, _WordError
+from ._shape import _Plan, _cached_plan, _plan_as_iptables_reads
 from ._tokenize import _NEEDS_QUOTES, _TokenError, _split_quoted, _tokenize
 from ._values import BUILTIN_CHAINS, Chain, Rule, RuleSet, TABLES, Table, _chain_problem, _set_chain_counters, _set_chain_name, _set_chain_policy, _set_rule_args, _set_rule_chain, _set_rule_counters, _set_rule_plan
 
@@ -18,6 +18,8 @@ _COUNTERS_RE = re.compile(r"\[([0-9]{1,20}):([0-9]{1,20})\]")
 _CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # control characters but the newline
 _CHAIN_NAME_RE = re.compile(r'[^ \t"\n\r!-][^ \t"\n\r]{0,27}')  # what _chain_problem accepts
 _intern = sys.intern
+_new = object.__new__
+_NO_COUNTERS = (0, 0)
 
 
 class _TableBuilder:
@@ -74,143 +76,164 @@ def parse(text: str, *, source: str = "<string>", table: str | None = None) -> R
         return _parse(text, source, table)
 
 
+class _Reader:
+    """Where the reading of one text stands: what the steps of :func:`_parse` share."""
+
+    __slots__ = ("source", "text", "lines", "plain", "has_tables", "tables", "current", "names")
+
+    def __init__(self, text: str, source: str, table: str | None) -> None:
+        if text[:1] == "\ufeff":  # a byte-order mark before the first line, as some editors write
+            text = text[1:]
+        if "\r\n" in text:
+            text = text.replace("\r\n", "\n")
+        self.source = source
+        self.text = text
+        self.lines = text.split("\n")
+        self.has_tables = any(line[:1] == "*" for line in self.lines)
+        # Text of printable ASCII without backslashes (kube-proxy's, iptables-save's) splits on
+        # spaces exactly as iptables-restore splits it; anything else goes word by word.
+        self.plain = text.isascii() and "\\" not in text and _CONTROL_RE.search(text) is None
+        self.tables: list[Table] = []
+        # iptables -S output has no *table line: its one table starts at once
+        self.current = None if self.has_tables else _TableBuilder(table or "filter", 1)
+        self.names: dict[str, str] = {}  # chain names already checked, to their interned string
+
+
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
-    if text[:1] == "\ufeff":  # a byte-order mark before the first line, as some editors write
-        text = text[1:]
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    has_tables = any(line[:1] == "*" for line in lines)
-    # Text of printable ASCII without backslashes (kube-proxy's, iptables-save's) splits on
-    # spaces exactly as iptables-restore splits it; anything else goes word by word.
-    plain = text.isascii() and "\\" not in text and _CONTROL_RE.search(text) is None
-    tables: list[Table] = []
-    current: _TableBuilder | None = None
-    if not has_tables:
-        current = _TableBuilder(table or "filter", 1)
-    rules_append = None if current is None else current.rules.append
-    plans = _PLANS
-    targets = _TARGETS
-    names: dict[str, str] = {}  # chain names already checked, to their interned string
-    # A few hundred thousand rules: build them through their slots, without a call each.
-    new = object.__new__
-    rule_class, chain_class = Rule, Chain
-    set_chain, set_args, set_counters, set_plan = _set_rule_chain, _set_rule_args, _set_rule_counters, _set_rule_plan
-    set_name, set_policy, set_chain_counters = _set_chain_name, _set_chain_policy, _set_chain_counters
-    no_counters = (0, 0)
-    good_name = _CHAIN_NAME_RE.fullmatch
-    lineno = 0
-    for lineno, line in enumerate(lines, 1):
+    reader = _Reader(text, source, table)
+    # Nearly every line of a node's dump is "-A ..." or ":CHAIN - [0:0]": those two have
+    # their own quick steps; every other line goes through _read_line.
+    append_rule, declare_chain = _append_rule, _declare_chain
+    for lineno, line in enumerate(reader.lines, 1):
         if line.startswith("-A "):
-            # The hot path: one appended rule, most often without escapes and with at most
-            # one quoted word (kube-proxy's comment).
-            if current is None:
-                raise _error("rule outside a table (missing *table line)", source, lineno, line, 0, "-A")
-            if not plain and ("\\" in line or not line.isprintable()):
-                words = _checked_words(line, source, lineno)
-            elif '"' not in line:
-                words = line.split()
-            elif line.count('"') == 2 and line[line.index('"') - 1] == " ":
-                head, quoted, tail = line.split('"')
-                words = head.split()
-                words.append(quoted)
-                words += tail.split()
-            else:
-                words = _split_quoted(line) or _checked_words(line, source, lineno)
-            if len(words) < 2:
-                raise _error("-A needs a chain name", source, lineno, line, 0, "-A")
-            chain = names.get(words[1])
-            if chain is None:
-                chain = words[1]
-                if not good_name(chain):
-                    problem = _chain_problem(chain)
-                    if problem:
-                        raise _error(problem, source, lineno, line, _tokenize(line)[1][1], chain)
-                chain = names[chain] = _intern(chain)
-            args = tuple(words[2:])
-            plan = None
-            candidates = plans.get(args[::2])
-            if candidates is not None:
-                n = len(args)
-                for candidate in candidates:
-                    if (candidate.length == n and candidate.getter(args) == candidate.expected
-                            and (candidate.target_free is None or args[candidate.target_free] not in targets)):
-                        for position, check in candidate.checks:
-                            if check(args[position]) is not None:
-                                break
-                        else:
-                            plan = candidate
-                        break
-            if plan is None:
-                try:
-                    args, plan = _plan_as_iptables_reads(args)
-                except _WordError as exc:
-                    raise _rule_error(exc, line, source, lineno, 2) from None
-            if plan.counters is not None:
-                rule = _counted_rule(chain, args, plan)
-            else:
-                rule = new(rule_class)
-                set_chain(rule, chain)
-                set_args(rule, args)
-                set_counters(rule, None)
-                set_plan(rule, plan)
-            rules_append(rule)
-            continue
-        first = line[:1]
-        if first == ":" and current is not None and '"' not in line and (
-                plain or ("\\" not in line and line.isprintable())):
-            # a chain declaration, most often ":NAME - [0:0]"
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == "[0:0]":
-                name = names.get(parts[0][1:])
-                if name is None and good_name(parts[0][1:]):
-                    name = names[parts[0][1:]] = _intern(parts[0][1:])
-                if name is not None:
-                    chain = new(chain_class)
-                    set_name(chain, name)
-                    set_policy(chain, parts[1])
-                    set_chain_counters(chain, no_counters)
-                    current.chains[name] = chain
-                    continue
-        stripped = line.strip()
-        if not stripped or first == "#":
-            continue
-        if first == ":":
-            if current is None:
-                raise _error("chain line outside a table (missing *table line)", source, lineno, line, 0, stripped)
-            _parse_chain_line(current, line, source, lineno)
-            continue
-        if first == "*":
-            if current is not None and has_tables:
-                raise _error(f"table {current.name} (line {current.line}) needs a COMMIT before the next table",
-                             source, lineno, line, 0, line.split()[0])
-            name = stripped[1:]
-            if name not in BUILTIN_CHAINS:
-                raise _error(f"unknown table (tables: {', '.join(TABLES)})", source, lineno, line, 0, stripped)
-            current = _TableBuilder(name, lineno)
-            rules_append = current.rules.append
-            continue
-        if stripped == "COMMIT":
-            if current is None or not has_tables:
-                raise _error("COMMIT without a table", source, lineno, line, line.find("COMMIT"), "COMMIT")
-            tables.append(current.build())
-            current, rules_append = None, None
-            continue
+            append_rule(reader, line, lineno)
+        elif line[:1] != ":" or not declare_chain(reader, line):
+            _read_line(reader, line, lineno)
+    return _end(reader)
+
+
+def _append_rule(reader: _Reader, line: str, lineno: int) -> None:
+    """``-A CHAIN words...``, most often without escapes and with one quoted word at most."""
+    current = reader.current
+    if current is None:
+        raise _error("rule outside a table (missing *table line)", reader.source, lineno, line, 0, "-A")
+    words = _rule_words(line, reader.plain, reader.source, lineno)
+    if len(words) < 2:
+        raise _error("-A needs a chain name", reader.source, lineno, line, 0, "-A")
+    chain = reader.names.get(words[1]) or _checked_chain_name(reader, words[1], line, lineno)
+    args = tuple(words[2:])
+    plan = _cached_plan(args)
+    if plan is None:
+        try:
+            args, plan = _plan_as_iptables_reads(args)
+        except _WordError as exc:
+            raise _rule_error(exc, line, reader.source, lineno, 2) from None
+    if plan.counters is not None:
+        rule = _counted_rule(chain, args, plan)
+    else:  # built through its slots (see _speed): a few hundred thousand of them
+        rule = _new(Rule)
+        _set_rule_chain(rule, chain)
+        _set_rule_args(rule, args)
+        _set_rule_counters(rule, None)
+        _set_rule_plan(rule, plan)
+    current.rules.append(rule)
+
+
+def _rule_words(line: str, plain: bool, source: str, lineno: int) -> list[str]:
+    """The words of a line as iptables-restore splits them, by the quickest way that is exact."""
+    if not plain and ("\\" in line or not line.isprintable()):
+        return _checked_words(line, source, lineno)
+    if '"' not in line:
+        return line.split()
+    if line.count('"') == 2 and line[line.index('"') - 1] == " ":  # one quoted word: kube-proxy's comment
+        head, quoted, tail = line.split('"')
+        words = head.split()
+        words.append(quoted)
+        words += tail.split()
+        return words
+    return _split_quoted(line) or _checked_words(line, source, lineno)
+
+
+def _checked_chain_name(reader: _Reader, name: str, line: str, lineno: int) -> str:
+    """A chain name seen for the first time: checked as iptables checks it, then interned."""
+    if not _CHAIN_NAME_RE.fullmatch(name):
+        problem = _chain_problem(name)
+        if problem:
+            raise _error(problem, reader.source, lineno, line, _tokenize(line)[1][1], name)
+    interned = reader.names[name] = _intern(name)
+    return interned
+
+
+def _declare_chain(reader: _Reader, line: str) -> bool:
+    """``:NAME - [0:0]`` in plain words, the usual declaration; False leaves the line to _read_line."""
+    current = reader.current
+    if current is None or '"' in line or not (reader.plain or ("\\" not in line and line.isprintable())):
+        return False
+    parts = line.split()
+    if len(parts) != 3 or parts[2] != "[0:0]":
+        return False
+    name = reader.names.get(parts[0][1:])
+    if name is None:
+        if not _CHAIN_NAME_RE.fullmatch(parts[0][1:]):
+            return False
+        name = reader.names[parts[0][1:]] = _intern(parts[0][1:])
+    chain = _new(Chain)  # through its slots, as the rules (see _speed)
+    _set_chain_name(chain, name)
+    _set_chain_policy(chain, parts[1])
+    _set_chain_counters(chain, _NO_COUNTERS)
+    current.chains[name] = chain
+    return True
+
+
+def _read_line(reader: _Reader, line: str, lineno: int) -> None:
+    """Any other line: blank, comment, chain line, ``*table``, COMMIT, counted rule or command."""
+    source, current, first = reader.source, reader.current, line[:1]
+    stripped = line.strip()
+    if not stripped or first == "#":
+        return
+    if first == ":":
         if current is None:
-            word = stripped.split()[0]
-            raise _error("line outside a table (missing *table line)", source, lineno, line, line.find(word), word)
-        if first == "[":
-            _parse_counted_rule(current, line, source, lineno)
-            continue
+            raise _error("chain line outside a table (missing *table line)", source, lineno, line, 0, stripped)
+        _parse_chain_line(current, line, source, lineno)
+    elif first == "*":
+        _start_table(reader, line, stripped, lineno)
+    elif stripped == "COMMIT":
+        if current is None or not reader.has_tables:
+            raise _error("COMMIT without a table", source, lineno, line, line.find("COMMIT"), "COMMIT")
+        reader.tables.append(current.build())
+        reader.current = None
+    elif current is None:
+        word = stripped.split()[0]
+        raise _error("line outside a table (missing *table line)", source, lineno, line, line.find(word), word)
+    elif first == "[":
+        _parse_counted_rule(current, line, source, lineno)
+    else:
         _parse_command(current, line, source, lineno)
+
+
+def _start_table(reader: _Reader, line: str, stripped: str, lineno: int) -> None:
+    """``*TABLE``: the previous table must have been committed."""
+    current = reader.current
+    if current is not None and reader.has_tables:
+        raise _error(f"table {current.name} (line {current.line}) needs a COMMIT before the next table",
+                     reader.source, lineno, line, 0, line.split()[0])
+    name = stripped[1:]
+    if name not in BUILTIN_CHAINS:
+        raise _error(f"unknown table (tables: {', '.join(TABLES)})", reader.source, lineno, line, 0, stripped)
+    reader.current = _TableBuilder(name, lineno)
+
+
+def _end(reader: _Reader) -> RuleSet:
+    """The end of the text: every table committed (or the one table of ``iptables -S`` output)."""
+    current = reader.current
     if current is not None:
-        if has_tables:
+        if reader.has_tables:
             raise ParseError(f"table {current.name} (line {current.line}) is never committed "
-                             "(COMMIT expected before the end)", source=source,
-                             line=len(text.rstrip("\n").split("\n")))
-        if current.chains or current.rules or any(line.strip()[:1] not in ("", "#") for line in lines):
-            tables.append(current.build())  # iptables -S output: one table, even if it was flushed
-    return RuleSet(tuple(tables))
+                             "(COMMIT expected before the end)", source=reader.source,
+                             line=len(reader.text.rstrip("\n").split("\n")))
+        if current.chains or current.rules or any(line.strip()[:1] not in ("", "#") for line in reader.lines):
+            reader.tables.append(current.build())  # iptables -S output: one table, even if it was flushed
+    return RuleSet(tuple(reader.tables))
 
 
 def _counted_rule(chain: str, args: tuple[str, ...], plan: _Plan) -> Rule:
@@ -299,80 +322,95 @@ def _parse_command(
     words: list[tuple[str, int]] | None = None,
     counters: tuple[int, int] | None = None,
 ) -> None:
+    """``-A``/``-I`` (a rule) or ``-N``/``-X``/``-F``/``-P`` (a chain), in iptables' long or short spelling."""
     if words is None:
         words = _checked_columns(line, source, lineno)
     command, column = words[0]
     if command in ("-t", "--table"):
         raise _error("-t cannot be used in iptables-restore input", source, lineno, line, column, command)
     if command in ("-A", "--append", "-I", "--insert"):
-        if len(words) < 2:
-            raise _error(f"{command} needs a chain name", source, lineno, line, column, command)
-        chain, chain_column = words[1]
-        problem = _chain_problem(chain)
-        if problem:
-            raise _error(problem, source, lineno, line, chain_column, chain)
-        rest = words[2:]
-        position = None
-        if command in ("-I", "--insert") and rest and _UINT_RE.fullmatch(rest[0][0]):
-            position = int(rest[0][0])
-            if position < 1:
-                raise _error("rule position must be 1 or more", source, lineno, line, rest[0][1], rest[0][0])
-            rest = rest[1:]
-        args = tuple(w for w, _ in rest)
-        try:
-            args, plan = _plan_as_iptables_reads(args)
-        except _WordError as exc:
-            if exc.index < len(rest):
-                word, at = rest[exc.index]
-                raise _error(exc.message, source, lineno, line, at, word) from None
-            raise _error(exc.message, source, lineno, line, len(line), "(end of line)") from None
-        if plan.counters is not None:
-            rule = _counted_rule(chain, args, plan)
-        else:
-            rule = Rule(_intern(chain), args, counters)
-            object.__setattr__(rule, "_plan", plan)
-        if command in ("-A", "--append"):
-            current.rules.append(rule)
-        elif not _insert(current, rule, position or 1):
-            raise _error(f"chain {chain} has fewer rules than that: cannot insert at", source, lineno, line,
-                         rest[0][1] if position is not None else chain_column, str(position))
-        return
-    if command in ("-N", "--new-chain", "-X", "--delete-chain", "-F", "--flush", "-P", "--policy"):
-        if command in ("-P", "--policy") and len(words) < 3:
-            raise _error(f"{command} needs a chain and a policy", source, lineno, line, column, command)
-        if command in ("-N", "--new-chain") and len(words) < 2:
-            raise _error(f"{command} needs a chain name", source, lineno, line, column, command)
-        chain = words[1][0] if len(words) > 1 else None
-        problem = None if chain is None else _chain_problem(chain)
-        if problem:
-            raise _error(problem, source, lineno, line, words[1][1], chain)
-        if command in ("-P", "--policy") and (_NEEDS_QUOTES.search(words[2][0]) or not words[2][0]):
-            raise _error("bad chain policy", source, lineno, line, words[2][1], words[2][0])
-        extra = words[3 if command in ("-P", "--policy") else 2:]
-        if command in ("-P", "--policy") and len(extra) >= 3 and extra[0][0] in ("-c", "--set-counters"):
-            extra = extra[3:]  # "iptables -S -v" prints the policy's counters
-        if extra:
-            raise _error(f"unexpected word after {command}", source, lineno, line, extra[0][1], extra[0][0])
-        if command in ("-N", "--new-chain"):
-            if chain in current.chains:
-                raise _error("chain already exists", source, lineno, line, words[1][1], chain)
-            name = _intern(chain)
-            current.chains[name] = Chain(name)
-        elif command in ("-P", "--policy"):
-            name = _intern(chain)
-            old = current.chains.get(name)
-            current.chains[name] = Chain(name, words[2][0], old.counters if old else (0, 0))
-        elif command in ("-F", "--flush"):
-            current.rules[:] = [r for r in current.rules if chain is not None and r.chain != chain]
-        elif chain is None:  # -X alone deletes every user chain
-            builtins = BUILTIN_CHAINS.get(current.name, ())
-            current.chains = {n: c for n, c in current.chains.items() if n in builtins}
-            current.rules[:] = [r for r in current.rules if r.chain in builtins]
-        else:
-            current.chains.pop(chain, None)
-            current.rules[:] = [r for r in current.rules if r.chain != chain]
-        return
-    raise _error("unknown or unsupported command", source, lineno, line, column, command)
+        _rule_command(current, line, source, lineno, words, counters)
+    elif command in ("-N", "--new-chain", "-X", "--delete-chain", "-F", "--flush", "-P", "--policy"):
+        _chain_command(current, line, source, lineno, words)
+    else:
+        raise _error("unknown or unsupported command", source, lineno, line, column, command)
+
+
+def _rule_command(current: _TableBuilder, line: str, source: str, lineno: int, words: list[tuple[str, int]],
+                  counters: tuple[int, int] | None) -> None:
+    """``-A CHAIN words...`` or ``-I CHAIN [n] words...``."""
+    command, column = words[0]
+    if len(words) < 2:
+        raise _error(f"{command} needs a chain name", source, lineno, line, column, command)
+    chain, chain_column = words[1]
+    problem = _chain_problem(chain)
+    if problem:
+        raise _error(problem, source, lineno, line, chain_column, chain)
+    rest = words[2:]
+    position = None
+    if command in ("-I", "--insert") and rest and _UINT_RE.fullmatch(rest[0][0]):
+        position = int(rest[0][0])
+        if position < 1:
+            raise _error("rule position must be 1 or more", source, lineno, line, rest[0][1], rest[0][0])
+        rest = rest[1:]
+    args = tuple(w for w, _ in rest)
+    try:
+        args, plan = _plan_as_iptables_reads(args)
+    except _WordError as exc:
+        if exc.index < len(rest):
+            word, at = rest[exc.index]
+            raise _error(exc.message, source, lineno, line, at, word) from None
+        raise _error(exc.message, source, lineno, line, len(line), "(end of line)") from None
+    if plan.counters is not None:
+        rule = _counted_rule(chain, args, plan)
+    else:
+        rule = Rule(_intern(chain), args, counters)
+        object.__setattr__(rule, "_plan", plan)
+    if command in ("-A", "--append"):
+        current.rules.append(rule)
+    elif not _insert(current, rule, position or 1):
+        raise _error(f"chain {chain} has fewer rules than that: cannot insert at", source, lineno, line,
+                     rest[0][1] if position is not None else chain_column, str(position))
+
+
+def _chain_command(current: _TableBuilder, line: str, source: str, lineno: int,
+                   words: list[tuple[str, int]]) -> None:
+    """``-N CHAIN``, ``-X [CHAIN]``, ``-F [CHAIN]`` or ``-P CHAIN POLICY``, applied to the text's own rules."""
+    command, column = words[0]
+    policy = command in ("-P", "--policy")
+    if policy and len(words) < 3:
+        raise _error(f"{command} needs a chain and a policy", source, lineno, line, column, command)
+    if command in ("-N", "--new-chain") and len(words) < 2:
+        raise _error(f"{command} needs a chain name", source, lineno, line, column, command)
+    chain = words[1][0] if len(words) > 1 else None
+    problem = None if chain is None else _chain_problem(chain)
+    if problem:
+        raise _error(problem, source, lineno, line, words[1][1], chain)
+    if policy and (_NEEDS_QUOTES.search(words[2][0]) or not words[2][0]):
+        raise _error("bad chain policy", source, lineno, line, words[2][1], words[2][0])
+    extra = words[3 if policy else 2:]
+    if policy and len(extra) >= 3 and extra[0][0] in ("-c", "--set-counters"):
+        extra = extra[3:]  # "iptables -S -v" prints the policy's counters
+    if extra:
+        raise _error(f"unexpected word after {command}", source, lineno, line, extra[0][1], extra[0][0])
+    if command in ("-N", "--new-chain"):
+        if chain in current.chains:
+            raise _error("chain already exists", source, lineno, line, words[1][1], chain)
+        name = _intern(chain)
+        current.chains[name] = Chain(name)
+    elif policy:
+        name = _intern(chain)
+        old = current.chains.get(name)
+        current.chains[name] = Chain(name, words[2][0], old.counters if old else (0, 0))
+    elif command in ("-F", "--flush"):
+        current.rules[:] = [r for r in current.rules if chain is not None and r.chain != chain]
+    elif chain is None:  # -X alone deletes every user chain
+        builtins = BUILTIN_CHAINS.get(current.name, ())
+        current.chains = {n: c for n, c in current.chains.items() if n in builtins}
+        current.rules[:] = [r for r in current.rules if r.chain in builtins]
+    else:
+        current.chains.pop(chain, None)
+        current.rules[:] = [r for r in current.rules if r.chain != chain]
 
 
 def _insert(current: _TableBuilder, rule: Rule, position: int) -> bool:

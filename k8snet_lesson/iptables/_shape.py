@@ -80,10 +80,6 @@ class _Plan:
         self.comment = self.probability = self.dport = self.sport = self.dnat = None
         self.dport_neg = self.sport_neg = False
 
-    def fits(self, args: tuple[str, ...]) -> bool:
-        """Whether ``args`` has this shape (same length, same deciding words)."""
-        return (len(args) == self.length and self.getter(args) == self.expected
-                and (self.target_free is None or args[self.target_free] not in _TARGETS))
 
 
 def _no_words(args: tuple[str, ...]) -> tuple[()]:
@@ -94,187 +90,262 @@ def _check_not_negation(value: str) -> str | None:
     return "unexpected '!'" if value == "!" else None
 
 
+class _Reading:
+    """Where the reading of one rule's words stands: what the steps of :func:`_analyse` share."""
+
+    __slots__ = ("args", "n", "i", "negate", "plan", "deciding", "claims", "stray")
+
+    def __init__(self, args: tuple[str, ...]) -> None:
+        self.args = args
+        self.n = len(args)
+        self.i = 0  # the word being read
+        self.negate = -1  # index of a pending "!"
+        self.plan = _Plan()
+        self.deciding: list[int] = []  # positions whose words decided the shape
+        self.claims: dict[str, tuple[_Module, Option]] = {}  # option spelling -> (owner, option)
+        self.stray: _Module | None = None  # the latest unknown extension: it takes words no one else claims
+
+
 def _analyse(args: tuple[str, ...]) -> _Plan:
-    """Read a rule's words the way iptables' option parser does; raise _WordError if it would fail."""
-    plan = _Plan()
-    matches = plan.matches
-    checks = plan.checks
-    deciding: list[int] = []  # positions whose words decided the shape
-    claims: dict[str, tuple[_Module, Option]] = {}  # option spelling -> (owner, option)
-    stray: _Module | None = None  # the latest unknown extension: it takes words no one else claims
-    n = len(args)
-    i = 0
-    negate = -1  # index of a pending "!"
-    while i < n:
-        word = args[i]
+    """Read a rule's words the way iptables' option parser does; raise _WordError if it would fail.
+
+    One pass, left to right; each word starts one of these parts::
+
+        "!"                       negates the next part (where iptables allows it)
+        -s -d -p -i -o VALUE      the generic matches ("-s ! VALUE" is the old spelling)
+        -f                        fragments
+        -m NAME                   loads a match: its options are claimed from here on
+        -j NAME / -g NAME         the target (a known one claims its options too)
+        -c PACKETS BYTES          the rule's counters
+        OPTION VALUE...           an option claimed by a loaded match or the target
+        WORD                      taken by the latest extension this model does not know
+    """
+    reading = _Reading(args)
+    while reading.i < reading.n:
+        word = args[reading.i]
         if word == "!":
-            if negate >= 0:
-                raise _WordError(i, "two negations in a row, the second")
-            negate = i
-            deciding.append(i)
-            i += 1
+            _read_negation(reading)
             continue
         generic = _GENERIC.get(word)
         if generic is not None:
-            deciding.append(i)
-            if generic == "f":
-                if plan.fragment is not None:
-                    raise _WordError(i, "option given twice")
-                plan.fragment = negate < 0
-                negate = -1
-                i += 1
-                continue
-            if i + 1 >= n:
-                raise _WordError(i, "missing value after")
-            value_at = i + 1
-            if args[value_at] == "!" and generic in "sdpio" and negate < 0:  # old "-s ! 10.0.0.0/8" spelling
-                if i + 2 >= n:
-                    raise _WordError(i, "missing value after")
-                deciding.append(value_at)
-                negate = value_at
-                value_at += 1
-            value = args[value_at]
-            if generic == "m":
-                if negate >= 0:
-                    raise _WordError(i, "'!' cannot negate")
-                deciding.append(value_at)
-                extension = _MATCHES.get(value)
-                module = _Module(value, extension is not None, position=value_at)
-                matches.append(module)
-                if extension is not None:
-                    for spelling, option in extension.spellings.items():
-                        claims[spelling] = (module, option)
-                else:
-                    stray = module
-                i = value_at + 1
-                continue
-            if generic == "j" or generic == "g":
-                if negate >= 0:
-                    raise _WordError(i, "'!' cannot negate")
-                if plan.target is not None:
-                    raise _WordError(i, "only one target per rule, another")
-                plan.target = value_at
-                plan.goto = generic == "g"
-                extension = _TARGETS.get(value)
-                module = _Module(value, extension is not None, position=value_at)
-                plan.target_module = module
-                if extension is not None:
-                    deciding.append(value_at)
-                    plan.target_name = value
-                    for spelling, option in extension.spellings.items():
-                        claims.setdefault(spelling, (module, option))
-                else:
-                    plan.target_free = value_at
-                    stray = module
-                i = value_at + 1
-                continue
-            if generic == "c":
-                if value_at + 1 >= n:
-                    raise _WordError(i, "missing packets and bytes after")
-                for at in (value_at, value_at + 1):
-                    if not _UINT_RE.fullmatch(args[at]):
-                        raise _WordError(at, "bad counter")
-                    checks.append((at, _check_uint))
-                plan.counters = (value_at, value_at + 1)
-                i = value_at + 2
-                continue
-            negated = negate >= 0
-            negate = -1
-            if generic == "s" or generic == "d":
-                problem = _check_network(value)
-                if problem:
-                    raise _WordError(value_at, problem)
-                checks.append((value_at, _check_network))
-                if generic == "s":
-                    if plan.src is not None:
-                        raise _WordError(i, "option given twice")
-                    plan.src, plan.src_neg = value_at, negated
-                else:
-                    if plan.dst is not None:
-                        raise _WordError(i, "option given twice")
-                    plan.dst, plan.dst_neg = value_at, negated
-            elif generic == "p":
-                if plan.proto is not None:
-                    raise _WordError(i, "option given twice")
-                if _protocol_number(value) is None:
-                    raise _WordError(value_at, "unknown protocol")
-                deciding.append(value_at)
-                plan.proto, plan.proto_neg = value_at, negated
-            else:
-                checks.append((value_at, _check_not_negation))
-                if generic == "i":
-                    plan.iface_in, plan.iface_in_neg = value_at, negated
-                else:
-                    plan.iface_out, plan.iface_out_neg = value_at, negated
-            i = value_at + 1
+            _read_generic(reading, generic)
             continue
-        claim = claims.get(word)
-        if claim is None and plan.proto is not None and not plan.proto_neg and _is_option(word):
-            # "-p tcp --dport 80" without "-m tcp": iptables loads the protocol's match here.
-            proto = _protocol_name(args[plan.proto])
-            extension = _MATCHES.get(proto) if proto in _PORT_MODULES else None
-            if extension is not None and word in extension.spellings and not any(m.name == proto for m in matches):
-                module = _Module(proto, True, implicit=True, position=i)
-                matches.append(module)
-                for spelling, option in extension.spellings.items():
-                    claims[spelling] = (module, option)
-                claim = claims[word]
+        claim = reading.claims.get(word) or _implied_protocol_claim(reading, word)
         if claim is not None:
-            deciding.append(i)
-            module, option = claim
-            canonical, arity = option.name, option.arity
-            if negate >= 0 and not option.invertible:
-                raise _WordError(i, "'!' cannot negate")
-            if i + arity >= n + (arity == 0):
-                raise _WordError(i, "missing value after")
-            if module.get(canonical) is not None:
-                raise _WordError(i, "option given twice")
-            positions = tuple(range(i + 1, i + 1 + arity))
-            check = option.check
-            if option.decides:
-                deciding.extend(positions)
-                problem = check(args[i + 1])
-                if problem:
-                    raise _WordError(i + 1, problem)
-                check = None  # the value is in the guard: no need to check it again
-            if check is not None:
-                for at in positions:
-                    problem = check(args[at])
-                    if problem:
-                        raise _WordError(at, problem)
-                    checks.append((at, check))
-            module.options.append((canonical, negate >= 0, positions))
-            if module is plan.target_module:
-                if negate >= 0:
-                    plan.target_words.append(negate)
-                plan.target_words.append(i)
-                plan.target_words.extend(positions)
-            negate = -1
-            i += 1 + arity
-            continue
-        if stray is None:
-            if _is_option(word):
-                raise _WordError(i, "unknown option")
-            raise _WordError(i, "unexpected word")
-        deciding.append(i)
-        if negate >= 0:
-            stray.words.append(negate)
-        stray.words.append(i)
-        if stray is plan.target_module:
-            if negate >= 0:
-                plan.target_words.append(negate)
-            plan.target_words.append(i)
-        negate = -1
-        i += 1
-    if negate >= 0:
-        raise _WordError(negate, "nothing to negate after")
-    for module in matches:
+            _read_option(reading, *claim)
+        else:
+            _read_unclaimed(reading)
+    if reading.negate >= 0:
+        raise _WordError(reading.negate, "nothing to negate after")
+    plan = reading.plan
+    for module in plan.matches:
         if module.known:
             _check_extension(_MATCHES[module.name], module, args)
     if plan.target_module is not None and plan.target_module.known:
         _check_extension(_TARGETS[plan.target_module.name], plan.target_module, args)
-    _finish(plan, args, deciding)
+    _finish(plan, args, reading.deciding)
     return plan
+
+
+def _read_negation(reading: _Reading) -> None:
+    i = reading.i
+    if reading.negate >= 0:
+        raise _WordError(i, "two negations in a row, the second")
+    reading.negate = i
+    reading.deciding.append(i)
+    reading.i = i + 1
+
+
+def _read_generic(reading: _Reading, generic: str) -> None:
+    """A generic option (xshared.c's ``-s``, ``-p``, ``-m``, ``-j``...) and its value."""
+    i, n = reading.i, reading.n
+    reading.deciding.append(i)
+    if generic == "f":
+        _read_fragment(reading)
+        return
+    if i + 1 >= n:
+        raise _WordError(i, "missing value after")
+    value_at = i + 1
+    if reading.args[value_at] == "!" and generic in "sdpio" and reading.negate < 0:  # old "-s ! 10.0.0.0/8"
+        if i + 2 >= n:
+            raise _WordError(i, "missing value after")
+        reading.deciding.append(value_at)
+        reading.negate = value_at
+        value_at += 1
+    if generic == "m":
+        _load_match(reading, value_at)
+    elif generic == "j" or generic == "g":
+        _load_target(reading, value_at, goto=generic == "g")
+    elif generic == "c":
+        _read_counters(reading, value_at)
+    else:
+        _read_generic_match(reading, generic, value_at)
+
+
+def _read_fragment(reading: _Reading) -> None:
+    plan = reading.plan
+    if plan.fragment is not None:
+        raise _WordError(reading.i, "option given twice")
+    plan.fragment = reading.negate < 0
+    reading.negate = -1
+    reading.i += 1
+
+
+def _load_match(reading: _Reading, value_at: int) -> None:
+    """``-m NAME``: a known match claims its options; an unknown one takes the words no one claims."""
+    if reading.negate >= 0:
+        raise _WordError(reading.i, "'!' cannot negate")
+    reading.deciding.append(value_at)
+    name = reading.args[value_at]
+    extension = _MATCHES.get(name)
+    module = _Module(name, extension is not None, position=value_at)
+    reading.plan.matches.append(module)
+    if extension is not None:
+        for spelling, option in extension.spellings.items():
+            reading.claims[spelling] = (module, option)
+    else:
+        reading.stray = module
+    reading.i = value_at + 1
+
+
+def _load_target(reading: _Reading, value_at: int, goto: bool) -> None:
+    """``-j NAME`` or ``-g NAME``: a verdict, a target extension or a user chain."""
+    i, plan = reading.i, reading.plan
+    if reading.negate >= 0:
+        raise _WordError(i, "'!' cannot negate")
+    if plan.target is not None:
+        raise _WordError(i, "only one target per rule, another")
+    plan.target = value_at
+    plan.goto = goto
+    name = reading.args[value_at]
+    extension = _TARGETS.get(name)
+    module = _Module(name, extension is not None, position=value_at)
+    plan.target_module = module
+    if extension is not None:
+        reading.deciding.append(value_at)
+        plan.target_name = name
+        for spelling, option in extension.spellings.items():
+            reading.claims.setdefault(spelling, (module, option))
+    else:
+        plan.target_free = value_at
+        reading.stray = module
+    reading.i = value_at + 1
+
+
+def _read_counters(reading: _Reading, value_at: int) -> None:
+    """``-c PACKETS BYTES``."""
+    args, plan = reading.args, reading.plan
+    if value_at + 1 >= reading.n:
+        raise _WordError(reading.i, "missing packets and bytes after")
+    for at in (value_at, value_at + 1):
+        if not _UINT_RE.fullmatch(args[at]):
+            raise _WordError(at, "bad counter")
+        plan.checks.append((at, _check_uint))
+    plan.counters = (value_at, value_at + 1)
+    reading.i = value_at + 2
+
+
+# The generic matches given once each: option letter -> the _Plan slot of its value's position.
+_GENERIC_SLOTS = {"s": "src", "d": "dst", "p": "proto", "i": "iface_in", "o": "iface_out"}
+
+
+def _read_generic_match(reading: _Reading, generic: str, value_at: int) -> None:
+    """``-s``, ``-d`` (a network), ``-p`` (a protocol), ``-i``, ``-o`` (an interface)."""
+    i, plan = reading.i, reading.plan
+    value = reading.args[value_at]
+    negated = reading.negate >= 0
+    reading.negate = -1
+    slot = _GENERIC_SLOTS[generic]
+    if generic in "sd":
+        problem = _check_network(value)
+        if problem:
+            raise _WordError(value_at, problem)
+        plan.checks.append((value_at, _check_network))
+    if generic in "sdp" and getattr(plan, slot) is not None:
+        raise _WordError(i, "option given twice")
+    if generic == "p":
+        if _protocol_number(value) is None:
+            raise _WordError(value_at, "unknown protocol")
+        reading.deciding.append(value_at)
+    elif generic in "io":
+        plan.checks.append((value_at, _check_not_negation))
+    setattr(plan, slot, value_at)
+    setattr(plan, slot + "_neg", negated)
+    reading.i = value_at + 1
+
+
+def _implied_protocol_claim(reading: _Reading, word: str) -> tuple[_Module, Option] | None:
+    """``-p tcp --dport 80`` without ``-m tcp``: iptables loads the protocol's match here."""
+    plan = reading.plan
+    if plan.proto is None or plan.proto_neg or not _is_option(word):
+        return None
+    protocol = _protocol_name(reading.args[plan.proto])
+    extension = _MATCHES.get(protocol) if protocol in _PORT_MODULES else None
+    if extension is None or word not in extension.spellings or any(m.name == protocol for m in plan.matches):
+        return None
+    module = _Module(protocol, True, implicit=True, position=reading.i)
+    plan.matches.append(module)
+    for spelling, option in extension.spellings.items():
+        reading.claims[spelling] = (module, option)
+    return reading.claims[word]
+
+
+def _read_option(reading: _Reading, module: _Module, option: Option) -> None:
+    """An option a loaded match or the target claims, with its values (checked)."""
+    i, plan = reading.i, reading.plan
+    reading.deciding.append(i)
+    canonical, arity = option.name, option.arity
+    negated = reading.negate >= 0
+    if negated and not option.invertible:
+        raise _WordError(i, "'!' cannot negate")
+    if i + arity >= reading.n + (arity == 0):
+        raise _WordError(i, "missing value after")
+    if module.get(canonical) is not None:
+        raise _WordError(i, "option given twice")
+    positions = tuple(range(i + 1, i + 1 + arity))
+    _check_values(reading, option, positions)
+    module.options.append((canonical, negated, positions))
+    if module is plan.target_module:
+        if negated:
+            plan.target_words.append(reading.negate)
+        plan.target_words.append(i)
+        plan.target_words.extend(positions)
+    reading.negate = -1
+    reading.i = i + 1 + arity
+
+
+def _check_values(reading: _Reading, option: Option, positions: tuple[int, ...]) -> None:
+    """Check an option's values; note the checks for the rules that share this shape."""
+    check, args = option.check, reading.args
+    if check is None:
+        return
+    if option.decides:  # the value is part of the guard: no other rule of the shape needs the check
+        reading.deciding.extend(positions)
+        positions, record = positions[:1], False
+    else:
+        record = True
+    for at in positions:
+        problem = check(args[at])
+        if problem:
+            raise _WordError(at, problem)
+        if record:
+            reading.plan.checks.append((at, check))
+
+
+def _read_unclaimed(reading: _Reading) -> None:
+    """A word no loaded extension claims: the latest unknown extension's, or an error."""
+    i, plan, stray = reading.i, reading.plan, reading.stray
+    if stray is None:
+        if _is_option(reading.args[i]):
+            raise _WordError(i, "unknown option")
+        raise _WordError(i, "unexpected word")
+    reading.deciding.append(i)
+    words = [i] if reading.negate < 0 else [reading.negate, i]
+    stray.words.extend(words)
+    if stray is plan.target_module:
+        plan.target_words.extend(words)
+    reading.negate = -1
+    reading.i = i + 1
 
 
 def _finish(plan: _Plan, args: tuple[str, ...], deciding: list[int]) -> None:
@@ -325,28 +396,33 @@ _PLANS: dict[tuple[str, ...], list[_Plan]] = {}
 _PLAN_LIMIT = 4096
 
 
-def _plan_for(args: tuple[str, ...]) -> _Plan | None:
-    plans = _PLANS.get(args[::2])
-    if plans is not None:
-        for plan in plans:
-            if plan.fits(args):
+def _cached_plan(args: tuple[str, ...]) -> _Plan | None:
+    """The known shape ``args`` fits, when every value passes its check; else None.
+
+    Called once for each rule of a dump, so the guard is spelled out here rather than
+    through a method call per candidate.
+    """
+    candidates = _PLANS.get(args[::2])
+    if candidates is not None:
+        n = len(args)
+        for plan in candidates:
+            if (plan.length == n and plan.getter(args) == plan.expected
+                    and (plan.target_free is None or args[plan.target_free] not in _TARGETS)):
+                for position, check in plan.checks:
+                    if check(args[position]) is not None:
+                        return None  # a value this shape refuses: read the rule afresh
                 return plan
     return None
 
 
 def _checked_plan(args: tuple[str, ...]) -> _Plan:
     """The plan of ``args`` with every value checked; raise _WordError like iptables would."""
-    plan = _plan_for(args)
-    if plan is not None:
-        for position, check in plan.checks:
-            if check(args[position]) is not None:
-                break
-        else:
-            return plan
-    plan = _analyse(args)
-    if len(_PLANS) >= _PLAN_LIMIT:
-        _PLANS.clear()
-    _PLANS.setdefault(args[::2], []).append(plan)
+    plan = _cached_plan(args)
+    if plan is None:
+        plan = _analyse(args)
+        if len(_PLANS) >= _PLAN_LIMIT:
+            _PLANS.clear()
+        _PLANS.setdefault(args[::2], []).append(plan)
     return plan
 
 
