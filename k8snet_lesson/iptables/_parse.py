@@ -101,42 +101,53 @@ class _Reader:
 
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
     reader = _Reader(text, source, table)
-    # Nearly every line of a node's dump is "-A ..." or ":CHAIN - [0:0]": those two have
-    # their own quick steps; every other line goes through _read_line.
-    append_rule, declare_chain = _append_rule, _declare_chain
-    for lineno, line in enumerate(reader.lines, 1):
-        if line.startswith("-A "):
-            append_rule(reader, line, lineno)
-        elif line[:1] != ":" or not declare_chain(reader, line):
-            _read_line(reader, line, lineno)
+    _read_lines(reader)
     return _end(reader)
 
 
-def _append_rule(reader: _Reader, line: str, lineno: int) -> None:
-    """``-A CHAIN words...``, most often without escapes and with one quoted word at most."""
+def _read_lines(reader: _Reader) -> None:
+    """Every line in turn. ``-A`` rules, the bulk of a node's dump, are read right here.
+
+    They are a few hundred thousand, so their step is written out in the loop with its
+    names bound once (a call per rule would cost more than the rest of the step);
+    ``:CHAIN - [0:0]`` declarations have their quick step, every other line goes
+    through :func:`_read_line`.
+    """
+    source, plain, names = reader.source, reader.plain, reader.names
+    cached_plan, declare_chain, new = _cached_plan, _declare_chain, object.__new__
+    set_chain, set_args, set_counters, set_plan = _set_rule_chain, _set_rule_args, _set_rule_counters, _set_rule_plan
     current = reader.current
-    if current is None:
-        raise _error("rule outside a table (missing *table line)", reader.source, lineno, line, 0, "-A")
-    words = _rule_words(line, reader.plain, reader.source, lineno)
-    if len(words) < 2:
-        raise _error("-A needs a chain name", reader.source, lineno, line, 0, "-A")
-    chain = reader.names.get(words[1]) or _checked_chain_name(reader, words[1], line, lineno)
-    args = tuple(words[2:])
-    plan = _cached_plan(args)
-    if plan is None:
-        try:
-            args, plan = _plan_as_iptables_reads(args)
-        except _WordError as exc:
-            raise _rule_error(exc, line, reader.source, lineno, 2) from None
-    if plan.counters is not None:
-        rule = _counted_rule(chain, args, plan)
-    else:  # built through its slots (see _speed): a few hundred thousand of them
-        rule = _new(Rule)
-        _set_rule_chain(rule, chain)
-        _set_rule_args(rule, args)
-        _set_rule_counters(rule, None)
-        _set_rule_plan(rule, plan)
-    current.rules.append(rule)
+    for lineno, line in enumerate(reader.lines, 1):
+        if not line.startswith("-A "):
+            if line[:1] != ":" or not declare_chain(reader, line):
+                _read_line(reader, line, lineno)
+                current = reader.current
+            continue
+        if current is None:
+            raise _error("rule outside a table (missing *table line)", source, lineno, line, 0, "-A")
+        if plain and '"' not in line:
+            words = line.split()  # kube-proxy's and iptables-save's rules, but for their comments
+        else:
+            words = _rule_words(line, plain, source, lineno)
+        if len(words) < 2:
+            raise _error("-A needs a chain name", source, lineno, line, 0, "-A")
+        chain = names.get(words[1]) or _checked_chain_name(reader, words[1], line, lineno)
+        args = tuple(words[2:])
+        plan = cached_plan(args)
+        if plan is None:
+            try:
+                args, plan = _plan_as_iptables_reads(args)
+            except _WordError as exc:
+                raise _rule_error(exc, line, source, lineno, 2) from None
+        if plan.counters is not None:
+            rule = _counted_rule(chain, args, plan)
+        else:  # built through its slots (see _speed)
+            rule = new(Rule)
+            set_chain(rule, chain)
+            set_args(rule, args)
+            set_counters(rule, None)
+            set_plan(rule, plan)
+        current.rules.append(rule)
 
 
 def _rule_words(line: str, plain: bool, source: str, lineno: int) -> list[str]:

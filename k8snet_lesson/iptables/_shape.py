@@ -399,10 +399,10 @@ _PLAN_LIMIT = 4096
 def _cached_plan(args: tuple[str, ...]) -> _Plan | None:
     """The known shape ``args`` fits, when every value passes its check; else None.
 
-    Called once for each rule of a dump, so the guard is spelled out here rather than
-    through a method call per candidate.
+    Shapes are filed under every other word (see :func:`_key`). Called once for each
+    rule of a dump, so the key and the guard are spelled out here.
     """
-    candidates = _PLANS.get(args[::2])
+    candidates = _PLANS.get(args[1::2] if args[:1] == _NEGATION else args[::2])
     if candidates is not None:
         n = len(args)
         for plan in candidates:
@@ -415,6 +415,18 @@ def _cached_plan(args: tuple[str, ...]) -> _Plan | None:
     return None
 
 
+def _key(args: tuple[str, ...]) -> tuple[str, ...]:
+    """Where a shape is filed: every other word, which are mostly options, not values.
+
+    From the second word when the first is ``!``: iptables-save prints ``! -s 10.0.0.0/8``
+    first, and from the first word on every other word would be a value (the addresses).
+    """
+    return args[1::2] if args[:1] == _NEGATION else args[::2]
+
+
+_NEGATION = ("!",)
+
+
 def _checked_plan(args: tuple[str, ...]) -> _Plan:
     """The plan of ``args`` with every value checked; raise _WordError like iptables would."""
     plan = _cached_plan(args)
@@ -422,7 +434,7 @@ def _checked_plan(args: tuple[str, ...]) -> _Plan:
         plan = _analyse(args)
         if len(_PLANS) >= _PLAN_LIMIT:
             _PLANS.clear()
-        _PLANS.setdefault(args[::2], []).append(plan)
+        _PLANS.setdefault(_key(args), []).append(plan)
     return plan
 
 
