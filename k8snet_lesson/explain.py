@@ -47,11 +47,11 @@ walked for shares; probabilities are taken as printed, not as the kernel's 31-bi
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network
 
+from ._speed import no_cycle_collection
 from .errors import InvalidValue, NotFound
 from .iptables import Rule, RuleSet, Table
 
@@ -206,15 +206,8 @@ def explain(ruleset: RuleSet) -> tuple[ServiceExplanation, ...]:
 
     Sorted by Service port name, then cluster IP and port.
     """
-    # Many small values, none in cycles, next to a large parsed rule set: the cyclic
-    # collector would rescan the rule set again and again while they are being made.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with no_cycle_collection():  # many small values next to a large rule set: see _speed
         return _explain(ruleset)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _explain(ruleset: RuleSet) -> tuple[ServiceExplanation, ...]:

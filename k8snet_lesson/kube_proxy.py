@@ -57,9 +57,7 @@ kube-proxy formats it for restore (``0x004000``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import hashlib
 import socket
 from bisect import bisect_left
@@ -78,6 +76,7 @@ from .cluster import (
     TrafficPolicy,
     ipv4_address,
 )
+from ._speed import no_cycle_collection, slot_filler
 from .errors import InvalidValue
 from .iptables import Chain, Rule, RuleSet, Table
 
@@ -221,57 +220,8 @@ _EP_TEXT, _EP_IP, _EP_LOCAL, _EP_READY, _EP_SERVING, _EP_TERMINATING = range(6)
 _inet_ntoa = socket.inet_ntoa
 
 
-def _slot_filler(cls: type, given: tuple[str, ...]):
-    """``cls(*given)`` without ``__init__``, for the hot loop; ``cls`` itself when that is not safe.
-
-    A node at Kubernetes' limits needs ~10^6 Rules per sync. A frozen dataclass's
-    ``__init__`` costs a Python frame and one ``object.__setattr__`` per field; filling
-    the slots directly builds the identical value in a third of the time. Only done for a
-    slotted dataclass without ``__post_init__`` whose other fields have plain defaults.
-    """
-    try:
-        fields = dataclasses.fields(cls)
-    except TypeError:
-        return cls
-    if hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
-        return cls
-    if tuple(f.name for f in fields if f.init)[: len(given)] != given:
-        return cls
-    rest = []
-    for f in fields:
-        if f.name not in given:
-            if f.default is dataclasses.MISSING:
-                return cls
-            rest.append((cls.__dict__[f.name].__set__, f.default))
-    setters = tuple(cls.__dict__[name].__set__ for name in given)
-    new = object.__new__
-    rest_ = tuple(rest)
-    if len(given) == 2:
-        set_first, set_second = setters
-
-        def fill2(first: Any, second: Any) -> Any:
-            value = new(cls)
-            set_first(value, first)
-            set_second(value, second)
-            for setter, default in rest_:
-                setter(value, default)
-            return value
-
-        return fill2
-    (set_first,) = setters
-
-    def fill1(first: Any) -> Any:
-        value = new(cls)
-        set_first(value, first)
-        for setter, default in rest_:
-            setter(value, default)
-        return value
-
-    return fill1
-
-
-_rule = _slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
-_user_chain = _slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
+_rule = slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
+_user_chain = slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
 
 
 def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, node_name: str) -> list[tuple]:
@@ -362,24 +312,11 @@ def generate(
     chains in full, but the per-service chains only of those services, so the result
     jumps to chains it does not declare, as kube-proxy's own partial restore input does.
     """
-    with _no_cycle_collection():
+    with no_cycle_collection():  # see _speed
         return _generate(services, endpoint_slices, node_name=node_name, node_ip=node_ip, cluster_cidr=cluster_cidr,
                          masquerade_mark=masquerade_mark, localhost_nodeports=localhost_nodeports,
                          include_builtin=include_builtin, masquerade_all=masquerade_all, random_fully=random_fully,
                          nfacct=nfacct, changed_services=changed_services)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """Pause the cyclic garbage collector: a big node's rules are ~10^6 small tuples
-    without a cycle among them, which it would otherwise rescan again and again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSlice], *, node_name: str, node_ip: Any,
@@ -422,6 +359,93 @@ def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSli
     return writer.ruleset(include_builtin=include_builtin, random_fully=random_fully)
 
 
+@dataclasses.dataclass(slots=True)
+class _ServicePort:
+    """One service port as syncProxyRules sees it: its chains, what it captures, where it sends.
+
+    Worked out once (``of``) from the Service, the port and its endpoints, in the words of
+    proxier.go (``hasEndpoints``, ``usesClusterPolicyChain``, ``internalTrafficChain``...);
+    the writer's steps read it.
+    """
+
+    service: Service
+    name: str  # "namespace/name:port"
+    match: tuple[str, ...]  # "-m tcp -p tcp"
+    port_word: str
+    cluster_ip: str
+    hash_text: str
+    svc_chain: str
+    svl_chain: str
+    ext_chain: str
+    fw_chain: str
+    node_port: int | None
+    external_ips: list[str]
+    lb_ips: list[str]
+    external_local: bool
+    health_check_port: int | None
+    cluster_eps: list[tuple]
+    local_eps: list[tuple]
+    reachable: list[tuple]
+    has_endpoints: bool
+    uses_cluster_chain: bool
+    uses_local_chain: bool
+    internal_chain: str
+    has_internal: bool
+    external_policy_chain: str
+    has_external: bool
+    uses_ext_chain: bool
+    uses_fw_chain: bool
+    lb_chain: str
+    internal_target: str
+    internal_comment: str
+    external_target: str
+    external_comment: str
+
+    @classmethod
+    def of(cls, service: Service, port: Any, endpoints: list[tuple]) -> _ServicePort:
+        name = service.port_name(port)
+        protocol = port.protocol.iptables
+        hash_text = name + protocol
+        suffix = _hash16(hash_text)
+        svc_chain, svl_chain = "KUBE-SVC-" + suffix, "KUBE-SVL-" + suffix
+        node_port = port.node_port if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER) else None
+        external_ips = [str(a) for a in service.external_ips]
+        lb_ips = [str(a) for a in service.load_balancer_ips]
+        externally_accessible = bool(node_port) or bool(lb_ips) or bool(external_ips)
+        external_local = (_externally_accessible_type(service)
+                          and service.external_traffic_policy is TrafficPolicy.LOCAL)
+        internal_local = service.internal_traffic_policy is TrafficPolicy.LOCAL
+        uses_cluster = not internal_local or externally_accessible
+        uses_local = internal_local or (external_local and externally_accessible)
+        cluster_eps, local_eps, reachable, has_endpoints = _categorize(endpoints, uses_cluster, uses_local)
+        has_internal = has_endpoints and (not internal_local or bool(local_eps))
+        has_external = has_endpoints and (not external_local or bool(local_eps))
+        uses_fw_chain = has_endpoints and bool(lb_ips) and bool(service.load_balancer_source_ranges)
+        if not has_endpoints:
+            internal_target = external_target = "REJECT"
+            internal_comment = external_comment = f"{name} has no endpoints"
+        else:
+            no_local = "DROP", f"{name} has no local endpoints"
+            internal_target, internal_comment = ("", "") if has_internal else no_local
+            external_target, external_comment = ("", "") if has_external else no_local
+        return cls(
+            service=service, name=name, match=("-m", protocol, "-p", protocol), port_word=str(port.port),
+            cluster_ip=str(service.cluster_ip), hash_text=hash_text, svc_chain=svc_chain, svl_chain=svl_chain,
+            ext_chain="KUBE-EXT-" + suffix, fw_chain="KUBE-FW-" + suffix, node_port=node_port,
+            external_ips=external_ips, lb_ips=lb_ips, external_local=external_local,
+            health_check_port=(service.health_check_node_port
+                               if service.type is ServiceType.LOAD_BALANCER and external_local else None),
+            cluster_eps=cluster_eps, local_eps=local_eps, reachable=reachable, has_endpoints=has_endpoints,
+            uses_cluster_chain=bool(cluster_eps) and uses_cluster, uses_local_chain=bool(local_eps) and uses_local,
+            internal_chain=svl_chain if internal_local else svc_chain, has_internal=has_internal,
+            external_policy_chain=svl_chain if external_local else svc_chain, has_external=has_external,
+            uses_ext_chain=has_endpoints and externally_accessible, uses_fw_chain=uses_fw_chain,
+            lb_chain="KUBE-FW-" + suffix if uses_fw_chain else "KUBE-EXT-" + suffix,
+            internal_target=internal_target, internal_comment=internal_comment,
+            external_target=external_target, external_comment=external_comment,
+        )
+
+
 class _Writer:
     """Collects rules chain by chain, the way syncProxyRules fills its four line buffers."""
 
@@ -441,170 +465,149 @@ class _Writer:
         self.ladders: dict[int, tuple[tuple[str, ...], ...]] = {}
 
     def service_port(self, service: Service, port: Any, endpoints: list[tuple], *, skip_chains: bool) -> None:
-        name = service.port_name(port)
-        protocol = port.protocol.iptables
-        port_word = str(port.port)
-        cluster_ip = str(service.cluster_ip)
-        hash_text = name + protocol
-        suffix = _hash16(hash_text)
-        svc_chain, svl_chain, ext_chain, fw_chain = (
-            "KUBE-SVC-" + suffix, "KUBE-SVL-" + suffix, "KUBE-EXT-" + suffix, "KUBE-FW-" + suffix)
-
-        node_port = port.node_port if service.type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER) else None
-        external_ips = [str(a) for a in service.external_ips]
-        lb_ips = [str(a) for a in service.load_balancer_ips]
-        source_ranges = [str(r) for r in service.load_balancer_source_ranges]
-        externally_accessible = bool(node_port) or bool(lb_ips) or bool(external_ips)
-        external_local = (_externally_accessible_type(service)
-                          and service.external_traffic_policy is TrafficPolicy.LOCAL)
-        internal_local = service.internal_traffic_policy is TrafficPolicy.LOCAL
-        health_check_port = (service.health_check_node_port
-                             if service.type is ServiceType.LOAD_BALANCER and external_local else None)
-        uses_cluster = not internal_local or externally_accessible
-        uses_local = internal_local or (external_local and externally_accessible)
-
-        cluster_eps, local_eps, reachable, has_endpoints = _categorize(endpoints, uses_cluster, uses_local)
-        uses_cluster_chain = bool(cluster_eps) and uses_cluster
-        uses_local_chain = bool(local_eps) and uses_local
-
-        internal_chain = svc_chain
-        has_internal = has_endpoints
-        if internal_local:
-            internal_chain = svl_chain
-            has_internal = has_endpoints and bool(local_eps)
-        external_policy_chain = svc_chain
-        has_external = has_endpoints
-        if external_local:
-            external_policy_chain = svl_chain
-            has_external = has_endpoints and bool(local_eps)
-        uses_ext_chain = has_endpoints and externally_accessible
-        uses_fw_chain = has_endpoints and bool(lb_ips) and bool(source_ranges)
-        lb_chain = fw_chain if uses_fw_chain else ext_chain
-
-        if not has_endpoints:
-            internal_target = external_target = "REJECT"
-            internal_comment = external_comment = f"{name} has no endpoints"
-        else:
-            internal_target = external_target = ""
-            internal_comment = external_comment = ""
-            if not has_internal:
-                internal_target, internal_comment = "DROP", f"{name} has no local endpoints"
-            if not has_external:
-                external_target, external_comment = "DROP", f"{name} has no local endpoints"
-
-        nat = self.nat
-        filter_ = self.filter
-        match = ("-m", protocol, "-p", protocol)
-
-        # Capture the cluster IP.
-        if has_internal:
-            _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} cluster IP", *match,
-                                      "-d", cluster_ip, "--dport", port_word, "-j", internal_chain))
-        else:
-            _add(filter_, KUBE_SERVICES, ("-m", "comment", "--comment", internal_comment, *match,
-                                          "-d", cluster_ip, "--dport", port_word, "-j", internal_target))
-        # Capture external IPs.
-        for address in external_ips:
-            if has_endpoints:
-                _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} external IP", *match,
-                                          "-d", address, "--dport", port_word, "-j", ext_chain))
-            if not has_external:
-                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment, *match,
-                                                       "-d", address, "--dport", port_word, "-j", external_target))
-        # Capture load balancer ingress IPs.
-        for address in lb_ips:
-            if has_endpoints:
-                _add(nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{name} loadbalancer IP", *match,
-                                          "-d", address, "--dport", port_word, "-j", lb_chain))
-            if uses_fw_chain:
-                _add(filter_, KUBE_PROXY_FIREWALL, ("-m", "comment", "--comment",
-                                                    f"{name} traffic not accepted by {fw_chain}", *match,
-                                                    "-d", address, "--dport", port_word, "-j", "DROP"))
-        if not has_external:
-            for address in lb_ips:
-                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment, *match,
-                                                       "-d", address, "--dport", port_word, "-j", external_target))
-        # Capture the node port.
-        if node_port:
-            node_port_word = str(node_port)
-            if has_endpoints:
-                if self.nfacct and self.localhost_nodeports:
-                    _add(nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", name, *match, "-d", _LOOPBACK_NET,
-                                               "--dport", node_port_word, "-m", "nfacct", "--nfacct-name",
-                                               _NFACCT_LOCALHOST_NODEPORTS, "-j", ext_chain))
-                _add(nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", name, *match,
-                                           "--dport", node_port_word, "-j", ext_chain))
-            if not has_external:
-                _add(filter_, KUBE_EXTERNAL_SERVICES, ("-m", "comment", "--comment", external_comment,
-                                                       "-m", "addrtype", "--dst-type", "LOCAL", *match,
-                                                       "--dport", node_port_word, "-j", external_target))
-        # Accept the health check node port, whether or not this node has local endpoints.
-        if health_check_port:
-            _add(filter_, KUBE_NODEPORTS, ("-m", "comment", "--comment", f"{name} health check node port",
-                                           "-m", "tcp", "-p", "tcp", "--dport", str(health_check_port),
-                                           "-j", "ACCEPT"))
-
+        """One service port's rules, part by part in the order proxier.go's syncProxyRules writes them."""
+        port = _ServicePort.of(service, port, endpoints)
+        self._capture_cluster_ip(port)
+        self._capture_external_ips(port)
+        self._capture_load_balancer_ips(port)
+        self._capture_node_port(port)
+        self._accept_health_check_node_port(port)
         if skip_chains:  # partial sync: this service's own chains are unchanged
             return
-        chains = self.nat_chains
+        self._masquerade_internal_traffic(port)
+        self._external_chain(port)
+        self._firewall_chain(port)
+        targets = self._service_chains(port)
+        self._endpoint_chains(port, targets)
 
-        # Internal traffic: masquerade what does not come from a pod.
-        if has_internal:
-            head = ("-m", "comment", "--comment", f"{name} cluster IP", *match,
-                    "-d", cluster_ip, "--dport", port_word)
-            if self.masquerade_all:
-                _add(nat, internal_chain, (*head, "-j", KUBE_MARK_MASQ))
-            elif self.cidr is not None:
-                _add(nat, internal_chain, (*head, "!", "-s", self.cidr, "-j", KUBE_MARK_MASQ))
+    def _capture_cluster_ip(self, port: _ServicePort) -> None:
+        if port.has_internal:
+            _add(self.nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{port.name} cluster IP", *port.match,
+                                           "-d", port.cluster_ip, "--dport", port.port_word, "-j", port.internal_chain))
+        else:
+            _add(self.filter, KUBE_SERVICES, ("-m", "comment", "--comment", port.internal_comment, *port.match,
+                                              "-d", port.cluster_ip, "--dport", port.port_word, "-j", port.internal_target))
 
-        # External traffic: everything captured for NodePort, LB and external IPs.
-        if uses_ext_chain:
-            chains.append(ext_chain)
-            if not external_local:
-                _add(nat, ext_chain, ("-m", "comment", "--comment",
-                                      f"masquerade traffic for {name} external destinations", "-j", KUBE_MARK_MASQ))
-            else:
-                if self.cidr is not None:
-                    _add(nat, ext_chain, ("-m", "comment", "--comment", f"pod traffic for {name} external destinations",
-                                          "-s", self.cidr, "-j", svc_chain))
-                _add(nat, ext_chain, ("-m", "comment", "--comment",
-                                      f"masquerade LOCAL traffic for {name} external destinations",
-                                      "-m", "addrtype", "--src-type", "LOCAL", "-j", KUBE_MARK_MASQ))
-                _add(nat, ext_chain, ("-m", "comment", "--comment",
-                                      f"route LOCAL traffic for {name} external destinations",
-                                      "-m", "addrtype", "--src-type", "LOCAL", "-j", svc_chain))
-            if has_external:
-                _add(nat, ext_chain, ("-j", external_policy_chain))
+    def _capture_external_ips(self, port: _ServicePort) -> None:
+        for address in port.external_ips:
+            if port.has_endpoints:
+                _add(self.nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{port.name} external IP", *port.match,
+                                               "-d", address, "--dport", port.port_word, "-j", port.ext_chain))
+            if not port.has_external:
+                self._reject_external(port, (*port.match, "-d", address, "--dport", port.port_word))
 
-        # The loadBalancerSourceRanges firewall.
-        if uses_fw_chain:
-            chains.append(fw_chain)
-            head = ("-m", "comment", "--comment", f"{name} loadbalancer IP")
-            allow_from_node = False
-            for source in service.load_balancer_source_ranges:
-                _add(nat, fw_chain, (*head, "-s", str(source), "-j", ext_chain))
-                allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source.network)
-            if allow_from_node:
-                for address in lb_ips:
-                    _add(nat, fw_chain, (*head, "-s", address, "-j", ext_chain))
-            _add(nat, fw_chain, ("-m", "comment", "--comment",
-                                 f"other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"))
+    def _capture_load_balancer_ips(self, port: _ServicePort) -> None:
+        for address in port.lb_ips:
+            if port.has_endpoints:
+                _add(self.nat, KUBE_SERVICES, ("-m", "comment", "--comment", f"{port.name} loadbalancer IP", *port.match,
+                                               "-d", address, "--dport", port.port_word, "-j", port.lb_chain))
+            if port.uses_fw_chain:
+                _add(self.filter, KUBE_PROXY_FIREWALL, ("-m", "comment", "--comment",
+                                                        f"{port.name} traffic not accepted by {port.fw_chain}", *port.match,
+                                                        "-d", address, "--dport", port.port_word, "-j", "DROP"))
+        if not port.has_external:
+            for address in port.lb_ips:
+                self._reject_external(port, (*port.match, "-d", address, "--dport", port.port_word))
 
+    def _reject_external(self, port: _ServicePort, words: tuple[str, ...]) -> None:
+        """REJECT (no endpoints) or DROP (no local endpoints) external traffic in KUBE-EXTERNAL-SERVICES."""
+        _add(self.filter, KUBE_EXTERNAL_SERVICES,
+             ("-m", "comment", "--comment", port.external_comment, *words, "-j", port.external_target))
+
+    def _capture_node_port(self, port: _ServicePort) -> None:
+        if not port.node_port:
+            return
+        node_port_word = str(port.node_port)
+        if port.has_endpoints:
+            if self.nfacct and self.localhost_nodeports:
+                _add(self.nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", port.name, *port.match, "-d", _LOOPBACK_NET,
+                                                "--dport", node_port_word, "-m", "nfacct", "--nfacct-name",
+                                                _NFACCT_LOCALHOST_NODEPORTS, "-j", port.ext_chain))
+            _add(self.nat, KUBE_NODEPORTS, ("-m", "comment", "--comment", port.name, *port.match,
+                                            "--dport", node_port_word, "-j", port.ext_chain))
+        if not port.has_external:
+            self._reject_external(port, ("-m", "addrtype", "--dst-type", "LOCAL", *port.match, "--dport", node_port_word))
+
+    def _accept_health_check_node_port(self, port: _ServicePort) -> None:
+        """Accept the health check node port, whether or not this node has local endpoints."""
+        if port.health_check_port:
+            _add(self.filter, KUBE_NODEPORTS, ("-m", "comment", "--comment", f"{port.name} health check node port",
+                                               "-m", "tcp", "-p", "tcp", "--dport", str(port.health_check_port),
+                                               "-j", "ACCEPT"))
+
+    def _masquerade_internal_traffic(self, port: _ServicePort) -> None:
+        """Internal traffic: masquerade what does not come from a pod."""
+        if not port.has_internal:
+            return
+        head = ("-m", "comment", "--comment", f"{port.name} cluster IP", *port.match,
+                "-d", port.cluster_ip, "--dport", port.port_word)
+        if self.masquerade_all:
+            _add(self.nat, port.internal_chain, (*head, "-j", KUBE_MARK_MASQ))
+        elif self.cidr is not None:
+            _add(self.nat, port.internal_chain, (*head, "!", "-s", self.cidr, "-j", KUBE_MARK_MASQ))
+
+    def _external_chain(self, port: _ServicePort) -> None:
+        """KUBE-EXT-: everything captured for NodePort, LB and external IPs."""
+        if not port.uses_ext_chain:
+            return
+        nat, name, ext_chain = self.nat, port.name, port.ext_chain
+        self.nat_chains.append(ext_chain)
+        if not port.external_local:
+            _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                  f"masquerade traffic for {name} external destinations", "-j", KUBE_MARK_MASQ))
+        else:
+            if self.cidr is not None:
+                _add(nat, ext_chain, ("-m", "comment", "--comment", f"pod traffic for {name} external destinations",
+                                      "-s", self.cidr, "-j", port.svc_chain))
+            _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                  f"masquerade LOCAL traffic for {name} external destinations",
+                                  "-m", "addrtype", "--src-type", "LOCAL", "-j", KUBE_MARK_MASQ))
+            _add(nat, ext_chain, ("-m", "comment", "--comment",
+                                  f"route LOCAL traffic for {name} external destinations",
+                                  "-m", "addrtype", "--src-type", "LOCAL", "-j", port.svc_chain))
+        if port.has_external:
+            _add(nat, ext_chain, ("-j", port.external_policy_chain))
+
+    def _firewall_chain(self, port: _ServicePort) -> None:
+        """KUBE-FW-: the loadBalancerSourceRanges firewall."""
+        if not port.uses_fw_chain:
+            return
+        nat, fw_chain = self.nat, port.fw_chain
+        self.nat_chains.append(fw_chain)
+        head = ("-m", "comment", "--comment", f"{port.name} loadbalancer IP")
+        allow_from_node = False
+        for source in port.service.load_balancer_source_ranges:
+            _add(nat, fw_chain, (*head, "-s", str(source), "-j", port.ext_chain))
+            allow_from_node = allow_from_node or (self.node_ip is not None and self.node_ip in source.network)
+        if allow_from_node:
+            for address in port.lb_ips:
+                _add(nat, fw_chain, (*head, "-s", address, "-j", port.ext_chain))
+        _add(nat, fw_chain, ("-m", "comment", "--comment",
+                             f"other traffic to {port.name} will be dropped by KUBE-PROXY-FIREWALL"))
+
+    def _service_chains(self, port: _ServicePort) -> list[tuple[tuple, str]]:
+        """KUBE-SVC- and KUBE-SVL-: affinity and the probability ladder; gives (endpoint, KUBE-SEP chain)."""
+        service = port.service
         affinity = service.session_affinity is SessionAffinity.CLIENT_IP
         seconds = str(service.session_affinity_timeout)
         # (endpoint, its KUBE-SEP chain) for every endpoint this node can send to.
-        targets = [(e, "KUBE-SEP-" + _hash16(hash_text + e[_EP_TEXT])) for e in reachable]
-        if uses_cluster_chain:
-            chains.append(svc_chain)
-            self._endpoint_rules(name, svc_chain, _targets_of(cluster_eps, reachable, targets), affinity, seconds)
-        if uses_local_chain:
-            chains.append(svl_chain)
-            self._endpoint_rules(name, svl_chain, _targets_of(local_eps, reachable, targets), affinity, seconds)
+        targets = [(e, "KUBE-SEP-" + _hash16(port.hash_text + e[_EP_TEXT])) for e in port.reachable]
+        if port.uses_cluster_chain:
+            self.nat_chains.append(port.svc_chain)
+            self._endpoint_rules(port.name, port.svc_chain, _targets_of(port.cluster_eps, port.reachable, targets),
+                                 affinity, seconds)
+        if port.uses_local_chain:
+            self.nat_chains.append(port.svl_chain)
+            self._endpoint_rules(port.name, port.svl_chain, _targets_of(port.local_eps, port.reachable, targets),
+                                 affinity, seconds)
+        return targets
 
-        # One chain per endpoint: masquerade hairpin traffic, then DNAT.
-        rule = _rule
-        comment = () if self.large_cluster else ("-m", "comment", "--comment", name)
-        dnat = match + ("-j", "DNAT", "--to-destination")
+    def _endpoint_chains(self, port: _ServicePort, targets: list[tuple[tuple, str]]) -> None:
+        """One KUBE-SEP- chain per endpoint: masquerade hairpin traffic, then DNAT."""
+        nat, chains, rule = self.nat, self.nat_chains, _rule
+        affinity = port.service.session_affinity is SessionAffinity.CLIENT_IP
+        comment = () if self.large_cluster else ("-m", "comment", "--comment", port.name)
+        dnat = port.match + ("-j", "DNAT", "--to-destination")
         for e, sep in targets:
             chains.append(sep)
             recent = comment + ("-m", "recent", "--name", sep, "--set") if affinity else comment

@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "k8snet_lesson"
 # analysis too; the rest of `view` (plots, widgets, diagrams) is the edge. `quiz` builds its items on
 # the lesson's cluster (`scenarios`), so it sits beside it.
 LAYERS = {
-    1: {"errors", "resources", "ipam", "cluster"},
+    1: {"errors", "resources", "ipam", "cluster", "_speed"},
     2: {"endpoints", "kube_proxy", "iptables"},
     3: {"explain", "trace", "simulate", "connect", "dns", "walk", "frames", "netshoot", "faults", "ladder",
         "networking_model", "distribution", "cni", "view.kubectl", "churn", "client_ip", "nftables",

@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from k8snet_lesson import iptables
+from k8snet_lesson.iptables import _save, _shape
+from k8snet_lesson.iptables import _tokenize as tokenizer
 from k8snet_lesson.errors import InvalidValue, NotFound, ParseError
 from k8snet_lesson.iptables import (
     AddrTypeMatch,
@@ -142,7 +144,7 @@ def test_bad_chain_and_table_names_cannot_be_written():
     ("-A X -m comment --comment a\u00a0b", ["-A", "X", "-m", "comment", "--comment", "a\u00a0b"]),  # only space, tab, newline separate
 ])
 def test_tokenizer_follows_iptables_restore(line, words):
-    assert [w for w, _ in iptables._tokenize(line)] == words
+    assert [w for w, _ in tokenizer._tokenize(line)] == words
     # and the parser's own quick splitting of rule lines gives the same words
     (only,) = parse(f"*filter\n{line}\nCOMMIT\n").tables[0].rules
     assert ["-A", only.chain, *only.args] == words
@@ -153,10 +155,10 @@ def test_quick_and_exact_splitting_agree(line):
     # "-m foo" loads an extension this model does not know: it keeps every word after it
     text = f"-A X -m foo {line}"
     try:
-        exact = [w for w, _ in iptables._tokenize(text)]
-    except iptables._TokenError:
+        exact = [w for w, _ in tokenizer._tokenize(text)]
+    except tokenizer._TokenError:
         exact = None
-    fast = iptables._split_quoted(text) if "\\" not in text and text.isprintable() else None
+    fast = tokenizer._split_quoted(text) if "\\" not in text and text.isprintable() else None
     if fast is not None:
         assert fast == exact
     try:
@@ -602,9 +604,9 @@ _CIDRS = st.builds(lambda ip, n: f"{ip}/{n}", _IPS, st.integers(0, 32))
 _PORTS = st.integers(1, 65535).map(str)
 _WORD = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=12)
 _FREE_WORD = st.text(alphabet=string.ascii_letters + string.digits + "./:_", min_size=1, max_size=10).filter(
-    lambda w: w not in iptables._GENERIC and w != "!")
+    lambda w: w not in _shape._GENERIC and w != "!")
 _CHAIN = st.text(alphabet=string.ascii_uppercase + string.digits + "-_", min_size=1, max_size=28).filter(
-    lambda n: n[0] not in "-!" and n not in iptables._TARGETS)  # "-j MARK" is the MARK target, not a chain
+    lambda n: n[0] not in "-!" and n not in _shape._TARGETS)  # "-j MARK" is the MARK target, not a chain
 
 
 @st.composite
@@ -663,9 +665,9 @@ def test_save_form_is_a_fixed_point(rs):
 @settings(max_examples=300)
 @given(kube_proxy_args())
 def test_cached_shape_reads_like_a_fresh_one(args):
-    fresh = iptables._analyse(args)
-    cached = iptables._checked_plan(args)
-    assert iptables._save_words(cached, args) == iptables._save_words(fresh, args)
+    fresh = _shape._analyse(args)
+    cached = _shape._checked_plan(args)
+    assert _save._save_words(cached, args) == _save._save_words(fresh, args)
 
 
 @settings(max_examples=300)
@@ -676,16 +678,16 @@ def test_cached_shape_reads_like_a_fresh_one(args):
 def test_shape_cache_never_accepts_what_a_fresh_reading_refuses(words):
     args = tuple(words)
     try:
-        fresh = iptables._analyse(args)
-    except iptables._WordError:
+        fresh = _shape._analyse(args)
+    except _shape._WordError:
         fresh = None
     try:
-        cached = iptables._checked_plan(args)
-    except iptables._WordError:
+        cached = _shape._checked_plan(args)
+    except _shape._WordError:
         cached = None
     assert (fresh is None) == (cached is None)
     if fresh is not None:
-        assert iptables._save_words(cached, args) == iptables._save_words(fresh, args)
+        assert _save._save_words(cached, args) == _save._save_words(fresh, args)
 
 
 @settings(max_examples=500)
