@@ -38,6 +38,10 @@ GALLERY = (
     Picture("00-start-here.png", ("00_*.png",), "The course's first notebook in JupyterLab"),
     Picture("04-packet-walk.png", ("04_*--walk.png",), "A packet walked hop by hop across nodes"),
     Picture("05-load-spread.png", ("05_*--spread.png",), "Connections spread over endpoints by kube-proxy's rules"),
+    Picture("05-prediction-gate.png", ("05_*--gate-05-rule-two-share-wrong.png",),
+            "A prediction gate: a wrong answer explained, then the rules and the probability tree"),
+    Picture("08-lab-command-box.png", ("08_*--box-capture.png",),
+            "The kernel lab: a real tcpdump in the lab's node shows the VXLAN outer headers"),
     Picture("06-debugging-ladder.png", ("06_*--ladder.png",), "A mystery fault diagnosed on the debugging ladder"),
     Picture(
         "07-quiz.png",
