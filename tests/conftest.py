@@ -19,3 +19,21 @@ import pytest
 def _private_progress(tmp_path, monkeypatch):
     """Every test keeps learner progress in its own file, never in the user's home."""
     monkeypatch.setenv("K8SNET_PROGRESS", str(tmp_path / "progress.json"))
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """One Playwright driver for the whole session. Its sync API runs an event loop in
+    this thread, and Playwright refuses a second sync driver while one is running, so the
+    browser suite, the JupyterLite test and the site test all launch Chromium from this one."""
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright for Python is not installed (pip install playwright)")
+    from playwright.sync_api import sync_playwright
+
+    driver = sync_playwright().start()
+    try:
+        yield driver
+    finally:
+        driver.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
 import threading
 from collections.abc import Iterator
@@ -40,19 +39,15 @@ def served(folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def chromium(profile: Path):
-    """A headless Chromium context with an empty profile; skips, saying why, without one."""
+def chromium(profile: Path, playwright):
+    """A headless Chromium context with an empty profile, launched by the session's
+    Playwright driver (the ``playwright_driver`` fixture); skips, saying why, without Chromium."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set K8SNET_CHROMIUM)")
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip("Playwright for Python is not installed (pip install playwright)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()

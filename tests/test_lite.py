@@ -69,8 +69,8 @@ def served(site):
 
 
 @pytest.fixture(scope="module")
-def page(served, tmp_path_factory):
-    with static_site.chromium(tmp_path_factory.mktemp("chromium")) as context:
+def page(served, tmp_path_factory, playwright_driver):
+    with static_site.chromium(tmp_path_factory.mktemp("chromium"), playwright_driver) as context:
         yield context.new_page()
 
 
@@ -81,6 +81,8 @@ def test_the_site_opens_a_notebook_in_chromium(served, page):
     heading.wait_for(timeout=120_000)
     assert heading.inner_text().startswith("05")
     # The saved outputs show before any kernel runs (the page reads well offline).
+    # (JupyterLab renders the markdown first and the outputs after it: wait for one)
+    page.locator(".jp-Notebook .jp-OutputArea-output").first.wait_for(timeout=60_000)
     assert page.locator(".jp-Notebook .jp-OutputArea-output").count() > 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "lite-05.png"))

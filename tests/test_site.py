@@ -55,8 +55,8 @@ def served(html):
 
 
 @pytest.fixture(scope="module")
-def browser(served, tmp_path_factory):
-    with static_site.chromium(tmp_path_factory.mktemp("chromium")) as context:
+def browser(served, tmp_path_factory, playwright_driver):
+    with static_site.chromium(tmp_path_factory.mktemp("chromium"), playwright_driver) as context:
         yield context
 
 

@@ -76,27 +76,21 @@ def lab_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def chromium(lab_server, tmp_path_factory):
+def chromium(lab_server, tmp_path_factory, playwright_driver):
     """A Chromium context with an empty profile (``--user-data-dir`` in the session's temp dir)."""
-    from playwright.sync_api import sync_playwright
-
     profile = tmp_path_factory.mktemp("chromium-profile")
-    playwright = sync_playwright().start()
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport=VIEWPORT,
+        env={**os.environ, "HOME": str(profile), "TMPDIR": str(profile)},
+    )
     try:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=VIEWPORT,
-            env={**os.environ, "HOME": str(profile), "TMPDIR": str(profile)},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        yield context
     finally:
-        playwright.stop()
+        context.close()
 
 
 class ExecutedNotebooks:
