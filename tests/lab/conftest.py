@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from k8snet_lesson.lab.kernel import build
 from k8snet_lesson.lab.probe import Probe, probe
+from k8snet_lesson.lab.run import scenario
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +134,20 @@ def without_lab() -> list[str]:
     if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
         pytest.skip("user namespaces are not allowed here")
     return prefix
+
+
+# The lesson's cluster built once per test module, torn down clean after it (a module
+# that needs more around the build, like a snapshot of the root namespace, defines its own).
+@pytest.fixture(scope="module")
+def lesson():
+    return scenario("lesson")
+
+
+@pytest.fixture(scope="module")
+def lab(lesson, lab_probe_lazy):
+    found = lab_probe_lazy()
+    if not found.ok:
+        pytest.skip(f"kernel lab unavailable: {found.reason}")
+    built = build(lesson.cluster)
+    yield built
+    assert built.teardown().clean

@@ -15,8 +15,7 @@ import pytest
 
 from k8snet_lesson.cluster import ContainerPort, Protocol, ServicePort
 from k8snet_lesson.lab import checks
-from k8snet_lesson.lab.kernel import build
-from k8snet_lesson.lab.run import DEFAULT_FAULTS, rules_agree, scenario
+from k8snet_lesson.lab.run import DEFAULT_FAULTS, rules_agree
 
 pytestmark = pytest.mark.lab
 
@@ -24,21 +23,6 @@ SERVICE = "production/checkout-api-svc"
 CLUSTER_IP = IPv4Address("10.96.214.88")
 # The lesson's endpoints (kubectl get endpoints checkout-api-svc).
 ENDPOINTS = ("10.244.2.14:3000", "10.244.3.7:3000", "10.244.4.2:3000")
-
-
-@pytest.fixture(scope="module")
-def lesson():
-    return scenario("lesson")
-
-
-@pytest.fixture(scope="module")
-def lab(lesson, lab_probe_lazy):
-    found = lab_probe_lazy()
-    if not found.ok:
-        pytest.skip(f"kernel lab unavailable: {found.reason}")
-    built = build(lesson.cluster)
-    yield built
-    assert built.teardown().clean
 
 
 def test_namespaces_are_the_plan(lab):

@@ -18,8 +18,6 @@ import pytest
 
 from k8snet_lesson import nftables
 from k8snet_lesson.lab import nft_mode
-from k8snet_lesson.lab.kernel import build
-from k8snet_lesson.lab.run import scenario
 from k8snet_lesson.nftables.explain import explain
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed")]
@@ -28,11 +26,6 @@ SERVICE = "production/checkout-api-svc"
 CLUSTER_IP = IPv4Address("10.96.214.88")
 ENDPOINTS = ("10.244.2.14:3000", "10.244.3.7:3000", "10.244.4.2:3000")  # kubectl get endpoints checkout-api-svc
 SEED = 20260
-
-
-@pytest.fixture(scope="module")
-def lesson():
-    return scenario("lesson")
 
 
 def test_the_transaction_loads_and_reads_back_the_same(lesson):
@@ -62,16 +55,6 @@ def test_a_bad_transaction_is_refused_by_the_kernel_too(lesson):
     moved.append(f"add chain ip kube-proxy {endpoint_chain}")
     with pytest.raises(LabCommandError, match="No such file or directory"):
         nft_mode.load_in_private_namespace("\n".join(moved) + "\n")
-
-
-@pytest.fixture(scope="module")
-def lab(lesson, lab_probe_lazy):
-    found = lab_probe_lazy()
-    if not found.ok:
-        pytest.skip(f"kernel lab unavailable: {found.reason}")
-    built = build(lesson.cluster)
-    yield built
-    assert built.teardown().clean
 
 
 def test_spread_of_3000_connections_in_nftables_mode(lab, lesson):
