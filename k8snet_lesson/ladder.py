@@ -34,11 +34,16 @@ can observe: curl's exit status and verbose lines (:class:`CurlSeen`), nslookup'
 answers (:class:`LookupSeen`), the listening sockets netstat or ss lists
 (:class:`SocketsSeen`), the API's objects (Endpoints, the pod's declared ports,
 NetworkPolicies, Services' ClusterIPs) and what ``explain()`` reads from the client
-node's ``iptables-save`` (whether there is a chain for the Service port). A
-:class:`Tools` value supplies the tool observations: :class:`ModelTools` answers from
-the simulated netshoot and the model's rules (:func:`climb`), and
+node's kube-proxy rules: ``iptables-save``, or ``nft list table ip kube-proxy`` when
+kube-proxy runs in nftables mode (``proxy_mode``). When every pod IP answers and the
+ClusterIP does not, those rules are compared with what kube-proxy should have programmed
+for the API's objects (:func:`k8snet_lesson.drift.drift`, as ``k8snet diff`` does): a
+missing or drifted Service port is ``kube-proxy-stale``, and the finding names the
+Service ports and endpoints that are missing, stale or extra (its ``drift`` field holds
+them all). A :class:`Tools` value supplies the tool observations: :class:`ModelTools`
+answers from the simulated netshoot and the model's rules (:func:`climb`), and
 :mod:`k8snet_lesson.lab.ladder` runs the real ``curl``, ``nslookup`` and ``ss`` in the
-kernel lab's namespaces and reads its nodes' ``iptables-save``.
+kernel lab's namespaces and reads its nodes' rules from the kernel.
 
 What it simplifies: one request per rung (the ClusterIP draw is seeded); the first
 Service port is the one climbed; a timeout to a pod IP is put down to NetworkPolicy
@@ -257,7 +262,9 @@ class ModelTools:
     climb makes them, as each connection in the kernel is drawn anew. ``proxy_mode`` picks
     the rules :meth:`kube_proxy` reads (the generator of that mode over what the node's
     kube-proxy last synced); the simulated requests walk the iptables rules in either
-    mode, since both modes give a request the same end (DNAT, reject, drop or no rule).
+    mode, since both modes give a request the same outcome: an endpoint drawn with the
+    same shares, refused (no endpoints: reject), or timed out (no rule in iptables mode;
+    nftables mode drops a ClusterIP it has no element for).
     """
 
     cluster: Cluster

@@ -37,7 +37,8 @@ from .kernel import Lab
 from .sandbox import Sandbox
 
 __all__ = ["Loaded", "NftReport", "NftSpread", "NftablesLab", "full_run", "conntrack_endpoints", "in_nftables_mode",
-           "kernel_table", "load_in_private_namespace", "model_table", "proxy_mode", "spread", "use_nftables"]
+           "kernel_table", "load_in_private_namespace", "model_table", "proxy_mode", "spread", "tables_agree",
+           "use_nftables"]
 
 _REPLY_SOURCE = re.compile(r"dst=(\S+) sport=(\d+) dport=(\d+)\s+(?:\[\S+\]\s+)?src=(\S+) dst=\S+ sport=(\d+)")
 
@@ -266,6 +267,7 @@ class NftReport:
     spread: NftSpread | None
     clean: bool
     faults: tuple[Any, ...] = ()  # ladder.FaultCheck per fault, broken and fixed through nftables syncs
+    after_faults: tuple[tuple[str, bool], ...] = ()  # (node, its table explains as the model's, no KUBE- iptables)
 
     @property
     def ok(self) -> bool:
@@ -273,7 +275,8 @@ class NftReport:
             not self.spread.failures and self.spread.conntrack_counts == self.spread.client_counts
             and (self.spread.chi_square is None or self.spread.chi_square.p_value > 1e-3))
         return (all(same for _, same in self.nodes) and self.four_rules.hold and self.four_rules.agree
-                and spread_ok and all(f.agree for f in self.faults) and self.clean)
+                and spread_ok and all(f.agree for f in self.faults) and all(same for _, same in self.after_faults)
+                and self.clean)
 
     def text(self) -> str:
         lines = [f"kube-proxy in nftables mode ({self.version})"]
@@ -295,6 +298,9 @@ class NftReport:
 
             lines.append("fault ladder, each fault applied as nftables syncs (model verdict | kernel verdict; then fixed):")
             lines += fault_lines(self.faults)
+            differ = [node for node, same in self.after_faults if not same]
+            lines.append("  after the fixes: " + (f"the tables of {', '.join(differ)} DIFFER from the model's" if differ
+                         else "every node's table explains as the model's, no KUBE- iptables rule"))
         else:
             lines.append("fault ladder: no fault checked")
         lines.append(f"teardown: {'clean' if self.clean else 'NOT CLEAN'}")
@@ -334,11 +340,22 @@ def full_run(chosen: Any, *, connections: int = 3000, seed: int = 0, faults: Seq
         say("spread done")
         checked = tuple(check_fault(lab, name, client=chosen.client, service=target)
                         for name in (DEFAULT_FAULTS if faults is None else faults))
+        after = tuple((node.name, tables_agree(lab, node.name)) for node in lab.topology.nodes) if checked else ()
         say("faults done")
     finally:
         clean = lab.teardown().clean
     return NftReport(version=version, nodes=tuple(nodes), four_rules=measured, spread=measured_spread, clean=clean,
-                     faults=checked)
+                     faults=checked, after_faults=after)
+
+
+def tables_agree(lab: Any, node: str) -> bool:
+    """``node`` holds no ``KUBE-`` iptables rule, and its ``nft list table ip kube-proxy``
+    explains as the model's table does (``k8snet diff`` finds no drift; chains a sync left
+    stale, flushed and kept, change no explanation)."""
+    from ..drift import drift
+
+    found = explain(kernel_table(lab, node))
+    return "KUBE-" not in lab.save(node) and not drift(explain(model_table(lab.cluster, node)), found).drifted
 
 
 def normalize_equal(a: Transaction | str, b: Transaction | str) -> bool:
