@@ -127,7 +127,8 @@ def drift_of_dump(cluster: Any, node: str, text: str, *, source: str = "<string>
 
 
 def port_drift(result: Drift, protocol: str, cluster_ip: Any, port: int) -> PortDrift | None:
-    """The drift of one Service port (``TCP``, its ClusterIP, its port), None when it is in sync."""
+    """The drift of one Service port (its protocol as explain() writes it, ``tcp``; its
+    ClusterIP; its port), None when it is in sync."""
     return next((p for p in result.ports if (p.protocol, p.cluster_ip, p.port) == (protocol, str(cluster_ip), port)),
                 None)
 

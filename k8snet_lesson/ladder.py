@@ -62,7 +62,7 @@ from typing import Any
 from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
 from .connect import Outcome, enforces_network_policy, node_rules
 from .dns import dns_endpoints, dns_service
-from .drift import MODES, Drift, drift, expected, port_drift, port_drift_text
+from .drift import MODES, Drift, PortDrift, drift, expected, port_drift, port_drift_text
 from .endpoints import endpoints_for
 from .errors import InvalidValue, NotFound
 from .explain import ServiceExplanation, explain
@@ -512,7 +512,7 @@ def _not_synced(node: str, service: Service, protocol: str, port: int, absent: b
 _DRIFT_LINES = 4  # the climbed Service port, then at most this many others (the finding's drift has them all)
 
 
-def _drift_evidence(drifted: Drift, mine: Any) -> list[str]:
+def _drift_evidence(drifted: Drift, mine: PortDrift | None) -> list[str]:
     """The evidence lines of ``k8snet diff`` on the client's node: the climbed Service port first."""
     out = [f"k8snet diff on {drifted.node} ({drifted.mode} mode): {len(drifted.ports)} Service port"
            f"{'s' if len(drifted.ports) != 1 else ''} drifted, {len(drifted.in_sync)} in sync"]
