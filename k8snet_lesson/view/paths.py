@@ -683,6 +683,8 @@ def path_comparison(walks: dict[str, Any]) -> Any:
     network, where the Service's address is translated, and what each end sees."""
     import pandas as pd
 
+    from ..walk import Rewrite
+
     rows = []
     for label, w in walks.items():
         wire = [h for h in w.hops if h.node is None]
@@ -692,9 +694,9 @@ def path_comparison(walks: dict[str, Any]) -> Any:
             on_wire = str(wire[0].outer)
         else:
             on_wire = f"no encapsulation: {wire[0].inner.src_ip} -> {wire[0].inner.dst_ip}"
-        dnat = [h for h in w.hops if h.where.startswith("nat PREROUTING") and "DNAT" in h.action]
+        dnat = [h for h in w.hops if h.rewrite is Rewrite.DNAT]
         if dnat:
-            translated = f"DNAT in {dnat[0].node}'s nat PREROUTING"
+            translated = f"DNAT in {dnat[0].node}'s {dnat[0].table} {dnat[0].chain}"
         elif w.service is not None and w.cni.replaces_kube_proxy:
             translated = "at connect(), by Cilium's socket LB: no DNAT on the wire"
         else:
@@ -860,15 +862,20 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
 
 def hop_place(graph: Any, hop: Any) -> tuple[str, ...] | None:
     """The graph node where ``hop`` is (None for a ``stop`` hop, which stays where the
-    packet was). ``where`` names like ``flannel.1 (VXLAN)`` or ``nat PREROUTING
-    (br_netfilter)`` are matched by their device or hook, before the parenthesis."""
+    packet was). A netfilter hook is at the node's routing, or on its bridge for a bridged
+    frame; a device's ``where`` names like ``flannel.1 (VXLAN)`` are matched by the
+    device, before the parenthesis."""
+    from ..walk import HopKind
+
     if hop.node is None:
         return ("network",)
-    if hop.where == "stop":
+    if hop.kind is HopKind.STOP:
         return None
+    if hop.kind is HopKind.NAT:
+        if hop.bridged and ("bridge", hop.node) in graph:
+            return ("bridge", hop.node)  # bridged frames meet iptables on the bridge
+        return ("routing", hop.node)
     name = hop.where.split(" (")[0]
-    if hop.where.endswith("(br_netfilter)") and ("bridge", hop.node) in graph:
-        return ("bridge", hop.node)  # bridged frames meet iptables on the bridge
     for place, data in graph.nodes(data=True):
         if data["node"] == hop.node and name in data["answers"]:
             return place
