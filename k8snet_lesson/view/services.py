@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import K8snetError
+from .gates import sentence
 from .widgets import Shown, message_html
 
 if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; ipywidgets loads on first use
@@ -95,7 +96,7 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
         rules = _pre(f"kube-proxy's rules for it on {explorer.node_name}, {mode} mode (lesson cluster, Calico VXLAN)",
                      rules_text(cluster, service, explorer.node_name, mode))
     except (K8snetError, ValueError, TypeError, LookupError) as exc:
-        explorer.message.value = message_html(f"Could not recompute the endpoints: {exc}")
+        explorer.message.value = message_html(sentence(f"Could not recompute the endpoints: {exc}"))
         explorer.endpoints.value = ""
         explorer.rules.value = ""
         explorer.current = None
