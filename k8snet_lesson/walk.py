@@ -76,7 +76,8 @@ from .errors import InvalidValue, NotFound
 from .frames import EPHEMERAL_PORTS, Headers, Outer, ScapyMissing, frame_length, vxlan_source_port
 from .trace import Verdict
 
-__all__ = ["Direction", "HopKind", "Rewrite", "StopReason", "Hop", "Walk", "Headers", "Outer", "request", "ephemeral_port", "security_identity"]
+__all__ = ["Direction", "HopKind", "Rewrite", "StopReason", "Hop", "Walk", "Headers", "Outer", "request",
+           "ephemeral_port", "security_identity"]
 
 MAX_NODES = 4  # a walk crosses at most this many nodes before it is called a loop
 
@@ -139,7 +140,8 @@ class Hop:
     values: ``kind``; the netfilter ``table`` and ``chain`` of a hook (``nat``
     ``PREROUTING``) or of the rule that stopped the packet (``filter`` ``KUBE-SERVICES``),
     with ``bridged`` when br_netfilter showed a bridged frame to it; ``rewrite``, the
-    address translation done here; ``stop``, why a ``STOP`` hop ends the walk.
+    address translation done here (a routed packet's POSTROUTING rewrite rides on the
+    routing hop, as its ``action`` says); ``stop``, why a ``STOP`` hop ends the walk.
     """
 
     index: int
