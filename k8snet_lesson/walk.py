@@ -137,7 +137,9 @@ class Hop:
     encoded frame's size.
 
     The words (``where``, ``action``) are for reading; code and notebooks compare the
-    values: ``kind``; the netfilter ``table`` and ``chain`` of a hook (``nat``
+    values: ``kind``; the ``device`` the hop is at, by its name (``eth0``, a veth,
+    ``cni0``, ``flannel.1``; None at the routing decision, a hook, between the nodes), and
+    the ``pod`` (``namespace/name``) whose ``eth0`` sends or receives; the netfilter ``table`` and ``chain`` of a hook (``nat``
     ``PREROUTING``) or of the rule that stopped the packet (``filter`` ``KUBE-SERVICES``),
     with ``bridged`` when br_netfilter showed a bridged frame to it; ``rewrite``, the
     address translation done here (a routed packet's POSTROUTING rewrite rides on the
@@ -153,6 +155,8 @@ class Hop:
     outer: Outer | None = None
     frame_bytes: int | None = None
     direction: Direction = Direction.REQUEST
+    device: str | None = None
+    pod: str | None = None
     table: str | None = None
     chain: str | None = None
     bridged: bool = False
@@ -400,8 +404,9 @@ class _Builder:
         return frozenset(address for address, _ in api_server_endpoints(self.cluster))
 
     def add(self, kind: HopKind, node: str | None, where: str, action: str, inner: Headers,
-            outer: Outer | None = None, *, table: str | None = None, chain: str | None = None,
-            bridged: bool = False, rewrite: Rewrite | None = None, stop: StopReason | None = None) -> Headers:
+            outer: Outer | None = None, *, device: str | None = None, pod: str | None = None,
+            table: str | None = None, chain: str | None = None, bridged: bool = False,
+            rewrite: Rewrite | None = None, stop: StopReason | None = None) -> Headers:
         size = None
         if self.frames_ok:
             try:
@@ -412,7 +417,7 @@ class _Builder:
             except InvalidValue:
                 size = None  # a place with no link-layer frame to show
         self.hops.append(Hop(len(self.hops), node, where, kind, action, inner, outer, size, self.direction,
-                             table, chain, bridged, rewrite, stop))
+                             device, pod, table, chain, bridged, rewrite, stop))
         return inner
 
 
@@ -495,8 +500,9 @@ def _deliver_local(b: _Builder, node: Node, pod: Pod, headers: Headers, *, bridg
     p = b.p
     veth = host_veth_name(p, pod.namespace, pod.name)
     if p.attachment is Attachment.BRIDGE:
-        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers)
-    b.add(HopKind.VETH_OUT, node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers,
+              device=p.bridge or "cni0")
+    b.add(HopKind.VETH_OUT, node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers, device=veth)
 
 
 def _leg(
@@ -522,9 +528,9 @@ def _leg(
     dst_mac, why = _first_hop_mac(cluster, p, sender, route, headers.dst_ip)
     headers = headers.with_(src_mac=pod_mac(sender), dst_mac=dst_mac)
     b.add(HopKind.SEND, node.name, _pod_where(sender), f"{first_action}; {why}", headers,
-          rewrite=balanced.rewrite if balanced is not None else None)
+          device="eth0", pod=sender.key, rewrite=balanced.rewrite if balanced is not None else None)
     veth = host_veth_name(p, sender.namespace, sender.name)
-    b.add(HopKind.VETH_IN, node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers)
+    b.add(HopKind.VETH_IN, node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers, device=veth)
 
     if p.route_source is RouteSource.CILIUM_AGENT:
         return _cilium(b, sender, node, headers)
@@ -545,7 +551,8 @@ def _leg(
         return neighbour
 
     if p.attachment is Attachment.BRIDGE:
-        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers,
+              device=p.bridge or "cni0")
 
     for _ in range(MAX_NODES):
         headers, done = prerouting(node, headers)
@@ -559,7 +566,8 @@ def _leg(
         if route.type is RouteType.BLACKHOLE:
             raise _Stop(f"node {node.name}: '{route}' drops {headers.dst_ip}: no pod holds it", StopReason.BLACKHOLE)
         if headers.dst_ip == node.internal_ip:
-            b.add(HopKind.NODE_STACK, node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers)
+            b.add(HopKind.NODE_STACK, node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers,
+                  device="eth0")
             return node
         ttl = headers.ttl - 1
         headers, done = postrouting(node, headers.with_(ttl=ttl))
@@ -600,7 +608,7 @@ def _to_control_plane(b: _Builder, node: Node, route: Route, headers: Headers, d
     next_mac = _gateway_mac(b.cluster, node) if route.gateway is not None else MACAddress.derive("eth0", str(headers.dst_ip))
     leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=next_mac)
     b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; {headers.dst_ip} is no pod: it leaves unencapsulated{gateway}", leaving,
-          rewrite=rewrite)
+          device="eth0", rewrite=rewrite)
     b.add(HopKind.WIRE, None, f"node network {node_subnet(b.cluster, node)}",
           f"eth0 {node.internal_ip} -> {headers.dst_ip}, the control plane (kube-apiserver, host network)", leaving)
     return ControlPlane(headers.dst_ip)
@@ -623,7 +631,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
         device = p.tunnel_device
         inner = headers.with_(src_mac=device_mac(node, device), dst_mac=device_mac(there, device))
         b.add(HopKind.ROUTE, node.name, device, f"{decided}; the neighbour entry for {route.gateway} is {there.name}'s VTEP MAC", inner,
-              rewrite=rewrite)
+              device=device, rewrite=rewrite)
         src_mac, dst_mac = _wire_macs(cluster, node, there)
         outer = Outer(
             Encapsulation.VXLAN, src_mac, dst_mac, node.internal_ip, there.internal_ip,
@@ -637,6 +645,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"{outer.src_port}->{p.udp_port}, VNI {p.vni}",
             inner,
             outer,
+            device=device,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
         b.add(
@@ -646,6 +655,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"UDP {p.udp_port} reaches the VXLAN socket; {device} decapsulates (VNI {p.vni}): the inner "
             f"packet, dst {inner.dst_ip}, is received as if it came in on {device}",
             inner,
+            device=device,
         )
         return there
     if route.device == p.tunnel_device and p.encapsulation is Encapsulation.IPIP:
@@ -663,6 +673,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"{there.internal_ip}, protocol 4",
             inner,
             outer,
+            device=route.device,
             rewrite=rewrite,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: IP protocol 4", inner, outer)
@@ -673,6 +684,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"IP protocol 4 from a known peer arrives on eth0; tunl0 strips the outer header: inner dst {inner.dst_ip}",
             inner,
             outer,
+            device=route.device,
         )
         return there
     # Plain routing on the node network (Calico BGP): the next hop is the other node.
@@ -682,7 +694,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
     src_mac, dst_mac = _wire_macs(cluster, node, there)
     plain = headers.with_(src_mac=src_mac, dst_mac=dst_mac)
     b.add(HopKind.ROUTE, node.name, route.device or "eth0", f"{decided}; no encapsulation: the pod addresses travel as they are", plain,
-          rewrite=rewrite)
+          device=route.device or "eth0", rewrite=rewrite)
     b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.name} ({there.internal_ip}) by MAC; IP header untouched", plain)
     return there
 
@@ -696,7 +708,7 @@ def _via_default(b: _Builder, node: Node, route: Route, headers: Headers, decide
                     StopReason.NOT_IN_CLUSTER)
     gateway = _gateway_mac(cluster, node)
     leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=gateway)
-    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving, rewrite=rewrite)
+    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving, device="eth0", rewrite=rewrite)
     arriving = headers.with_(src_mac=gateway, dst_mac=device_mac(there, "eth0"))
     b.add(
         HopKind.WIRE,
@@ -739,18 +751,22 @@ def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Nod
             f"encapsulated with VNI {identity}, {sender.key}'s security identity",
             inner,
             outer,
+            device=device,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
-        b.add(HopKind.DECAPSULATE, there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner)
+        b.add(HopKind.DECAPSULATE, there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner,
+              device=device)
         headers = inner
     target = _local_pod(cluster, there, headers.dst_ip)
     if target is None:
-        b.add(HopKind.NODE_STACK, there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers)
+        b.add(HopKind.NODE_STACK, there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers,
+              device="eth0")
         return there
     out = host_veth_name(p, target.namespace, target.name)
     ttl = headers.ttl - 1
     headers = headers.with_(ttl=ttl, src_mac=host_veth_mac(target, p), dst_mac=pod_mac(target))
-    b.add(HopKind.VETH_OUT, there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers)
+    b.add(HopKind.VETH_OUT, there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers,
+          device=out)
     return target
 
 
@@ -854,7 +870,8 @@ def request(
         arrived = b.hops[-1].inner
         if isinstance(end, Pod):
             server = end
-            b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived)
+            b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived,
+                  device="eth0", pod=end.key)
             outcome = f"delivered to {end.key} at {arrived.dst_ip}:{arrived.dst_port}, source {arrived.src_ip}:{arrived.src_port}"
         elif isinstance(end, ControlPlane):
             listening = (arrived.dst_ip, arrived.dst_port) in api_server_endpoints(cluster)
@@ -977,5 +994,5 @@ def _reply(
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}, the ClusterIP it dialled: the conntrack entry matches its socket"
     else:
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}"
-    b.add(HopKind.RECEIVE, client_node.name, _pod_where(client), text, got)
+    b.add(HopKind.RECEIVE, client_node.name, _pod_where(client), text, got, device="eth0", pod=client.key)
     return b.hops

@@ -131,17 +131,14 @@ REWORDED = "(reworded) "
 
 @pytest.fixture
 def reworded_hops(monkeypatch):
-    """Every hop's ``action``, the ``where`` of every hook, stop and hop between the nodes,
-    and every walk's ``outcome`` replaced by other words; the values stay. (A device's or a
-    Pod's ``where`` is its name, which the diagrams look up.) Gives the walks made."""
+    """Every hop's ``where`` and ``action`` and every walk's ``outcome`` replaced by other
+    words; the values stay. Gives the walks made."""
     add = walk._Builder.add
     request = walk.request
     made: list[walk.Walk] = []
 
     def add_reworded(self, kind, node, where, action, inner, outer=None, **values):
-        if kind in (HopKind.NAT, HopKind.STOP, HopKind.WIRE) or node is None:
-            where = REWORDED + where.upper()
-        return add(self, kind, node, where, REWORDED + action.swapcase(), inner, outer, **values)
+        return add(self, kind, node, REWORDED + where.upper(), REWORDED + action.swapcase(), inner, outer, **values)
 
     def request_reworded(*args, **kwargs):
         found = request(*args, **kwargs)
@@ -171,4 +168,17 @@ def test_a_walking_notebooks_checks_pass_with_every_hop_reworded(stem, reworded_
     _run_code_cells(ROOT / "notebooks" / "src" / f"{stem}.py")
     assert reworded_hops, f"{stem} walks no packet: it does not belong in this test"
     for w in reworded_hops:  # the cells did run on reworded hops
-        assert all(h.action.startswith(REWORDED) for h in w.all_hops) and w.outcome.startswith(REWORDED)
+        assert all(h.where.startswith(REWORDED) and h.action.startswith(REWORDED) for h in w.all_hops)
+        assert w.outcome.startswith(REWORDED)
+
+
+@pytest.mark.parametrize("cni_name", ["flannel", "calico", "calico-ipip", "calico-vxlan", "cilium", "aws-vpc"])
+def test_the_diagram_places_every_hop_by_its_values_whatever_its_words(cni_name, reworded_hops):
+    from k8snet_lesson.view import paths
+
+    for destination, port in (("10.96.214.88", 80), ("10.244.2.15", 3000)):  # a Service, a Pod on the same node
+        w = walk.request(LESSON, CLIENT, destination, port, cni=cni_name)
+        places = paths.walk_places(paths.walk_topology(LESSON, w), w.all_hops)
+        assert places[0] == ("pod", "node-eu-west-1a", CLIENT) and places[-1] == places[0]  # the reply is back
+        assert [p for p, h in zip(places, w.all_hops) if h.kind is HopKind.RECEIVE][0] == ("pod", w.server.node_name,
+                                                                                          w.server.key)
