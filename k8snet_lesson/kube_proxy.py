@@ -76,7 +76,7 @@ from .cluster import (
     TrafficPolicy,
     ipv4_address,
 )
-from ._speed import no_cycle_collection, slot_filler
+from ._speed import no_cycle_collection, slot_filler, tuple_maker
 from .errors import InvalidValue
 from .iptables import Chain, Rule, RuleSet, Table
 
@@ -229,6 +229,7 @@ class _ProxyEndpoint(NamedTuple):
     terminating: bool
 
 
+_new_endpoint = tuple_maker(_ProxyEndpoint)  # _ProxyEndpoint(*fields), see _speed
 _inet_ntoa = socket.inet_ntoa
 
 
@@ -251,8 +252,8 @@ def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, 
                 if not local and text in found:
                     continue  # the first copy wins, unless a later one is on this node
                 conditions = endpoint.conditions
-                found[text] = _ProxyEndpoint(text, ip, local, conditions.ready is not False,
-                                             conditions.serving is not False, conditions.terminating is True)
+                found[text] = _new_endpoint((text, ip, local, conditions.ready is not False,
+                                            conditions.serving is not False, conditions.terminating is True))
     return [found[text] for text in sorted(found)]
 
 
@@ -760,9 +761,21 @@ def _chain_key(name: str) -> tuple[int, str]:
     return (2 if name.startswith("KUBE-") else 3, name)
 
 
+_COMMENT_FIRST = ("-m", "comment", "--comment")
+
+
+def _sort_comment(rule: Rule) -> str:
+    """The rule's comment, "" if it has none: read where kube-proxy writes it, first, before
+    asking :attr:`Rule.comment`, which works out the whole rule's shape (10,000s of rules a sync)."""
+    args = rule.args
+    if args[:3] == _COMMENT_FIRST and len(args) > 3:
+        return args[3]
+    return rule.comment or ""
+
+
 def _service_name_key(rule: Rule) -> str:
     """The service name in a rule's comment: the comment up to its first space or colon."""
-    comment = rule.comment or ""
+    comment = _sort_comment(rule)
     end = len(comment)
     for stop in (" ", ":"):
         i = comment.find(stop)
@@ -772,8 +785,7 @@ def _service_name_key(rule: Rule) -> str:
 
 
 def _last_rule_key(rule: Rule) -> tuple[bool, str]:
-    comment = rule.comment
-    return (comment is not None and "must be the last rule" in comment, _service_name_key(rule))
+    return ("must be the last rule" in _sort_comment(rule), _service_name_key(rule))
 
 
 def _table(name: str, chains: Iterable[Chain], rules_by_chain: Mapping[str, list[Rule]]) -> Table:
