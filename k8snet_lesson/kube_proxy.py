@@ -237,7 +237,8 @@ _rule = slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
 _user_chain = slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
 
 
-def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, node_name: str) -> list[_ProxyEndpoint]:
+def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol,
+               node_name: str) -> list[_ProxyEndpoint]:
     """The endpoints of one service port, de-duplicated by ``ip:port`` and sorted by that string."""
     found: dict[str, _ProxyEndpoint] = {}
     for endpoint_slice in slices:
