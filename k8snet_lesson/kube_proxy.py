@@ -241,6 +241,7 @@ def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol,
                node_name: str) -> list[_ProxyEndpoint]:
     """The endpoints of one service port, de-duplicated by ``ip:port`` and sorted by that string."""
     found: dict[str, _ProxyEndpoint] = {}
+    on_a_node = bool(node_name)
     for endpoint_slice in slices:
         for slice_port in endpoint_slice.ports:
             number = slice_port.port
@@ -249,7 +250,7 @@ def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol,
             for endpoint in endpoint_slice.endpoints:
                 ip = _inet_ntoa(endpoint.addresses[0].packed)  # str(), at C speed
                 text = f"{ip}:{number}"
-                local = bool(node_name) and endpoint.node_name == node_name
+                local = on_a_node and endpoint.node_name == node_name
                 if not local and text in found:
                     continue  # the first copy wins, unless a later one is on this node
                 conditions = endpoint.conditions
