@@ -85,7 +85,8 @@ def rule_two_share(cluster: Cluster, *, service: str = SERVICE, node: str = NODE
     printed = second.probability_text or "(none)"
     return Prediction(
         "05-rule-two-share",
-        f"The chain for `{service}` has {n} rules; rule 2 says `--probability {printed}`. "
+        f"The chain for `{service}` has a KUBE-MARK-MASQ rule, then {n} endpoint rules; endpoint rule 2 says "
+        f"`--probability {printed}`. "
         f"What share of **all** new connections does rule 2's endpoint ({second.address}) get?",
         Kind.NUMBER, str(share),
         why=(f"Rule 2 only sees what rule 1 let through ({Fraction(1) - Fraction(chain.endpoints[0].share).limit_denominator(1000)}); "
