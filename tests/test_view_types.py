@@ -27,6 +27,9 @@ from k8snet_lesson import netshoot, predictions, scenarios
 from k8snet_lesson.view import (
     debugging,
     gates,
+    iptables_list,
+    kubectl,
+    kubectl_run,
     labbox,
     layers,
     learner,
@@ -39,7 +42,8 @@ from k8snet_lesson.view import (
     widgets,
 )
 
-VIEW_MODULES = (debugging, gates, labbox, layers, learner, paths, plots, proxy_modes, quiz, services, tables, widgets)
+VIEW_MODULES = (debugging, gates, iptables_list, kubectl, kubectl_run, labbox, layers, learner, paths, plots, proxy_modes,
+                quiz, services, tables, widgets)
 CLIENT, SERVICE = "production/debug-pod", "production/checkout-api-svc"
 
 # Fields a test cannot fill, and why; any other field left None fails (its annotation went unchecked).
@@ -250,3 +254,22 @@ def test_no_annotation_says_any(module):
     assert "Any" not in _names(module)
     source = inspect.getsource(module)
     assert not [line for line in source.splitlines() if ": Any" in line or "-> Any" in line or "[Any" in line]
+
+
+@pytest.mark.parametrize("module", VIEW_MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_every_annotation_names_something_real(module):
+    # Function annotations are strings until a type checker reads them; each must resolve to an
+    # object the module (or its TYPE_CHECKING block) names, so a misspelt or unimported type fails.
+    names = _names(module)
+    functions = [f for f in vars(module).values() if inspect.isfunction(f) and f.__module__ == module.__name__]
+    for cls in (c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__):
+        for member in vars(cls).values():
+            member = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+            if inspect.isfunction(member):
+                functions.append(member)
+    assert functions
+    for function in functions:
+        try:
+            typing.get_type_hints(function, globalns=names)
+        except (NameError, AttributeError, TypeError) as exc:
+            pytest.fail(f"{module.__name__}.{function.__qualname__}: {exc}")
