@@ -191,7 +191,8 @@ class SpreadPlot:
 
 
 def probability_tree_figure(probability_texts: Sequence[str | None], shares: Sequence[float], *,
-                            title: str = "The KUBE-SVC chain as a probability tree", width: float = 7.5, height: float = 3.6):
+                            title: str = "The KUBE-SVC chain as a probability tree", width: float = 7.5,
+                            height: float = 3.6) -> Figure:
     """Each rule either matches (its printed probability) or passes the connection on.
 
     ``probability_texts[i]`` is rule i's ``--probability`` as printed (None for the last
