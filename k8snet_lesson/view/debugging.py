@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..cluster import Cluster, Pod, Service
 from ..dns import Rcode
@@ -47,6 +47,17 @@ from ..netshoot import NETSHOOT_IMAGE, RESOLVER, RESOLVER_TIMEOUT_S, Output, cur
 from .gates import sentence
 from .widgets import Shown
 from .widgets import message_html as _message_html
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; these load on first use
+    from ipaddress import IPv4Address
+    from types import ModuleType
+
+    import ipywidgets
+    from matplotlib.figure import Figure
+    from pandas import DataFrame
+
+    from ..dns import Resolution
+    from .tables import Table
 
 __all__ = [
     "kubectl_run",
@@ -103,7 +114,7 @@ _CELL_STYLE = "padding:1px 8px;text-align:left;vertical-align:top;border-bottom:
 _CELL = f' style="{_CELL_STYLE}"'
 
 
-def _pandas():
+def _pandas() -> ModuleType:
     import pandas as pd
 
     return pd
@@ -125,7 +136,7 @@ def kubectl_run(namespace: str = "default", name: str = "debug-pod", image: str 
 # --- tables -----------------------------------------------------------------------------------
 
 
-def ladder_table(result: Climb) -> Any:
+def ladder_table(result: Climb) -> DataFrame:
     """The runbook as a table: each rung of ``result``, the commands it ran, what a failure
     there means, and the registered faults of that layer.
 
@@ -145,7 +156,7 @@ def ladder_table(result: Climb) -> Any:
     return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="#"))
 
 
-def rungs_table(result: Climb) -> Any:
+def rungs_table(result: Climb) -> DataFrame:
     """One row per rung of ``result``: its layer, ok or BROKEN, and what it showed."""
     pd = _pandas()
     rows = [
@@ -156,7 +167,7 @@ def rungs_table(result: Climb) -> Any:
     return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="#"))
 
 
-def climbs_table(climbs: dict[str, Climb]) -> Any:
+def climbs_table(climbs: dict[str, Climb]) -> DataFrame:
     """Several climbs side by side (one column each, keyed by label): each rung's result,
     rungs in ladder order, ``not reached`` where a climb stopped before the rung."""
     pd = _pandas()
@@ -194,7 +205,7 @@ def fault_table(
     service: Service | str,
     cnis: Sequence[str] = ("calico", "flannel"),
     seed: int = 0,
-) -> Any:
+) -> DataFrame:
     """Every registered fault: its layer, what it breaks, what curl to the ClusterIP prints,
     what the ladder finds on each CNI, and the fix."""
     pd = _pandas()
@@ -222,7 +233,7 @@ def first_broken(result: Climb) -> str:
 
 
 def fault_summary(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str = "calico",
-                  seed: int = 0) -> Any:
+                  seed: int = 0) -> DataFrame:
     """Every registered fault in a few words: the first rung that breaks and what curl to
     the ClusterIP prints, as a readable table (one row per fault, text left-aligned)."""
     from .tables import table
@@ -336,7 +347,7 @@ def climb_html(result: Climb, *, reveal: bool = True) -> str:
 # --- the lesson's oddity: one endpoint of three broken --------------------------------------------
 
 
-def draws_table(cluster: Cluster, client: Pod | str, url: str, seeds: Iterable[int], *, cni: str | None = None) -> Any:
+def draws_table(cluster: Cluster, client: Pod | str, url: str, seeds: Iterable[int], *, cni: str | None = None) -> DataFrame:
     """``curl -v URL`` once per seed: the endpoint kube-proxy's draw picked and what curl got."""
     pd = _pandas()
     rows = []
@@ -359,7 +370,7 @@ def refusal_table(
     requests: int = 100,
     seed: int = 0,
     cni: str | None = None,
-) -> Any:
+) -> DataFrame:
     """Break 0, 1, ... n backends with ``fault_name`` one pod at a time and send ``requests``
     requests to the ClusterIP: refused requests against the exact share of the broken
     endpoints in kube-proxy's chain (read from the connection's candidates)."""
@@ -388,7 +399,8 @@ def refusal_table(
     return pd.DataFrame(rows).set_index("broken endpoints")
 
 
-def refusals_figure(table: Any, *, title: str | None = None, width: float = 6.5, height: float = 3.4):
+def refusals_figure(table: DataFrame, *, title: str | None = None, width: float = 6.5,
+                    height: float = 3.4) -> Figure:
     """Observed share of refused requests (bars) against the exact share (markers), per
     number of broken endpoints, from :func:`refusal_table`."""
     from matplotlib.figure import Figure
@@ -423,7 +435,7 @@ def refusals_figure(table: Any, *, title: str | None = None, width: float = 6.5,
 # --- DNS ------------------------------------------------------------------------------------
 
 
-def search_table(resolution) -> Any:
+def search_table(resolution: Resolution) -> DataFrame:
     """The names a resolver tried for one lookup, in order, and CoreDNS's answer to each.
 
     ``resolution`` is a :class:`k8snet_lesson.dns.Resolution`; names after the one that
@@ -533,18 +545,18 @@ def verdict_text(m: Mystery, verdict: Verdict, seen: Climb | None = None) -> str
 class ClimbExplorer(Shown):
     """Faults, a backend, a CNI and a seed in; the climb's rungs, finding and transcripts out."""
 
-    cluster: Any
+    cluster: Cluster
     client: str
     service: str
-    faults: Any
-    backend: Any
-    cni: Any
-    seed: Any
-    button: Any
-    rungs: Any
-    message: Any
-    ui: Any
-    last: Any = None  # the latest ladder.Climb
+    faults: ipywidgets.SelectMultiple
+    backend: ipywidgets.Dropdown
+    cni: ipywidgets.Dropdown
+    seed: ipywidgets.BoundedIntText
+    button: ipywidgets.Button
+    rungs: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    last: Climb | None = None  # the latest climb
 
 
 def render_climb(explorer: ClimbExplorer) -> None:
@@ -612,20 +624,20 @@ def climb_explorer(cluster: Cluster, *, client: str, service: str, faults: Seque
 class MysteryExercise(Shown):
     """A seeded mystery: its climb (finding hidden), a diagnosis, Submit, and the verdict."""
 
-    cluster: Any
+    cluster: Cluster
     client: str
     service: str
     cni: str | None
-    seed: Any
-    climb: Any
-    diagnosis: Any
-    button: Any
-    verdict: Any
-    message: Any
-    ui: Any
-    mystery: Any = None  # the current ladder.Mystery
-    seen: Any = None  # its climb, as first shown
-    last: Any = None  # the latest ladder.Verdict
+    seed: ipywidgets.BoundedIntText
+    climb: ipywidgets.HTML
+    diagnosis: ipywidgets.SelectMultiple
+    button: ipywidgets.Button
+    verdict: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    mystery: Mystery | None = None  # the current mystery
+    seen: Climb | None = None  # its climb, as first shown
+    last: Verdict | None = None  # the latest verdict
 
 
 def _mystery_climb_html(exercise: MysteryExercise, result: Climb, fixed: Sequence[str] = ()) -> str:
@@ -722,17 +734,18 @@ def mystery_exercise(cluster: Cluster, *, client: str, service: str, seed: int =
 class DnsExplorer(Shown):
     """A name and the client's namespace in; resolv.conf, the queries tried and nslookup out."""
 
-    cluster: Any
-    name: Any
-    namespace: Any
-    result: Any
-    message: Any
-    ui: Any
-    clients: dict = dataclasses.field(default_factory=dict)  # namespace -> (cluster, debug pod)
-    last: Any = None  # the latest dns.Resolution
+    cluster: Cluster
+    name: ipywidgets.Text
+    namespace: ipywidgets.Dropdown
+    result: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    # namespace -> the cluster with a debug pod there, and that pod
+    clients: dict[str, tuple[Cluster, Pod]] = dataclasses.field(default_factory=dict)
+    last: Resolution | None = None  # the latest resolution
 
 
-def _table_html(table: Any, css: str) -> str:
+def _table_html(table: DataFrame, css: str) -> str:
     header = "".join(f"<th{_CELL}>{html.escape(str(c))}</th>" for c in [table.index.name or ""] + list(table.columns))
     body = "".join(
         "<tr>" + f"<td{_CELL}>{html.escape(str(i))}</td>"
@@ -742,7 +755,7 @@ def _table_html(table: Any, css: str) -> str:
     return f'<table class="{css}" style="{_TABLE_STYLE}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _address_literal(text: str):
+def _address_literal(text: str) -> IPv4Address | None:
     """``text`` as an IPv4 address, or None when it is meant as a name."""
     from ipaddress import IPv4Address
 
@@ -752,7 +765,7 @@ def _address_literal(text: str):
         return None
 
 
-def _reverse_html(cluster: Cluster, pod: Pod, text: str, address) -> str:
+def _reverse_html(cluster: Cluster, pod: Pod, text: str, address: IPv4Address) -> str:
     """An address typed into the DNS explorer: what curl and nslookup really do with it."""
     from ..dns import reverse
     from ..netshoot import nslookup_address, ptr_name
@@ -848,7 +861,7 @@ class Shown06:
     """A reveal: an optional table and terminal text, as HTML in a notebook and as text elsewhere."""
 
     text: str = ""
-    table: Any = None  # a view.tables.Table
+    table: Table | None = None
     note: str = ""
 
     def _repr_html_(self) -> str:

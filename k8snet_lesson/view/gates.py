@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import K8snetError
 from .widgets import Shown, message_html
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import ipywidgets
 
     from ..predictions import Prediction, Verdict
-    from .learner import Progress
+    from .learner import Predicted, Progress
 
 __all__ = ["Gate", "predict", "render_gate", "shown_gates", "inline_html", "sentence", "CHOICE_CSS"]
 
@@ -94,7 +94,7 @@ class Gate(Shown):
     reveal: "ipywidgets.Output"
     message: "ipywidgets.HTML"
     ui: "ipywidgets.VBox"
-    show: Callable[[], Any] | None = None
+    show: Callable[[], object] | None = None  # the reveal: anything IPython can display
     progress: "Progress | None" = None
     last: "Verdict | None" = None
 
@@ -103,7 +103,7 @@ class Gate(Shown):
         return self.last is not None
 
 
-def _verdict_html(verdict: "Verdict", *, earlier: dict | None) -> str:
+def _verdict_html(verdict: "Verdict", *, earlier: Predicted | None) -> str:
     colour = "#1b5e20" if verdict.correct else "#8a4b00"
     parts = []
     if earlier is not None:
@@ -158,7 +158,7 @@ def render_gate(gate: Gate) -> None:
     _show_reveal(gate)
 
 
-def predict(prediction: "Prediction", *, reveal: Callable[[], Any] | None = None,
+def predict(prediction: "Prediction", *, reveal: Callable[[], object] | None = None,
             progress: "Progress | None | bool" = True) -> Gate:
     """A gate for ``prediction``; ``reveal()`` makes what is shown once an answer is locked in.
 
@@ -202,7 +202,7 @@ def predict(prediction: "Prediction", *, reveal: Callable[[], Any] | None = None
     return gate
 
 
-def _restore(gate: Gate, earlier: dict) -> None:
+def _restore(gate: Gate, earlier: Predicted) -> None:
     """Show a prediction recorded in an earlier session, without recording it again."""
     from ..predictions import check
 

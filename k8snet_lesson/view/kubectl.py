@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from ..cluster import Cluster, EndpointPort, EndpointSlice, Pod, PodPhase, Service
 from ..endpoints import (
@@ -52,6 +52,15 @@ from ..endpoints import (
     slices_for,
 )
 from ..errors import InvalidValue
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
+    from ..cluster import Node
+
+    #: An API object as ``-o yaml`` prints it: JSON-like data (maps with string keys, lists, scalars).
+    Yaml = dict[str, "Yaml"] | list["Yaml"] | str | int | float | bool | None
+
+#: An object kubectl lists by namespace and name (a Pod, a Service, an EndpointSlice).
+_Named = TypeVar("_Named", Pod, Service, EndpointSlice)
 
 __all__ = [
     "human_duration",
@@ -176,7 +185,7 @@ _RESOLVES_TO_OTHER = re.compile(
 )
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Yaml) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -197,7 +206,7 @@ def _scalar(value: Any) -> str:
     return text
 
 
-def _yaml_lines(value: Any, indent: int) -> list[str]:
+def _yaml_lines(value: Yaml, indent: int) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
     if isinstance(value, dict):
@@ -228,7 +237,7 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
     return lines
 
 
-def _inline(value: Any) -> str:
+def _inline(value: Yaml) -> str:
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):
@@ -236,7 +245,7 @@ def _inline(value: Any) -> str:
     return _scalar(value)
 
 
-def to_yaml(value: Any) -> str:
+def to_yaml(value: Yaml) -> str:
     """``value`` (dicts, lists, strings, numbers, booleans) as kubectl's ``-o yaml`` prints it.
 
     >>> print(to_yaml({"kind": "Endpoints", "subsets": [{"ports": [{"port": 3000, "name": ""}]}]}), end="")
@@ -252,7 +261,7 @@ def to_yaml(value: Any) -> str:
 # --- pods ---------------------------------------------------------------------------
 
 
-def _in_namespace(items: Iterable[Any], namespace: str | None) -> list[Any]:
+def _in_namespace(items: Iterable[_Named], namespace: str | None) -> list[_Named]:
     chosen = [i for i in items if namespace is None or i.namespace == namespace]
     return sorted(chosen, key=lambda i: (i.namespace, i.name))
 
@@ -269,7 +278,7 @@ def _pod_status(pod: Pod) -> str:
     return {PodPhase.SUCCEEDED: "Completed", PodPhase.FAILED: "Error"}.get(pod.phase, pod.phase.value)
 
 
-def _pod_ip(nodes: dict[str, Any], pod: Pod) -> str:
+def _pod_ip(nodes: dict[str, Node], pod: Pod) -> str:
     address = pod_address(pod, nodes.get(pod.node_name) if pod.node_name else None)
     return str(address) if address is not None else "<none>"
 
@@ -376,8 +385,8 @@ def get_endpointslices(cluster: Cluster, namespace: str | None = None, service: 
     return _table((["NAMESPACE"] if namespace is None else []) + ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], rows)
 
 
-def _address_object(address: EndpointAddress) -> dict:
-    out: dict[str, Any] = {"ip": str(address.ip)}
+def _address_object(address: EndpointAddress) -> dict[str, Yaml]:
+    out: dict[str, Yaml] = {"ip": str(address.ip)}
     if address.hostname:
         out["hostname"] = address.hostname
     if address.node_name:
@@ -389,15 +398,15 @@ def _address_object(address: EndpointAddress) -> dict:
     return out
 
 
-def endpoints_object(endpoints: Endpoints) -> dict:
+def endpoints_object(endpoints: Endpoints) -> dict[str, Yaml]:
     """The Endpoints object as the API returns it (empty fields left out)."""
-    metadata: dict[str, Any] = {"name": endpoints.name, "namespace": endpoints.namespace}
+    metadata: dict[str, Yaml] = {"name": endpoints.name, "namespace": endpoints.namespace}
     if endpoints.over_capacity:
         metadata["annotations"] = {"endpoints.kubernetes.io/over-capacity": "truncated"}
-    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": metadata}
+    out: dict[str, Yaml] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": metadata}
     subsets = []
     for subset in endpoints.subsets:
-        entry: dict[str, Any] = {}
+        entry: dict[str, Yaml] = {}
         if subset.addresses:
             entry["addresses"] = [_address_object(a) for a in subset.addresses]
         if subset.not_ready_addresses:
@@ -427,7 +436,7 @@ def endpoints_yaml(cluster: Cluster, name: str | None = None, namespace: str | N
 # --- describe -----------------------------------------------------------------------
 
 
-def _labels_lines(title: str, labels: dict[str, str] | Any) -> list[str]:
+def _labels_lines(title: str, labels: Mapping[str, str]) -> list[str]:
     # printLabelsMultiline: sorted keys, one per line, continuation lines start with a tab
     keys = sorted(labels)
     if not keys:

@@ -17,11 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import K8snetError
 from .gates import inline_html
 from .widgets import Shown, message_html
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; the lab and ipywidgets load on first use
+    import ipywidgets
+
+    from ..cluster import Cluster
+    from ..faults import Broken
+    from ..lab.commands import Result
+    from ..lab.kernel import Lab
+    from ..lab.run import Report
+    from ..lab.steps import Checked, Step
+    from .tables import Table
 
 __all__ = ["CommandBox", "command_box", "run_command", "StepBox", "step_box", "check_answer", "show_hint",
            "run_action", "result_html", "FullRun", "full_run_button", "render_full_run", "teardown_button",
@@ -32,7 +43,7 @@ _PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:
         "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
 
 
-def result_html(result: Any) -> str:
+def result_html(result: Result) -> str:
     """A command's result: where and what ran, its first lines, the rest folded, and the box's note."""
     from ..lab.commands import LINES
 
@@ -57,24 +68,24 @@ def result_html(result: Any) -> str:
 class CommandBox(Shown):
     """The widgets of one command box and what it ran last."""
 
-    lab: Any
-    cluster: Any
-    where: "Any"  # ipywidgets.Dropdown
-    entry: "Any"  # ipywidgets.Text
-    button: "Any"
-    output: "Any"  # ipywidgets.HTML
-    message: "Any"
-    ui: "Any"
+    lab: Lab | None  # None: the lab cannot run here, kubectl answers from the model
+    cluster: Cluster
+    where: ipywidgets.Dropdown
+    entry: ipywidgets.Text
+    button: ipywidgets.Button
+    output: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     traffic: tuple[str, tuple[str, ...]] | None = None
     unavailable: str = ""
-    last: Any = None
+    last: Result | None = None
 
     @property
-    def current_cluster(self) -> Any:
+    def current_cluster(self) -> Cluster:
         return self.lab.cluster if self.lab is not None else self.cluster
 
 
-def run_command(box: CommandBox) -> Any:
+def run_command(box: CommandBox) -> Result | None:
     """The box's callback: parse, run, show. Returns the Result (None when refused)."""
     from ..errors import LabUnavailable
     from ..lab.commands import execute, parse
@@ -103,7 +114,7 @@ def run_command(box: CommandBox) -> Any:
     return result
 
 
-def command_box(lab: Any, cluster: Any, *, where: str, command: str = "",
+def command_box(lab: Lab | None, cluster: Cluster, *, where: str, command: str = "",
                 traffic: tuple[str, tuple[str, ...]] | None = None, unavailable: str = "") -> CommandBox:
     """A box that runs real commands in ``lab`` (None: kubectl from ``cluster`` only), starting at ``where``."""
     import ipywidgets as w
@@ -139,26 +150,26 @@ def command_box(lab: Any, cluster: Any, *, where: str, command: str = "",
 class StepBox(Shown):
     """One guided step: its goal, its command box, an answer to check, hints, an action."""
 
-    step: Any
+    step: Step
     box: CommandBox
     client: str
-    answer: Any
-    check: Any
-    hint: Any
-    feedback: Any
-    message: Any
-    hints: Any  # ipywidgets.HTML: the hints shown so far
-    ui: Any
-    actions: tuple[Any, ...] = ()  # ipywidgets.Button, one per action
-    action_output: Any = None
-    do: tuple[Callable[["StepBox"], str], ...] = ()
+    answer: ipywidgets.Text
+    check: ipywidgets.Button
+    hint: ipywidgets.Button
+    feedback: ipywidgets.HTML
+    message: ipywidgets.HTML
+    hints: ipywidgets.HTML  # the hints shown so far
+    ui: ipywidgets.VBox
+    actions: tuple[ipywidgets.Button, ...] = ()  # one per action
+    action_output: ipywidgets.HTML | None = None  # only where the step has actions
+    do: tuple[Callable[[StepBox], str], ...] = ()
     shown_hints: int = 0
-    simulated: dict | None = None
-    case: Any = None  # the lesson's case (a faults.Broken) that the broken step breaks and fixes
-    last: Any = None  # the last steps.Checked
+    simulated: dict[str, int] | None = None  # the model's counts per endpoint address
+    case: Broken | None = None  # the lesson's case that the broken step breaks and fixes
+    last: Checked | None = None  # the last verdict
 
 
-def check_answer(step: StepBox) -> Any:
+def check_answer(step: StepBox) -> Checked | None:
     """The step's **Check**: judge the answer against the lab (or the model); returns steps.Checked or None."""
     from ..lab.steps import check
 
@@ -213,7 +224,7 @@ def _open_connections(step: StepBox) -> str:
             "(conntrack flushed and counters zeroed first). Now read the kernel's counters.")
 
 
-def _case(step: StepBox) -> Any:
+def _case(step: StepBox) -> Broken:
     if step.case is None:
         raise K8snetError("this step has no case to break or fix")
     return step.case
@@ -257,8 +268,9 @@ _ACTIONS = {"counter": (("Open 3,000 connections", _open_connections),),
             "broken": (("Break one checkout pod", _break), ("Deploy the fix (bind 0.0.0.0)", _fix))}
 
 
-def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[str, tuple[str, ...]] | None = None,
-             unavailable: str = "", case: Any = None) -> StepBox:
+def step_box(step: Step, *, lab: Lab | None, cluster: Cluster, client: str,
+             traffic: tuple[str, tuple[str, ...]] | None = None, unavailable: str = "",
+             case: Broken | None = None) -> StepBox:
     """The guided ``step`` (:class:`k8snet_lesson.lab.steps.Step`) with its own command box.
 
     ``case`` is the lesson's case (:func:`k8snet_lesson.lab.steps.lesson_case`) that the
@@ -304,7 +316,7 @@ def step_box(step: Any, *, lab: Any, cluster: Any, client: str, traffic: tuple[s
     return made
 
 
-def _show_model(step: StepBox, shown: Any) -> None:
+def _show_model(step: StepBox, shown: ipywidgets.HTML) -> None:
     shown.value = f'<pre style="{_PRE}">{html.escape(_model_output(step))}</pre>'
 
 
@@ -313,13 +325,15 @@ def _show_model(step: StepBox, shown: Any) -> None:
 
 @dataclasses.dataclass
 class FullRun(Shown):
-    button: Any
-    output: Any
-    ui: Any
-    report: Any = None
+    """The "Run it all for me" button, where the report shows, and the last report."""
+
+    button: ipywidgets.Button
+    output: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    report: Report | None = None
 
 
-def render_full_run(run: FullRun, *, connections: int = 3000) -> Any:
+def render_full_run(run: FullRun, *, connections: int = 3000) -> Report | None:
     """Build a fresh lab, run every check, tear it down; show the report (no timings), first lines open."""
     from ..lab.commands import LINES
     from ..lab.run import full_run, masked
@@ -355,7 +369,7 @@ def full_run_button(*, unavailable: str = "") -> FullRun:
     return run
 
 
-def teardown_button(lab: Any) -> Any:
+def teardown_button(lab: Lab | None) -> ipywidgets.VBox:
     """A button that tears the lab down now (it also goes by itself when the kernel stops)."""
     import ipywidgets as w
 
@@ -363,7 +377,7 @@ def teardown_button(lab: Any) -> Any:
     button.add_class("k8snet-teardown")
     output = w.HTML()
 
-    def tear(_: Any) -> None:
+    def tear(_: ipywidgets.Button) -> None:
         left = lab.teardown()
         button.disabled = True
         output.value = (f'<div style="{_BOX}">Nothing left: no lab namespace and no lab process.</div>' if left.clean
@@ -376,7 +390,8 @@ def teardown_button(lab: Any) -> Any:
 # --- what each of 08's gates reveals ----------------------------------------------------------
 
 
-def gate_reveal(prediction_id: str, cluster: Any, *, client: str, connections: int = 3000, climbs: int = 12) -> Any:
+def gate_reveal(prediction_id: str, cluster: Cluster, *, client: str, connections: int = 3000,
+                climbs: int = 12) -> Table:
     """The model's table behind one of notebook 08's gates (shown once the learner has locked in)."""
     from ..errors import NotFound
     from ..lab.steps import SEEN, lesson_case, service_entry

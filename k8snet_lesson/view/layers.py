@@ -22,7 +22,7 @@ import enum
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..churn import Churn, ChurnEvent, Replacement, churn
@@ -41,6 +41,15 @@ from ..networking_model import (
 )
 from .widgets import Shown
 from .widgets import message_html as _message_html
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; these load on first use
+    import ipywidgets
+    import numpy
+    from IPython.display import HTML
+    from matplotlib.figure import Figure
+    from pandas import DataFrame
+
+    from .tables import Table
 
 __all__ = [
     "CourseEntry",
@@ -127,7 +136,7 @@ COURSE = (
 )
 
 
-def course_map() -> Any:
+def course_map() -> DataFrame:
     """The series as a DataFrame indexed by notebook number.
 
     >>> course_map().loc["05", "title"]
@@ -141,7 +150,7 @@ def course_map() -> Any:
     return frame
 
 
-def environment_check() -> Any:
+def environment_check() -> DataFrame:
     """What this kernel can do: versions, whether widgets answer, whether the kernel lab runs.
 
     The ``widgets`` row builds a slider, observes it and moves it: ``yes`` means the
@@ -180,7 +189,7 @@ def environment_check() -> Any:
     return pd.DataFrame(rows, columns=["check", "result"]).set_index("check")
 
 
-def discrepancies_table() -> Any:
+def discrepancies_table() -> Table:
     """Where the lesson's numbers disagree with each other or with real clusters, and how
     the course resolves each (:mod:`k8snet_lesson.discrepancies`), 12 rows shown, the rest folded."""
     from ..discrepancies import discrepancies
@@ -199,12 +208,12 @@ class PodsView(Shown):
     """Namespace, node and columns in; ``kubectl get pods -o wide`` as it would print out."""
 
     cluster: Cluster
-    namespace: Any
-    node: Any
-    columns: Any
-    output: Any
-    message: Any
-    ui: Any
+    namespace: ipywidgets.Dropdown
+    node: ipywidgets.Dropdown
+    columns: ipywidgets.ToggleButtons
+    output: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     last: str | None = None  # the command and its output, as printed
 
 
@@ -328,7 +337,7 @@ def _in_pod_network(pod: Pod) -> bool:
     return pod.node_name is not None and not pod.host_network and pod.pod_ip is not None
 
 
-def network_layers(cluster: Cluster, max_pods: int = 110) -> Any:
+def network_layers(cluster: Cluster, max_pods: int = 110) -> DataFrame:
     """The lesson's table of the three networks, extended with ``cluster``'s own CIDRs,
     what is in use and what the ranges hold (:func:`k8snet_lesson.ipam.plan`).
 
@@ -367,7 +376,7 @@ def network_layers(cluster: Cluster, max_pods: int = 110) -> Any:
     return pd.DataFrame(rows).set_index("network")
 
 
-def network_members(cluster: Cluster) -> Any:
+def network_members(cluster: Cluster) -> DataFrame:
     """Every address in ``cluster``, with the network it belongs to and whether it lies in
     that network's CIDR: nodes' InternalIPs (node network), pod IPs (pod network, and
     their node's podCIDR), ClusterIPs (service network).
@@ -377,7 +386,7 @@ def network_members(cluster: Cluster) -> Any:
     """
     import pandas as pd
 
-    def text(value: Any, missing: str) -> str:
+    def text(value: IPv4Address | IPv4Network | None, missing: str) -> str:
         return missing if value is None else str(value)
 
     def inside(address: IPv4Address | None, network: IPv4Network | None) -> bool | None:
@@ -412,7 +421,7 @@ def network_members(cluster: Cluster) -> Any:
 # --- 01: the four rules ----------------------------------------------------------------
 
 
-def rules_table(checks: Sequence[RuleCheck]) -> Any:
+def rules_table(checks: Sequence[RuleCheck]) -> DataFrame:
     """One row per rule: the lesson's words, whether it holds, and why (the check's reason)."""
     import pandas as pd
 
@@ -429,7 +438,7 @@ _EVIDENCE_COLUMNS = {
 }
 
 
-def evidence_table(check: RuleCheck) -> Any:
+def evidence_table(check: RuleCheck) -> DataFrame:
     """A rule's evidence rows as a DataFrame, with the columns that decide it.
 
     Rules 2 and 3: one row per connection (who dials what, and the source the server
@@ -445,7 +454,7 @@ def evidence_table(check: RuleCheck) -> Any:
     return frame
 
 
-def connection_table(connection: Connection) -> Any:
+def connection_table(connection: Connection) -> DataFrame:
     """One connection as both applications see it, one fact per row."""
     import pandas as pd
 
@@ -518,7 +527,7 @@ def rewrite_rules(connection: Connection) -> str:
     return "\n".join(lines)
 
 
-def connection_report(connection: Connection, cluster: Cluster) -> Any:
+def connection_report(connection: Connection, cluster: Cluster) -> Table:
     """One connection as both sides see it, what the server records (:func:`server_log`)
     and the rules that rewrote it, as one readable table."""
     import pandas as pd
@@ -538,7 +547,7 @@ _REACH_LABELS = {Reach.DIRECT: "reaches it, real addresses", Reach.TRANSLATED: "
                  Reach.LOOPBACK: "itself, at 127.0.0.1", Reach.REFUSED: "arrives, refused", Reach.NONE: "cannot reach it"}
 
 
-def reach_figure(panels: Mapping[str, Sequence[Reachability]], *, width: float = 9.0):
+def reach_figure(panels: Mapping[str, Sequence[Reachability]], *, width: float = 9.0) -> Figure:
     """Who reaches whom, one panel per network: a row per source (each node's agents, then
     each pod), a column per pod, a cell coloured by how the connection ends
     (:func:`k8snet_lesson.networking_model.who_reaches_whom`)."""
@@ -593,12 +602,12 @@ class ConnectionExplorer(Shown):
     cluster: Cluster
     natted_cluster: Cluster
     natted_network: Network
-    client: Any
-    server: Any
-    network: Any
-    result: Any
-    message: Any
-    ui: Any
+    client: ipywidgets.Dropdown
+    server: ipywidgets.Dropdown
+    network: ipywidgets.ToggleButtons
+    result: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     last: Connection | None = None
 
 
@@ -697,7 +706,7 @@ def connection_explorer(cluster: Cluster, client: str | None = None, server: str
 # --- 02: allocation ------------------------------------------------------------------
 
 
-def node_cidr_table(blocks: Mapping[str, IPv4Network]) -> Any:
+def node_cidr_table(blocks: Mapping[str, IPv4Network]) -> DataFrame:
     """Node name -> ``spec.podCIDR``, with what host-local makes of each block: the
     ``cni0`` gateway (``.1``), the first and last pod IP and how many pods fit.
 
@@ -716,7 +725,7 @@ def node_cidr_table(blocks: Mapping[str, IPv4Network]) -> Any:
     return pd.DataFrame(rows, columns=["node", "spec.podCIDR", "cni0 (gateway)", "pod IPs", "pod addresses"]).set_index("node")
 
 
-def host_local_table(ipam: HostLocal) -> Any:
+def host_local_table(ipam: HostLocal) -> DataFrame:
     """The addresses one node's host-local has handed out, ``.1`` (``cni0``) first; the
     ``last reserved`` column marks the round-robin cursor (the next pod gets the next
     free address after it)."""
@@ -728,7 +737,7 @@ def host_local_table(ipam: HostLocal) -> Any:
     return pd.DataFrame(rows, columns=["address", "held by", "cursor"]).set_index("address")
 
 
-def service_ip_table(service_range: ServiceIPRange) -> Any:
+def service_ip_table(service_range: ServiceIPRange) -> DataFrame:
     """The ClusterIPs handed out from one service CIDR, lowest first, with the band each
     lies in: the lower (static) band is preferred for requested IPs such as
     ``kubernetes`` (.1) and ``kube-dns`` (.10); dynamic allocation uses the upper band."""
@@ -745,7 +754,7 @@ def service_ip_table(service_range: ServiceIPRange) -> Any:
 # --- 02: pod churn (the model is k8snet_lesson.churn) ------------------------------
 
 
-def churn_table(history: Churn) -> Any:
+def churn_table(history: Churn) -> DataFrame:
     """One row per step: the Service's ready endpoints (``ip:port``, as kube-proxy will
     program them), its ClusterIP and its DNS name (the last two do not change)."""
     import pandas as pd
@@ -768,7 +777,7 @@ def churn_table(history: Churn) -> Any:
     return pd.DataFrame(rows).set_index("step")
 
 
-def replacements_table(history: Churn, pod: str | None = None) -> Any:
+def replacements_table(history: Churn, pod: str | None = None) -> DataFrame:
     """One row per pod per step: the pod before and after the event, and its IP.
 
     ``pod`` (a name or ``namespace/name``) keeps only the rows of that pod and its successors.
@@ -799,7 +808,7 @@ def replacements_table(history: Churn, pod: str | None = None) -> Any:
 # --- 02: sizing ------------------------------------------------------------------------
 
 
-def sizing_table(p: Plan) -> Any:
+def sizing_table(p: Plan) -> DataFrame:
     """What a set of flags gives a cluster, one quantity per row (values as text)."""
     import pandas as pd
 
@@ -844,7 +853,7 @@ _STATE_RANK = (0, 1, 3, 2)
 _MAX_CELLS = 4096
 
 
-def node_cidr_grid(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[Any, int]:
+def node_cidr_grid(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[numpy.ndarray, int]:
     """The cluster CIDR's node CIDRs as a 2-D array of states, and how many node CIDRs each
     cell stands for (1 up to 4,096 node CIDRs; beyond, cells merge in powers of two and
     take the most telling state of their blocks: service overlap, then node-network
@@ -888,7 +897,8 @@ def node_cidr_grid(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[Any, int]
     return states.reshape(-1, columns), per_cell
 
 
-def node_cidr_figure(p: Plan, used: Iterable[IPv4Network] = (), *, width: float = 6.0, height: float = 3.6):
+def node_cidr_figure(p: Plan, used: Iterable[IPv4Network] = (), *, width: float = 6.0,
+                     height: float = 3.6) -> Figure:
     """How the node CIDRs tile the cluster CIDR: one cell per node CIDR (or per group of
     them), coloured free, assigned, or lost to an overlap."""
     from matplotlib.colors import ListedColormap
@@ -974,14 +984,14 @@ def cidr_strip(p: Plan, used: Iterable[IPv4Network] = ()) -> tuple[tuple[StripSe
 class SizingExplorer(Shown):
     """Five text boxes (the flags) in; capacities, overlaps, warnings and the strip out."""
 
-    cluster_cidr: Any
-    mask: Any
-    max_pods: Any
-    service_cidr: Any
-    node_network: Any
-    result: Any
-    message: Any
-    ui: Any
+    cluster_cidr: ipywidgets.Text
+    mask: ipywidgets.Text
+    max_pods: ipywidgets.Text
+    service_cidr: ipywidgets.Text
+    node_network: ipywidgets.Text
+    result: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     used: tuple[IPv4Network, ...] = ()
     last: Plan | None = None
 
@@ -1029,7 +1039,7 @@ def _sizing_html(p: Plan, used: Iterable[IPv4Network] = ()) -> str:
     )
 
 
-def sizing_summary(p: Plan, used: Iterable[IPv4Network] = ()) -> Any:
+def sizing_summary(p: Plan, used: Iterable[IPv4Network] = ()) -> HTML:
     """What a plan gives, as the sizing explorer shows it (the summary line, the strip, the
     problems), for a notebook cell."""
     from IPython.display import HTML
@@ -1070,7 +1080,7 @@ def sizing_explorer(cluster_cidr: str = "10.244.0.0/16", node_cidr_mask_size: in
     style = {"description_width": "150px"}
     layout = w.Layout(width="360px")
 
-    def box(value: Any, description: str, css: str) -> Any:
+    def box(value: str | int, description: str, css: str) -> ipywidgets.Text:
         text = w.Text(value=str(value), description=description, continuous_update=False, style=style, layout=layout)
         text.add_class(css)
         return text

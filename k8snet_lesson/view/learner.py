@@ -35,12 +35,41 @@ import json
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
-__all__ = ["PROGRESS_ENV", "progress_path", "Progress"]
+__all__ = ["PROGRESS_ENV", "progress_path", "Progress", "Attempt", "Predicted", "Answered", "Saved"]
 
 PROGRESS_ENV = "K8SNET_PROGRESS"
 _VERSION = 1
+
+
+class Attempt(TypedDict):
+    """One answer the learner gave, and whether it was right."""
+
+    given: str
+    correct: bool
+
+
+class Predicted(Attempt):
+    """A prediction: the first answer given (which is what counts), then every later try."""
+
+    attempts: list[Attempt]
+
+
+class Answered(Attempt):
+    """A graded check's item: the latest answer, how many tries, and whether the first was right."""
+
+    tries: int
+    first_correct: bool
+
+
+class Saved(TypedDict, total=False):
+    """The progress file's JSON object."""
+
+    version: int
+    seed: int
+    predictions: dict[str, Predicted]  # by prediction id
+    answers: dict[str, Answered]  # by quiz item id
 
 
 def progress_path() -> Path:
@@ -57,13 +86,13 @@ class Progress:
     """A learner's predictions and answers; every change is written at once."""
 
     path: Path
-    data: dict[str, Any]
+    data: Saved
     warning: str = ""
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> "Progress":
         path = Path(path) if path is not None else progress_path()
-        data: dict[str, Any] = {}
+        data: Saved = {}
         warning = ""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -125,10 +154,10 @@ class Progress:
             entry["attempts"].append({"given": given, "correct": correct})
         self.save()
 
-    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+    def prediction(self, prediction_id: str) -> Predicted | None:
         return self.data["predictions"].get(prediction_id)
 
-    def predictions(self) -> dict[str, dict[str, Any]]:
+    def predictions(self) -> dict[str, Predicted]:
         return dict(self.data["predictions"])
 
     # --- quiz answers ------------------------------------------------------------------
@@ -141,10 +170,10 @@ class Progress:
         self.data["answers"][item_id] = {"given": given, "correct": correct, "tries": tries, "first_correct": first}
         self.save()
 
-    def answer(self, item_id: str) -> dict[str, Any] | None:
+    def answer(self, item_id: str) -> Answered | None:
         return self.data["answers"].get(item_id)
 
-    def answers(self) -> dict[str, dict[str, Any]]:
+    def answers(self) -> dict[str, Answered]:
         return dict(self.data["answers"])
 
     def reset(self) -> None:

@@ -32,13 +32,30 @@ from __future__ import annotations
 import dataclasses
 import html
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import cni, frames
 from ..cluster import Cluster, Pod
 from ..errors import InvalidValue, K8snetError
 from .widgets import Shown
 from .widgets import message_html as _message_html
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; these load on first use
+    from ipaddress import IPv4Address
+
+    import ipywidgets
+    import networkx
+    from matplotlib.backends._backend_agg import BufferRegion
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
+    from pandas import DataFrame
+    from scapy.packet import Packet
+
+    from ..walk import Hop, Walk
+    from .tables import Table
+
+    #: A place in the diagram: a node of :func:`topology`'s graph, such as ``("bridge", "node-1")``.
+    Place = tuple[str, ...]
 
 __all__ = [
     "LESSON_PLUGINS",
@@ -128,7 +145,7 @@ class CommandOutput:
 # --- 03: the plugins compared --------------------------------------------------------
 
 
-def lesson_cni_table() -> Any:
+def lesson_cni_table() -> DataFrame:
     """The lesson's table "CNI Plugin / Approach / Notable features / Common in", word for
     word, read from the same data as every other fact about the plugins.
 
@@ -139,7 +156,7 @@ def lesson_cni_table() -> Any:
     return table.set_index("Plugin").rename_axis("CNI Plugin")
 
 
-def extended_cni_table() -> Any:
+def extended_cni_table() -> DataFrame:
     """Every profile (a plugin in one mode) with what the lesson's table leaves out:
     encapsulation, the bytes it adds (measured from frames), the pod MTU, where a node's
     routes to other nodes' pods come from, NetworkPolicy and how Services work."""
@@ -148,7 +165,7 @@ def extended_cni_table() -> Any:
 
 
 def plugins_table(columns: Sequence[str] = ("Plugin", "Mode", "Encapsulation", "Overhead (bytes)", "MTU",
-                                            "NetworkPolicy")) -> Any:
+                                            "NetworkPolicy")) -> Table:
     """:func:`extended_cni_table`'s ``columns`` as a readable table (text wraps, never cut)."""
     from .tables import table
 
@@ -156,7 +173,7 @@ def plugins_table(columns: Sequence[str] = ("Plugin", "Mode", "Encapsulation", "
     return table(frame[list(columns)].rename_axis("profile"))
 
 
-def lesson_table_notes() -> Any:
+def lesson_table_notes() -> Table:
     """The footnotes to the lesson's plugin table: what it says, what holds, the source."""
     from .tables import table
 
@@ -164,7 +181,7 @@ def lesson_table_notes() -> Any:
                    "source": n.source} for n in cni.lesson_table_notes()])
 
 
-def calico_install_table() -> Any:
+def calico_install_table() -> Table:
     """How Calico encapsulates per install method, from the data file."""
     from .tables import table
 
@@ -201,7 +218,7 @@ def cni_add_text(add: cni.CNIAdd) -> str:
     return "\n".join(out)
 
 
-def step_changes(add: cni.CNIAdd) -> Any:
+def step_changes(add: cni.CNIAdd) -> DataFrame:
     """What each step changed: the pod's devices and routes, and the node's new devices
     and new routes (compared with the state before the step)."""
     import pandas as pd
@@ -244,7 +261,7 @@ def lesson_lines(ip_addr_show: str, ip_route_show: str) -> dict[str, str]:
     }
 
 
-def lesson_comparison(cluster: Cluster, pod: Pod | str, cnis: Sequence[str] = ("calico", "flannel")) -> Any:
+def lesson_comparison(cluster: Cluster, pod: Pod | str, cnis: Sequence[str] = ("calico", "flannel")) -> DataFrame:
     """The lesson's ``ip addr show eth0`` and ``ip route show`` for ``pod`` beside what
     each plugin really prints for it, line by line."""
     import pandas as pd
@@ -281,8 +298,8 @@ def frame_layers(inner: frames.Headers, outer: frames.Outer | None = None) -> li
     return layers
 
 
-def wire_frames(cluster: Cluster, source: Pod | str, destination: Any, port: int,
-                cnis: Iterable[str] | None = None, *, seed: int = 0) -> dict[str, tuple[Any, Any]]:
+def wire_frames(cluster: Cluster, source: Pod | str, destination: str | IPv4Address, port: int,
+                cnis: Iterable[str] | None = None, *, seed: int = 0) -> dict[str, tuple[Hop, Hop]]:
     """For each CNI (every profile unless named), the request's first hop and its hop on
     the node network (what a capture on the pod's ``eth0`` and on the node's ``eth0``
     would show), from :func:`k8snet_lesson.walk.request`."""
@@ -299,7 +316,7 @@ def wire_frames(cluster: Cluster, source: Pod | str, destination: Any, port: int
     return out
 
 
-def frame_sizes(wire: dict[str, tuple[Any, Any]]) -> Any:
+def frame_sizes(wire: dict[str, tuple[Hop, Hop]]) -> DataFrame:
     """For each CNI of :func:`wire_frames`, the first packet encoded as the pod sends it
     and as it crosses the node network, and what the difference makes of the MTU.
 
@@ -334,7 +351,7 @@ _LAYER_COLOURS = {
 
 
 def frame_sizes_figure(layers_by_cni: dict[str, list[tuple[str, int]]], *, pod_frames: dict[str, int] | None = None,
-                       title: str | None = None, width: float = 8.0, height: float = 4.2):
+                       title: str | None = None, width: float = 8.0, height: float = 4.2) -> Figure:
     """One horizontal bar per CNI: the frame on the node network, header by header.
 
     ``layers_by_cni`` maps a label to :func:`frame_layers` of its wire frame; the headers
@@ -350,7 +367,7 @@ def frame_sizes_figure(layers_by_cni: dict[str, list[tuple[str, int]]], *, pod_f
     ax = fig.add_subplot(1, 1, 1)
     ink = "#222222"
     names = list(layers_by_cni)
-    seen: dict[str, Any] = {}
+    seen: dict[str, str] = {}  # header -> its colour
     for row, name in enumerate(names):
         layers = layers_by_cni[name]
         added = added_headers(layers)
@@ -404,7 +421,7 @@ def added_headers(layers: Sequence[tuple[str, int]]) -> set[int]:
     return set()
 
 
-def max_pods_table() -> Any:
+def max_pods_table() -> DataFrame:
     """The AWS VPC CNI's pods per node, ``ENIs x (IPs per ENI - 1) + 2``, for the
     instance types of the data file, beside what ``eni-max-pods.txt`` lists."""
     import pandas as pd
@@ -431,11 +448,11 @@ class CNIExplorer(Shown):
 
     cluster: Cluster
     pods: dict[str, Pod]
-    cni: Any
-    pod: Any
-    output: Any
-    message: Any
-    ui: Any
+    cni: ipywidgets.Dropdown
+    pod: ipywidgets.Dropdown
+    output: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     last: cni.CNIAdd | None = None
 
 
@@ -527,7 +544,7 @@ def cni_explorer(cluster: Cluster, pod: str | None = None, cni_name: str = "flan
 # --- 04: a walk as tables -------------------------------------------------------------------
 
 
-def _hop_rows(hops: Iterable[Any]) -> list[dict[str, Any]]:
+def _hop_rows(hops: Iterable[Hop]) -> list[dict[str, str | int]]:
     rows = []
     for number, hop in enumerate(hops, start=1):
         inner = hop.inner
@@ -544,7 +561,7 @@ def _hop_rows(hops: Iterable[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def hops_table(w: Any, *, reply: bool = False) -> Any:
+def hops_table(w: Walk, *, reply: bool = False) -> DataFrame:
     """The request's hops (or the reply's) of a :class:`k8snet_lesson.walk.Walk`: where
     the packet is, its addresses and ports there (the inner packet when encapsulated),
     the outer headers between nodes, the encoded frame's size and what happens."""
@@ -554,7 +571,7 @@ def hops_table(w: Any, *, reply: bool = False) -> Any:
     return pd.DataFrame(_hop_rows(hops)).set_index("hop")
 
 
-def _changed_nothing(hop: Any, before: Any | None) -> bool:
+def _changed_nothing(hop: Hop, before: Hop | None) -> bool:
     """A netfilter hook the packet passed without any rewrite."""
     from ..walk import HopKind
 
@@ -562,11 +579,11 @@ def _changed_nothing(hop: Any, before: Any | None) -> bool:
             and hop.outer == before.outer)
 
 
-def _without_quiet_hooks(hops: Sequence[Any]) -> list[Any]:
+def _without_quiet_hooks(hops: Sequence[Hop]) -> list[Hop]:
     return [h for i, h in enumerate(hops) if not _changed_nothing(h, hops[i - 1] if i else None)]
 
 
-def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: bool = False) -> Any:
+def walk_table(w: Walk, *, reply: bool = False, caption: str = "", quiet_hooks: bool = False) -> Table:
     """:func:`hops_table` as a learner reads it (:func:`k8snet_lesson.view.tables.table`:
     text left-aligned and wrapped, never cut): where the packet is, the packet's
     addresses, ports and TTL there (the inner packet when encapsulated), the outer header
@@ -589,7 +606,7 @@ def walk_table(w: Any, *, reply: bool = False, caption: str = "", quiet_hooks: b
     return table(frame, caption=caption or f"{w.client.key} -> {w.destination}, {w.cni.plugin} ({w.cni.mode})")
 
 
-def ends_table(w: Any) -> Any:
+def ends_table(w: Walk) -> Table:
     """The packet as the client Pod sent it and as the server Pod received it."""
     from .tables import table
 
@@ -599,7 +616,7 @@ def ends_table(w: Any) -> Any:
                                                   (f"received by {w.server.name if w.server else w.destination}", got))])
 
 
-def inner_outer_table(hop: Any) -> Any:
+def inner_outer_table(hop: Hop) -> Table:
     """The headers of one hop side by side: the outer header the tunnel added and the
     packet the pods exchange inside it, field by field (``-`` where a header has no such
     field)."""
@@ -617,7 +634,7 @@ def inner_outer_table(hop: Any) -> Any:
                                   f"({hop.outer.encapsulation.value if hop.outer else 'no tunnel'})")
 
 
-def header_fields(hop: Any) -> list[tuple[str, str, str]]:
+def header_fields(hop: Hop) -> list[tuple[str, str, str]]:
     """Every header field of a hop's frame as ``(header, field, value)``, outermost first:
     the outer Ethernet, IPv4, UDP and VXLAN headers when encapsulated, then the packet the
     pods exchange (its Ethernet header where the link has one)."""
@@ -662,14 +679,14 @@ def header_fields(hop: Any) -> list[tuple[str, str, str]]:
     return fields
 
 
-def headers_table(hop: Any) -> Any:
+def headers_table(hop: Hop) -> DataFrame:
     """:func:`header_fields` as a DataFrame indexed by header and field."""
     import pandas as pd
 
     return pd.DataFrame(header_fields(hop), columns=["header", "field", "value"]).set_index(["header", "field"])
 
 
-def _where_short(hop: Any) -> str:
+def _where_short(hop: Hop) -> str:
     if hop.node is None:
         return "node network" if hop.where.startswith("node network") else hop.where
     if hop.where.endswith(" eth0") and "/" in hop.where:
@@ -677,7 +694,7 @@ def _where_short(hop: Any) -> str:
     return hop.where
 
 
-def path_comparison(walks: dict[str, Any]) -> Any:
+def path_comparison(walks: dict[str, Walk]) -> DataFrame:
     """One row per CNI for the same request (``walks`` maps a label to its
     :class:`~k8snet_lesson.walk.Walk`): the places it passes, what crosses the node
     network, where the Service's address is translated, and what each end sees."""
@@ -715,7 +732,7 @@ def path_comparison(walks: dict[str, Any]) -> Any:
     return pd.DataFrame(rows).set_index("CNI")
 
 
-def cni_paths(walks: dict[str, Any], *, caption: str = "") -> Any:
+def cni_paths(walks: dict[str, Walk], *, caption: str = "") -> Table:
     """The same Pod-to-Pod request under several CNIs (``walks`` maps a label to its
     walk): how many hops, what is on the node network, the bytes there beside the
     Pod's own frame, and the TTL and source Pod B sees."""
@@ -745,7 +762,7 @@ def cni_paths(walks: dict[str, Any], *, caption: str = "") -> Any:
     return table(rows, caption=caption or default)
 
 
-def capture_table(packets: Sequence[Any]) -> Any:
+def capture_table(packets: Sequence[Packet]) -> DataFrame:
     """Frames read back from a pcap (scapy packets, :func:`k8snet_lesson.frames.read_pcap`)
     as a capture tool lists them: length, the stack of headers, the outer and the inner
     addresses and ports (numbers, not service names)."""
@@ -791,7 +808,7 @@ def _short(pod: Pod) -> str:
 
 
 def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[str],
-             pods: Iterable[Pod | str] = ()) -> Any:
+             pods: Iterable[Pod | str] = ()) -> networkx.Graph:
     """The places a packet can be on ``nodes`` under a CNI, as a networkx graph.
 
     Graph nodes are tuples: ``("pod", node, pod key)``, ``("veth", node, pod key)``,
@@ -860,7 +877,7 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
     return g
 
 
-def hop_place(graph: Any, hop: Any) -> tuple[str, ...] | None:
+def hop_place(graph: networkx.Graph, hop: Hop) -> Place | None:
     """The graph node where ``hop`` is (None for a ``stop`` hop, which stays where the
     packet was), found by the hop's values, never its words: a Pod's ``eth0`` by the Pod,
     a netfilter hook at the node's routing (on its bridge for a bridged frame), the
@@ -888,9 +905,9 @@ def hop_place(graph: Any, hop: Any) -> tuple[str, ...] | None:
     raise InvalidValue(f"hop {hop.index} at {hop.node} {hop.where!r} has no place in the diagram")
 
 
-def walk_places(graph: Any, hops: Sequence[Any]) -> list[tuple[str, ...]]:
+def walk_places(graph: networkx.Graph, hops: Sequence[Hop]) -> list[Place]:
     """:func:`hop_place` for every hop; a ``stop`` stays at the place before it."""
-    places: list[tuple[str, ...]] = []
+    places: list[Place] = []
     for hop in hops:
         place = hop_place(graph, hop)
         if place is None:
@@ -899,7 +916,7 @@ def walk_places(graph: Any, hops: Sequence[Any]) -> list[tuple[str, ...]]:
     return places
 
 
-def walk_topology(cluster: Cluster, w: Any) -> Any:
+def walk_topology(cluster: Cluster, w: Walk) -> networkx.Graph:
     """:func:`topology` for the nodes a walk visits, its client's node first."""
     nodes = list(w.nodes)
     for hop in w.reply:
@@ -928,17 +945,17 @@ class WalkDiagram:
     pixels (``background``), so :func:`diagram_png` only draws the three overlays.
     """
 
-    graph: Any
-    figure: Any
-    boxes: dict[tuple[str, ...], tuple[float, float, float, float]]
-    trail: Any
-    visited: Any
-    here: Any
+    graph: networkx.Graph
+    figure: Figure
+    boxes: dict[Place, tuple[float, float, float, float]]
+    trail: LineCollection
+    visited: PolyCollection
+    here: PolyCollection
     animated: bool
-    background: Any = None
+    background: BufferRegion | None = None  # the Agg canvas's saved pixels, when animated
 
 
-def walk_diagram(graph: Any, *, width: float = 8.0, height: float = 4.4, dpi: int = 84,
+def walk_diagram(graph: networkx.Graph, *, width: float = 8.0, height: float = 4.4, dpi: int = 84,
                  animated: bool = True) -> WalkDiagram:
     """Draw ``graph`` (from :func:`topology`): the node boxes, the links, every place
     labelled; the packet's overlays start empty."""
@@ -1012,12 +1029,12 @@ def _between(a: tuple[float, float], b: tuple[float, float], box_a: tuple[float,
     return [(ax + (bx - ax) * ta, ay + (by - ay) * ta), (ax + (bx - ax) * tb, ay + (by - ay) * tb)]
 
 
-def _trail_links(graph: Any, places: Sequence[tuple[str, ...]]) -> list[tuple[Any, Any]]:
+def _trail_links(graph: networkx.Graph, places: Sequence[Place]) -> list[tuple[Place, Place]]:
     """The links the packet took between consecutive places; where a hop skips a place
     (Cilium's eBPF redirect, the VPC delivering to the node), along the shortest path."""
     import networkx as nx
 
-    links: list[tuple[Any, Any]] = []
+    links: list[tuple[Place, Place]] = []
     for a, b in zip(places, places[1:]):
         if a == b:
             continue
@@ -1026,7 +1043,7 @@ def _trail_links(graph: Any, places: Sequence[tuple[str, ...]]) -> list[tuple[An
     return links
 
 
-def _place_overlays(diagram: WalkDiagram, places: Sequence[tuple[str, ...]], position: int) -> None:
+def _place_overlays(diagram: WalkDiagram, places: Sequence[Place], position: int) -> None:
     if not 0 <= position < len(places):
         raise InvalidValue(f"position {position} is outside the walk's {len(places)} hops")
     pos = {n: d["pos"] for n, d in diagram.graph.nodes(data=True)}
@@ -1040,7 +1057,7 @@ def _place_overlays(diagram: WalkDiagram, places: Sequence[tuple[str, ...]], pos
     diagram.here.set_verts([_outline(diagram.boxes[here], 0.14)])
 
 
-def diagram_png(diagram: WalkDiagram, places: Sequence[tuple[str, ...]], position: int) -> bytes:
+def diagram_png(diagram: WalkDiagram, places: Sequence[Place], position: int) -> bytes:
     """The diagram with the packet at ``places[position]`` (0-based) as PNG bytes: the
     kept base, then the trail in orange, the places passed outlined in orange and the
     place it is at in red."""
@@ -1063,8 +1080,8 @@ def diagram_png(diagram: WalkDiagram, places: Sequence[tuple[str, ...]], positio
     return buffer.getvalue()
 
 
-def walk_figure(graph: Any, places: Sequence[tuple[str, ...]], position: int, *, width: float = 8.0,
-                height: float = 4.4):
+def walk_figure(graph: networkx.Graph, places: Sequence[Place], position: int, *, width: float = 8.0,
+                height: float = 4.4) -> Figure:
     """The diagram with the packet at ``places[position]`` as a matplotlib Figure (for
     :func:`k8snet_lesson.view.plots.show`); the widget draws faster with :func:`diagram_png`."""
     diagram = walk_diagram(graph, width=width, height=height, dpi=100, animated=False)
@@ -1086,36 +1103,36 @@ class WalkStepper(Shown):
 
     cluster: Cluster
     source: str
-    destination: Any
+    destination: str | IPv4Address
     port: int
     seed: int
     quiet_hooks: bool
-    cni: Any
-    next: Any
-    prev: Any
-    hop: Any
-    output: Any
-    image: Any
-    headers: Any
-    message: Any
-    ui: Any
+    cni: ipywidgets.Dropdown
+    next: ipywidgets.Button
+    prev: ipywidgets.Button
+    hop: ipywidgets.HTML
+    output: ipywidgets.Output
+    image: ipywidgets.Image
+    headers: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
     position: int = 0
-    walks: dict[str, tuple[Any, list[tuple[str, ...]], WalkDiagram]] = dataclasses.field(default_factory=dict)
+    walks: dict[str, tuple[Walk, list[Place], WalkDiagram]] = dataclasses.field(default_factory=dict)
 
     @property
-    def walk(self) -> Any:
+    def walk(self) -> Walk | None:
         """The walk under the chosen CNI (None until it could be computed)."""
         entry = self.walks.get(self.cni.value)
         return entry[0] if entry is not None else None
 
     @property
-    def current(self) -> Any:
+    def current(self) -> Hop | None:
         """The hop shown now."""
         w = self.walk
         return w.all_hops[self.position] if w is not None else None
 
 
-def _walk_entry(stepper: WalkStepper) -> tuple[Any, list[tuple[str, ...]], WalkDiagram]:
+def _walk_entry(stepper: WalkStepper) -> tuple[Walk, list[Place], WalkDiagram]:
     from .. import walk
 
     name = stepper.cni.value
@@ -1129,7 +1146,7 @@ def _walk_entry(stepper: WalkStepper) -> tuple[Any, list[tuple[str, ...]], WalkD
     return stepper.walks[name]
 
 
-def hop_caption(w: Any, position: int) -> str:
+def hop_caption(w: Walk, position: int) -> str:
     """``Hop i of n: request, node-1, cni0``: which hop of the request and reply, where."""
     hops = w.all_hops
     if not 0 <= position < len(hops):
@@ -1138,7 +1155,7 @@ def hop_caption(w: Any, position: int) -> str:
     return f"Hop {position + 1} of {len(hops)}: {hop.direction.value}, {hop.node or 'between the nodes'}, {hop.where}"
 
 
-def _headers_html(hop: Any, before: Any | None) -> str:
+def _headers_html(hop: Hop, before: Hop | None) -> str:
     earlier = {(h, f): v for h, f, v in header_fields(before)} if before is not None else {}
     rows = []
     for header, field, value in header_fields(hop):
@@ -1196,7 +1213,7 @@ def step(stepper: WalkStepper, delta: int) -> None:
     render_walk(stepper)
 
 
-def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, cni_name: str = "flannel",
+def walk_stepper(cluster: Cluster, source: str, destination: str | IPv4Address, port: int, *, cni_name: str = "flannel",
                  seed: int = 0, position: int = 0, quiet_hooks: bool = False) -> WalkStepper:
     """Previous/Next buttons, a CNI drop-down, the diagram and the header table for a
     request from pod ``source`` to ``destination``:``port`` (a Service name, a ClusterIP
@@ -1228,7 +1245,7 @@ def walk_stepper(cluster: Cluster, source: str, destination: Any, port: int, *, 
     stepper = WalkStepper(cluster, source, destination, port, seed, quiet_hooks, cni_box, nxt, prev, hop, output, image, headers,
                           message, ui, position=position)
 
-    def on_cni(change: Any) -> None:
+    def on_cni(change: dict[str, object]) -> None:  # traitlets' change record
         stepper.position = 0
         render_walk(stepper)
 

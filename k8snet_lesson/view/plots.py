@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; matplotlib loads on first use
+    import IPython.display
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "figure_png",
@@ -25,14 +32,14 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 _INK = "#222222"
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=100, facecolor="white", edgecolor="white")
     return fig
 
 
-def _style(ax) -> None:
+def _style(ax: Axes) -> None:
     ax.set_facecolor("white")
     for spine in ax.spines.values():
         spine.set_color(_INK)
@@ -42,7 +49,7 @@ def _style(ax) -> None:
     ax.title.set_color(_INK)
 
 
-def figure_png(fig, dpi: int = 80) -> bytes:
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """Render ``fig`` to PNG bytes (Agg), for ipywidgets.Image and README images."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -52,7 +59,7 @@ def figure_png(fig, dpi: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def show(fig, dpi: int = 80):
+def show(fig: Figure, dpi: int = 80) -> IPython.display.Image:
     """The figure as an IPython PNG image, so a notebook cell displays it (no pyplot needed)."""
     from IPython.display import Image
 
@@ -61,7 +68,7 @@ def show(fig, dpi: int = 80):
 
 def spread_figure(counts: Sequence[int], shares: Sequence[float], *, labels: Sequence[str] | None = None,
                   p_value: float | None = None, seed: int | None = None, width: float = 7.0, height: float = 3.6,
-                  subject: str | None = None, xlabel: str = "endpoint (KUBE-SEP chain)"):
+                  subject: str | None = None, xlabel: str = "endpoint (KUBE-SEP chain)") -> Figure:
     """Simulated connections per endpoint (bars) against the exact expected counts (markers).
 
     ``subject`` names what was connected to (a Service and its cluster): the title's first line.
@@ -184,7 +191,8 @@ class SpreadPlot:
 
 
 def probability_tree_figure(probability_texts: Sequence[str | None], shares: Sequence[float], *,
-                            title: str = "The KUBE-SVC chain as a probability tree", width: float = 7.5, height: float = 3.6):
+                            title: str = "The KUBE-SVC chain as a probability tree", width: float = 7.5,
+                            height: float = 3.6) -> Figure:
     """Each rule either matches (its printed probability) or passes the connection on.
 
     ``probability_texts[i]`` is rule i's ``--probability`` as printed (None for the last
@@ -214,8 +222,8 @@ def probability_tree_figure(probability_texts: Sequence[str | None], shares: Seq
     return fig
 
 
-def convergence_figure(n_connections: Sequence[int], observed_shares, exact_shares: Sequence[float], *,
-                       seed: int | None = None, width: float = 7.0, height: float = 3.6):
+def convergence_figure(n_connections: Sequence[int], observed_shares: ArrayLike, exact_shares: Sequence[float], *,
+                       seed: int | None = None, width: float = 7.0, height: float = 3.6) -> Figure:
     """Observed share per endpoint as the number of connections grows (log x axis)."""
     import numpy as np
 
@@ -243,7 +251,8 @@ def convergence_figure(n_connections: Sequence[int], observed_shares, exact_shar
     return fig
 
 
-def chain_shares_figure(series: dict[str, Sequence[float]], *, title: str, width: float = 7.0, height: float = 3.6):
+def chain_shares_figure(series: dict[str, Sequence[float]], *, title: str, width: float = 7.0,
+                        height: float = 3.6) -> Figure:
     """Exact share per endpoint for several chains side by side (e.g. kube-proxy's vs naive 1/n)."""
     import numpy as np
 

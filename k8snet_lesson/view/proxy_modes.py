@@ -16,9 +16,15 @@ from __future__ import annotations
 
 import html
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import K8snetError
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; these load on first use
+    from matplotlib.figure import Figure
+
+    from ..cluster import Cluster, Service
+    from .services import Panel
 
 __all__ = ["MODES", "rules_text", "draw_reveal", "service_listing", "spread_figures", "RulesetView", "ruleset_view"]
 
@@ -26,14 +32,14 @@ MODES = ("iptables", "nftables")
 LINES = 25
 
 
-def _nft_lines(cluster: Any, service: Any, node_name: str) -> list[str]:
+def _nft_lines(cluster: Cluster, service: Service, node_name: str) -> list[str]:
     from ..nftables.generate import rules_for
     from ..nftables.lesson import service_lines
 
     return service_lines(rules_for(cluster, node_name), service.key)
 
 
-def rules_text(cluster: Any, service: Any, node_name: str, mode: str = "iptables") -> str:
+def rules_text(cluster: Cluster, service: Service, node_name: str, mode: str = "iptables") -> str:
     """kube-proxy's rules for ``service`` on ``node_name`` in ``mode`` (iptables or nftables)."""
     from ..errors import InvalidValue
     from .services import chain_text
@@ -45,7 +51,7 @@ def rules_text(cluster: Any, service: Any, node_name: str, mode: str = "iptables
     raise InvalidValue(f"proxy mode {mode!r} must be one of: {', '.join(MODES)}")
 
 
-def service_listing(cluster: Any, service: Any, node_name: str) -> tuple[str, str]:
+def service_listing(cluster: Cluster, service: Service, node_name: str) -> tuple[str, str]:
     """``(service-ips element, the Service's chain)``: what one map lookup finds, and where it goes."""
     lines = _nft_lines(cluster, service, node_name)
     element = [line for line in lines if line.startswith("add element ") and " service-ips " in line]
@@ -54,7 +60,7 @@ def service_listing(cluster: Any, service: Any, node_name: str) -> tuple[str, st
     return "\n".join(element), "\n".join(chain)
 
 
-def draw_reveal(cluster: Any, service: Any, node_name: str):
+def draw_reveal(cluster: Cluster, service: Service, node_name: str) -> Callable[[], Panel]:
     """The Service's ``numgen`` draw on ``node_name`` as a table (each number drawn, the
     endpoint chain it goes to, its share), as a gate's reveal."""
     from ..nftables.generate import numgen_shares, rules_for, service_ips
@@ -74,7 +80,8 @@ def draw_reveal(cluster: Any, service: Any, node_name: str):
     return reveal
 
 
-def spread_figures(cluster: Any, service: Any, node_name: str, connections: int, *, seed: int) -> list:
+def spread_figures(cluster: Cluster, service: Service, node_name: str, connections: int, *,
+                   seed: int) -> list[Figure]:
     """``connections`` new connections to ``service`` simulated in each mode (seed ``seed``):
     iptables through the KUBE-SVC chain's rules, nftables through one ``numgen`` draw."""
     from .. import simulate
@@ -115,7 +122,7 @@ class RulesetView:
     With ``service`` (``namespace/name``), the lines shown are the ``service-ips`` map and
     that Service's chain, where the listing has them; otherwise its first lines."""
 
-    def __init__(self, heading: str, text: str, service: str | None = None):
+    def __init__(self, heading: str, text: str, service: str | None = None) -> None:
         self.heading = heading
         self.lines = text.rstrip("\n").split("\n")
         shown: list[str] = []
@@ -145,7 +152,7 @@ class RulesetView:
         return "\n".join([self.heading, *self.shown, *folded])
 
 
-def ruleset_view(cluster: Any, node_name: str, *, lab_ok: bool, reason: str | None = None,
+def ruleset_view(cluster: Cluster, node_name: str, *, lab_ok: bool, reason: str | None = None,
                  service: str | None = None) -> RulesetView:
     """The kernel's ``nft list ruleset`` once kube-proxy's nftables transaction for
     ``node_name`` is loaded (in a private namespace of the lab); where the lab cannot run,

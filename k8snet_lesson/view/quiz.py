@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import K8snetError
@@ -29,6 +29,9 @@ from .gates import CHOICE_CSS, inline_html, sentence
 from .widgets import Shown, message_html
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+    from types import ModuleType
+
     import ipywidgets
 
     from ..quiz import Feedback, Item
@@ -258,7 +261,7 @@ def _prediction_titles() -> dict[str, str]:
     return titles
 
 
-def course_results(*, progress: "Progress | None | bool" = True) -> Any:
+def course_results(*, progress: "Progress | None | bool" = True) -> ipywidgets.HTML:
     """The learner's results over the course: score per graded check, what to revisit, predictions."""
     import ipywidgets as w
 
@@ -275,7 +278,7 @@ def course_results(*, progress: "Progress | None | bool" = True) -> Any:
 
 # The course results shown in this kernel, with the progress file each reads: an answer
 # checked anywhere on the page refreshes them.
-_COURSE_VIEWS: list[tuple[Any, Any]] = []
+_COURSE_VIEWS: list[tuple[ipywidgets.HTML, Path]] = []
 
 
 def _refresh_course_results() -> None:
@@ -286,7 +289,7 @@ def _refresh_course_results() -> None:
         out.value = _course_html(Progress.open(path), quiz)
 
 
-def _course_html(store: "Progress | None", quiz) -> str:
+def _course_html(store: "Progress | None", quiz: ModuleType) -> str:
     answers = store.answers() if store is not None else {}
     seed = store.seed if store is not None else BUILD_SEED
     rows, missed, right_total, answered_total, total = [], [], 0, 0, 0

@@ -26,6 +26,7 @@ from .widgets import Shown, message_html
 
 if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; ipywidgets loads on first use
     import ipywidgets
+    from matplotlib.figure import Figure
 
     from ..cluster import Cluster, Service
     from ..client_ip import SeenSource
@@ -160,7 +161,7 @@ class Panel:
     matplotlib figure is drawn as a PNG; anything else (a table) by its ``_repr_html_``.
     """
 
-    parts: tuple
+    parts: tuple[str | Table | Figure, ...]
 
     def _repr_html_(self) -> str:
         import base64

@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; pandas loads on first use
+    from pandas import DataFrame
 
 __all__ = ["Table", "table", "ROWS"]
 
@@ -41,7 +45,7 @@ def _text(text: str) -> str:
     return _TEXT + (_WHOLE_WORDS if len(text) <= _TOKEN else "")
 
 
-def _shown(value: Any) -> str:
+def _shown(value: object) -> str:  # a cell holds whatever the frame holds
     """A cell's text: a truth value reads "yes"/"no" (a learner is not reading Python's True)."""
     if value is None:
         return ""
@@ -54,7 +58,7 @@ def _shown(value: Any) -> str:
 class Table:
     """A DataFrame with how to show it; renders as HTML in a notebook and as text elsewhere."""
 
-    frame: Any  # pandas.DataFrame
+    frame: DataFrame
     rows: int = ROWS
     caption: str = ""
     index: bool = False
@@ -64,7 +68,7 @@ class Table:
 
         return [is_numeric_dtype(dtype) and not is_bool_dtype(dtype) for dtype in self.frame.dtypes]
 
-    def _row_html(self, label: Any, values: Any, numeric: list[bool]) -> str:
+    def _row_html(self, label: Hashable, values: tuple[object, ...], numeric: list[bool]) -> str:
         cells = []
         if self.index:
             cells.append(f'<th style="{_CELL}{_text(str(label))}">{html.escape(str(label))}</th>')
@@ -73,7 +77,7 @@ class Table:
             cells.append(f'<td style="{_CELL}{_NUMBER if is_number else _text(text)}">{html.escape(text)}</td>')
         return "<tr>" + "".join(cells) + "</tr>"
 
-    def _table_html(self, frame: Any, numeric: list[bool], *, head: bool) -> str:
+    def _table_html(self, frame: DataFrame, numeric: list[bool], *, head: bool) -> str:
         parts = ['<table class="k8snet-table" style="border-collapse:collapse;margin:4px 0;font-size:13px">']
         if head:
             names = ([str(frame.index.name or "")] if self.index else []) + [str(c) for c in frame.columns]
@@ -111,7 +115,7 @@ class Table:
         return str(self)
 
 
-def table(data: Any, *, rows: int = ROWS, caption: str = "", index: bool | None = None) -> Table:
+def table(data: DataFrame | Iterable[Mapping[str, object]], *, rows: int = ROWS, caption: str = "", index: bool | None = None) -> Table:
     """``data`` (a DataFrame, or a list of dicts) as a readable :class:`Table`.
 
     A DataFrame whose index is named (``set_index("pod")``) shows the index as its first
