@@ -39,7 +39,7 @@ __all__ = ["CommandBox", "command_box", "run_command", "StepBox", "step_box", "c
            "gate_reveal"]
 
 _BOX = "max-width:760px;line-height:1.45"
-_PRE = ("white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
+_PRE = ("white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
         "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
 
 

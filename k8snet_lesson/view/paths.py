@@ -123,7 +123,7 @@ _LESSON_COLUMNS = ["Plugin", "Approach", "Notable features", "Common in"]
 def _pre(text: str, css: str = "") -> str:
     klass = f' class="{css}"' if css else ""
     return (
-        f'<pre{klass} style="white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
+        f'<pre{klass} style="white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;font-size:12px;line-height:1.35;margin:2px 0 8px 0">'
         f"{html.escape(text)}</pre>"
     )
 

@@ -103,7 +103,7 @@ def spread_figures(cluster: Cluster, service: Service, node_name: str, connectio
                           xlabel="endpoint (endpoint-... chain)")]
 
 
-_PRE = ("tab-size:4;-moz-tab-size:4;white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
+_PRE = ("tab-size:4;-moz-tab-size:4;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;font-size:12px;line-height:1.35;background:#f7f7f7;"
         "border:1px solid #e0e0e0;border-radius:3px;padding:6px 8px;margin:4px 0;max-width:760px")
 
 

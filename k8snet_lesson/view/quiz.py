@@ -170,7 +170,7 @@ def _item_view(item: "Item", number: int) -> ItemView:
 
     evidence = ""
     if item.evidence:
-        evidence = ('<pre class="k8snet-evidence" style="white-space:pre-wrap;overflow-wrap:anywhere;max-width:760px;'
+        evidence = ('<pre class="k8snet-evidence" style="white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;max-width:760px;'
                     'max-height:24em;overflow-y:auto;background:#f6f8fa;padding:6px 8px;margin:4px 0;line-height:1.35">'
                     f"{html.escape(item.evidence)}</pre>")
     prompt = w.HTML(f'{CHOICE_CSS}<div class="k8snet-item-prompt" style="max-width:760px;line-height:1.45">'

@@ -56,7 +56,7 @@ class ReadinessExplorer(Shown):
 def _pre(title: str, text: str) -> str:
     # pre-wrap: a long rule wraps inside the column rather than widening the output
     return (f'<div style="margin:6px 0 2px 0"><b>{html.escape(title)}</b></div>'
-            '<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre-wrap;overflow-wrap:break-word">'
+            '<pre style="margin:0;font-size:12px;line-height:1.3;white-space:pre-wrap;word-break:normal;overflow-wrap:break-word">'
             f"{html.escape(text)}</pre>")
 
 
@@ -172,7 +172,7 @@ class Panel:
         for part in self.parts:
             if isinstance(part, str):
                 out.append('<pre class="k8snet-terminal" style="margin:4px 0;font-size:12px;line-height:1.3;'
-                           f'white-space:pre-wrap;overflow-wrap:break-word">{html.escape(part)}</pre>')
+                           f'white-space:pre-wrap;word-break:normal;overflow-wrap:break-word">{html.escape(part)}</pre>')
             elif hasattr(part, "savefig"):  # a matplotlib figure
                 data = base64.b64encode(figure_png(part)).decode("ascii")
                 out.append(f'<img alt="figure" style="max-width:100%" src="data:image/png;base64,{data}">')
