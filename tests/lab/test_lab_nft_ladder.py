@@ -102,16 +102,7 @@ def test_fault_ladder_in_nftables_mode(nft_lab, lesson, fault):
 
 
 def test_the_lab_climb_names_what_kube_proxy_left_stale(nft_lab, lesson):
-    from k8snet_lesson.endpoints import endpoints_for
-    from k8snet_lesson.lab.ladder import check_fault
+    from lab_stale import stale_port_named
 
-    checked = check_fault(nft_lab, "kube-proxy-stale", client=lesson.client, service=SERVICE)
-    drifted = checked.kernel.finding.drift
-    assert (drifted.mode, drifted.node) == ("nftables", nft_lab.node_of(lesson.client))
-    service = nft_lab.cluster.service(SERVICE)
-    port = next(p for p in drifted.ports if (p.cluster_ip, p.port) == (str(service.cluster_ip), service.ports[0].port))
-    ready = sorted(f"{a.ip}:{p.port}" for s in endpoints_for(nft_lab.cluster, service).subsets
-                   for a in s.addresses for p in s.ports)
-    assert port.kind == "missing" and sorted(port.missing_endpoints) == ready
-    assert drifted == checked.model.finding.drift  # the kernel's table drifted as the model's did
+    checked = stale_port_named(nft_lab, lesson.client, SERVICE, "nftables")
     assert any("nftables table ip kube-proxy has no service-ips element" in line for line in checked.kernel.finding.evidence)
