@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import InvalidValue
 from ._save import _save_words
 from ._tokenize import _NEEDS_QUOTES, _SaveQuoted, _restore_word, _save_string
@@ -13,12 +15,47 @@ from ._values import BUILTIN_CHAINS, Chain, Rule, RuleSet, SAMPLE_DATE, TABLES, 
 def restore_line(rule: Rule) -> str:
     """One ``-A CHAIN words...`` line of the restore form (with ``[p:b]`` when it has counters)."""
     _check_chain_name(rule.chain)
+    return _restore_line(rule)
+
+
+# A word needs quotes in the restore form when it is empty or holds one of _NEEDS_QUOTES'
+# characters. The rule's words are joined at once and checked once: the spaces counted,
+# the other characters searched for.
+_QUOTED_BUT_SPACE = re.compile(r'[\t"\n\r]')
+
+
+def _restore_line(rule: Rule) -> str:
+    """:func:`restore_line` for a chain name checked already.
+
+    Rules of kube-proxy's shapes take the quick way: their words as they are, joined once,
+    but for the comment (the one word kube-proxy quotes), at the position the rule's shape
+    records. Any other rule is quoted word by word.
+    """
+    args = rule.args
     line = "-A " + rule.chain
-    if rule.args:
-        line += " " + " ".join(map(_restore_word, rule.args))
+    if args:
+        text = " ".join(args)
+        spaces = text.count(" ") - len(args) + 1
+        if spaces or "" in args or _QUOTED_BUT_SPACE.search(text) is not None:
+            text = _quoted_words(rule, text, spaces)
+        line += " " + text
     if rule.counters is not None:
         line = f"[{rule.counters[0]}:{rule.counters[1]}] " + line
     return line
+
+
+def _quoted_words(rule: Rule, text: str, spaces: int) -> str:
+    """The words of a rule whose joined ``text`` holds ``spaces`` spaces more than it has
+    gaps between words, with the words that need it quoted."""
+    args, plan = rule.args, rule._plan
+    position = plan.comment if plan is not None else None
+    if (position is not None and spaces and args[position].count(" ") == spaces and "" not in args
+            and _QUOTED_BUT_SPACE.search(text) is None):
+        # only the comment has spaces: quote it in place
+        start = len(" ".join(args[:position])) + 1 if position else 0
+        comment = args[position]
+        return text[:start] + _restore_word(comment) + text[start + len(comment):]
+    return " ".join(map(_restore_word, args))
 
 
 def save_line(rule: Rule, *, counters: bool = False) -> str:
@@ -78,7 +115,12 @@ def to_restore(ruleset: RuleSet) -> str:
             _check_chain_name(chain.name)
             _check_policy(chain.policy)
             out.append(f":{chain.name} {chain.policy} [{chain.counters[0]}:{chain.counters[1]}]")
-        out.extend(map(restore_line, table.rules))
+        checked = {chain.name for chain in table.chains}
+        for rule in table.rules:
+            if rule.chain not in checked:
+                _check_chain_name(rule.chain)
+                checked.add(rule.chain)
+            out.append(_restore_line(rule))
         out.append("COMMIT")
     return "\n".join(out) + "\n" if out else ""
 
