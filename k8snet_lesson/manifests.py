@@ -126,6 +126,7 @@ from .endpoints import (
     LABEL_SERVICE_NAME,
     slice_name,
 )
+from ._speed import no_cycle_collection
 from .errors import InvalidValue, ManifestError
 
 __all__ = ["load", "loads", "dumps", "read_text", "ANNOTATION_PREFIX"]
@@ -996,7 +997,12 @@ class _Reader:
         endpoints = []
         known: dict[tuple, EndpointConditions] = {}
         endpoint_list = self.sequence(obj, "endpoints", where)
+        quick = self.quick_endpoint
         for i, entry in enumerate(endpoint_list):
+            endpoint = quick(entry, known)
+            if endpoint is not None:
+                endpoints.append(endpoint)
+                continue
             if not isinstance(entry, dict):
                 raise self.fail(f"{where}: endpoints[{i}] must be a mapping", endpoint_list, i, entry)
             addresses = self.sequence(entry, "addresses", where)
@@ -1032,6 +1038,35 @@ class _Reader:
             managed_by=labels.get(LABEL_MANAGED_BY, ""),
             age=self.age(meta, where, EndpointSlice.__dataclass_fields__["age"].default),
         )
+
+    @staticmethod
+    def quick_endpoint(entry: Any, known: dict[tuple, EndpointConditions]) -> Endpoint | None:
+        """The endpoint of the usual entry (one dotted-quad address, conditions and names of
+        the right types, no targetRef), checked and built in one step; None for any other,
+        which the general steps read and check field by field."""
+        if type(entry) is not dict:
+            return None
+        get = entry.get
+        addresses, conditions, node_name = get("addresses"), get("conditions"), get("nodeName")
+        zone, hostname = get("zone"), get("hostname")
+        if (type(addresses) is not list or len(addresses) != 1 or type(addresses[0]) is not str
+                or get("targetRef") is not None or not (conditions is None or type(conditions) is dict)
+                or not (node_name is None or type(node_name) is str) or not (zone is None or type(zone) is str)
+                or not (hostname is None or type(hostname) is str)):
+            return None
+        address = addresses[0]
+        if not _DOTTED_QUAD_RE.fullmatch(address):
+            return None
+        state = (None, None, None)
+        if conditions:
+            state = (conditions.get("ready"), conditions.get("serving"), conditions.get("terminating"))
+            if any(value is not None and type(value) is not bool for value in state):
+                return None
+        if state not in known:
+            known[state] = EndpointConditions(*state)
+        a, b, c, d = address.split(".")
+        return Endpoint((IPv4Address((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)),), known[state],
+                        node_name, zone, None, hostname)
 
     def object_reference(self, ref: _Map, where: str) -> ObjectReference | None:
         if not ref:
@@ -1368,8 +1403,9 @@ def _cluster(into: _Collected) -> Cluster:
 def loads(text: str, *, source: str = "<string>", now: datetime | None = None) -> Cluster:
     """The cluster that ``text`` (YAML or JSON manifests) describes; ``source`` names it in errors."""
     into = _Collected()
-    _read_text(text, source, _now(now), into)
-    return _cluster(into)
+    with no_cycle_collection():  # a million small dicts and values, none in a cycle: see _speed
+        _read_text(text, source, _now(now), into)
+        return _cluster(into)
 
 
 #: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
@@ -1394,10 +1430,11 @@ def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = Non
     paths = [packaged(path) for path in paths]
     moment = _now(now)
     into = _Collected()
-    for path in paths:
-        text, source = read_text(path, what="manifest")
-        _read_text(text, source, moment, into)
-    return _cluster(into)
+    with no_cycle_collection():  # as in loads
+        for path in paths:
+            text, source = read_text(path, what="manifest")
+            _read_text(text, source, moment, into)
+        return _cluster(into)
 
 
 def read_text(path: str | Path, *, what: str, error: type[Exception] = ManifestError) -> tuple[str, str]:

@@ -28,8 +28,8 @@ def _restore_line(rule: Rule) -> str:
     """:func:`restore_line` for a chain name checked already.
 
     Rules of kube-proxy's shapes take the quick way: their words as they are, joined once,
-    but for the comment (the one word kube-proxy quotes), at the position the rule's shape
-    records. Any other rule is quoted word by word.
+    but for the comment (the one word kube-proxy quotes), quoted in place. Any other rule
+    is quoted word by word.
     """
     args = rule.args
     line = "-A " + rule.chain
@@ -47,11 +47,12 @@ def _restore_line(rule: Rule) -> str:
 def _quoted_words(rule: Rule, text: str, spaces: int) -> str:
     """The words of a rule whose joined ``text`` holds ``spaces`` spaces more than it has
     gaps between words, with the words that need it quoted."""
-    args, plan = rule.args, rule._plan
-    position = plan.comment if plan is not None else None
+    args = rule.args
+    # the comment follows --comment; any word would do, the count below checks it
+    position = args.index("--comment") + 1 if "--comment" in args[:-1] else None
     if (position is not None and spaces and args[position].count(" ") == spaces and "" not in args
             and _QUOTED_BUT_SPACE.search(text) is None):
-        # only the comment has spaces: quote it in place
+        # only that word has spaces: quote it in place
         start = len(" ".join(args[:position])) + 1 if position else 0
         comment = args[position]
         return text[:start] + _restore_word(comment) + text[start + len(comment):]
