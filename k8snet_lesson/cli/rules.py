@@ -94,10 +94,13 @@ def run(args) -> int:
 
         if args.service_cidr is not None:
             overrides["service_cidr"] = _cluster_cidr(args.service_cidr, "--service-cidr")
-        sys.stdout.write(str(nft_rules_for(cluster, args.node, **overrides)))
+        ruleset = nft_rules_for(cluster, args.node, **overrides)
+        del cluster  # as below
+        sys.stdout.write(str(ruleset))
         return 0
     save = args.form == "save"
     ruleset = rules_for(cluster, args.node, include_builtin=save, random_fully=args.random_fully, **overrides)
+    del cluster  # at a big cluster's size, its values would double the memory the text needs
     text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
     sys.stdout.write(text)  # written whole, once every step has succeeded
     return 0
