@@ -123,6 +123,17 @@ def _parse(text: str, source: str, table: str | None) -> RuleSet:
     return _end(reader)
 
 
+def _parse_general(text: str, *, source: str = "<string>", table: str | None = None) -> RuleSet:
+    """:func:`parse` by the general steps alone: every line tokenized and read by
+    :func:`_read_line`, none by the quick steps for kube-proxy's shapes. The same RuleSet
+    (or the same error) by definition; tests hold the quick steps to it."""
+    with no_cycle_collection():
+        reader = _Reader(text, source, table)
+        for lineno, line in enumerate(reader.lines, 1):
+            _read_line(reader, line, lineno)
+        return _end(reader)
+
+
 def _read_lines(reader: _Reader) -> None:
     """Every line in turn. ``-A`` rules, the bulk of a node's dump, are read right here.
 
