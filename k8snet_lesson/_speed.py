@@ -1,4 +1,4 @@
-"""The two tricks that keep rule sets at Kubernetes' limits fast, explained once.
+"""The three tricks that keep rule sets at Kubernetes' limits fast, explained once.
 
 A node at Kubernetes' limits (10,000 Services, 150,000 endpoints) holds about 10^6
 rules. Writing them (``kube_proxy.generate``), reading them (``iptables.parse``) and
@@ -15,13 +15,17 @@ values, and two costs of Python itself then dominate:
   ``__set__`` fills the slot directly: :func:`slot_setters` hands those out, and
   :func:`slot_filler` builds a constructor from them that makes the identical value
   in about a third of the time.
+* **A NamedTuple's constructor.** Its ``__new__`` is a Python function that packs the
+  fields into a tuple and hands it to ``tuple.__new__``: :func:`tuple_maker` calls
+  ``tuple.__new__`` directly, in about half the time (kube-proxy's 150,000 endpoints).
 
-Both are invisible from outside: the values are equal, hash alike and stay immutable.
+All three are invisible from outside: the values are equal, hash alike and stay immutable.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 from collections.abc import Callable
 from typing import Any
@@ -110,3 +114,18 @@ def slot_filler(cls: type, given: tuple[str, ...]) -> Callable[..., Any]:
         return value
 
     return fill1
+
+
+def tuple_maker(cls: type[tuple]) -> Callable[[tuple], Any]:
+    """``maker(values)`` is ``cls(*values)`` for a NamedTuple ``cls``, without its Python ``__new__``.
+
+    ``values`` must hold exactly the fields, in order: there is no check.
+
+    >>> from typing import NamedTuple
+    >>> class Point(NamedTuple):
+    ...     x: int
+    ...     y: int
+    >>> tuple_maker(Point)((3, 4)) == Point(3, 4) and type(tuple_maker(Point)((3, 4))) is Point
+    True
+    """
+    return functools.partial(tuple.__new__, cls)

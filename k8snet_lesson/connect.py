@@ -53,6 +53,7 @@ __all__ = [
     "Connection",
     "connect",
     "node_rules",
+    "kube_proxy_view",
     "pick",
     "enforces_network_policy",
 ]
@@ -136,12 +137,17 @@ def _stale_view(cluster: Cluster) -> Cluster:
     return cluster.with_(services=keep, endpoint_slices=tuple(e for e in cluster.endpoint_slices if e.service_key in keys))
 
 
+def kube_proxy_view(cluster: Cluster, node_name: str) -> Cluster:
+    """The cluster as kube-proxy on ``node_name`` last synced it: all of it, or, when it
+    stopped syncing (``Node.kube_proxy_synced=False``), the system Services only. Either
+    proxy mode programs its rules from this view."""
+    return cluster if cluster.node(node_name).kube_proxy_synced else _stale_view(cluster)
+
+
 @functools.lru_cache(maxsize=64)
 def node_rules(cluster: Cluster, node_name: str) -> RuleSet:
     """The rules kube-proxy has programmed on ``node_name``, stale ones included."""
-    node = cluster.node(node_name)
-    seen = cluster if node.kube_proxy_synced else _stale_view(cluster)
-    return rules_for(seen, node_name)
+    return rules_for(kube_proxy_view(cluster, node_name), node_name)
 
 
 def _replaces_kube_proxy(cni: str) -> bool:

@@ -21,9 +21,13 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .errors import InvalidValue
 from .explain import ServiceExplanation
 
-__all__ = ["Drift", "PortDrift", "drift", "drift_of_dump", "drift_as_text", "drift_as_dict"]
+__all__ = ["MODES", "Drift", "PortDrift", "drift", "expected", "drift_of_dump", "port_drift", "port_drift_text",
+           "drift_as_text", "drift_as_dict"]
+
+MODES = ("iptables", "nftables")
 
 
 def _key(e: ServiceExplanation) -> tuple[str, str, int]:
@@ -89,25 +93,65 @@ def drift(expected: Iterable[ServiceExplanation], found: Iterable[ServiceExplana
     return Drift(mode=mode, node=node, in_sync=tuple(in_sync), ports=tuple(ports))
 
 
+def expected(cluster: Any, node: str, *, mode: str = "iptables") -> tuple[ServiceExplanation, ...]:
+    """What kube-proxy in ``mode`` (``iptables`` or ``nftables``) should have programmed on
+    ``node`` for ``cluster`` (the API's objects), explained."""
+    if mode == "nftables":
+        from .nftables import rules_for as nft_rules_for
+        from .nftables.explain import explain as explain_nft
+
+        return explain_nft(nft_rules_for(cluster, node))
+    if mode != "iptables":
+        raise InvalidValue(f"no proxy mode {mode!r} (modes: {', '.join(MODES)})")
+    from .explain import explain
+    from .kube_proxy import rules_for
+
+    return explain(rules_for(cluster, node))
+
+
 def drift_of_dump(cluster: Any, node: str, text: str, *, source: str = "<string>") -> Drift:
     """The drift of a node's dump (either mode, detected from the text) from ``cluster``."""
     from .nftables.explain import is_nftables_text
 
     if is_nftables_text(text):
-        from .nftables import rules_for as nft_rules_for
         from .nftables.explain import explain as explain_nft
         from .nftables.parse import parse as parse_nft
 
         found = explain_nft(parse_nft(text, source=source))
-        expected = explain_nft(nft_rules_for(cluster, node))
-        return drift(expected, found, mode="nftables", node=node)
+        return drift(expected(cluster, node, mode="nftables"), found, mode="nftables", node=node)
     from .explain import explain
     from .iptables import parse
-    from .kube_proxy import rules_for
 
     found = explain(parse(text, source=source))
-    expected = explain(rules_for(cluster, node))
-    return drift(expected, found, mode="iptables", node=node)
+    return drift(expected(cluster, node, mode="iptables"), found, mode="iptables", node=node)
+
+
+def port_drift(result: Drift, protocol: str, cluster_ip: Any, port: int) -> PortDrift | None:
+    """The drift of one Service port (its protocol as explain() writes it, ``tcp``; its
+    ClusterIP; its port), None when it is in sync."""
+    return next((p for p in result.ports if (p.protocol, p.cluster_ip, p.port) == (protocol, str(cluster_ip), port)),
+                None)
+
+
+def port_drift_text(p: PortDrift) -> str:
+    """One drifted Service port on one line: what is missing, stale or extra, endpoints named.
+
+    >>> port_drift_text(PortDrift("stale", "shop/web:http", "tcp", "10.96.0.20", 80,
+    ...                           missing_endpoints=("10.244.1.5:8080",), stale_endpoints=("10.244.2.9:8080",),
+    ...                           expected_verdict="forward", found_verdict="forward"))
+    'stale shop/web:http (tcp 10.96.0.20:80): missing endpoint 10.244.1.5:8080; stale endpoint 10.244.2.9:8080'
+    """
+    parts = []
+    if p.missing_endpoints:
+        word = "endpoint" if p.kind == "missing" else "missing endpoint"
+        parts.append(f"{word}{'s' if len(p.missing_endpoints) > 1 else ''} {', '.join(p.missing_endpoints)}")
+    if p.stale_endpoints:
+        word = "stale endpoint" if p.kind == "stale" else "endpoint"
+        parts.append(f"{word}{'s' if len(p.stale_endpoints) > 1 else ''} {', '.join(p.stale_endpoints)}")
+    if p.kind == "stale" and p.expected_verdict != p.found_verdict:
+        parts.append(f"{p.found_verdict} on the node, {p.expected_verdict} in the API")
+    head = f"{p.kind} {p.service_port} ({p.protocol} {p.cluster_ip}:{p.port})"
+    return head + (": " + "; ".join(parts) if parts else "")
 
 
 def drift_as_dict(result: Drift) -> dict:

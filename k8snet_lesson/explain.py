@@ -54,6 +54,7 @@ from ipaddress import IPv4Address, IPv4Network
 from ._speed import no_cycle_collection
 from .errors import InvalidValue, NotFound
 from .iptables import Rule, RuleSet, Table
+from .kube_proxy import KUBE_MARK_MASQ
 
 __all__ = [
     "EndpointShare",
@@ -71,7 +72,6 @@ _EXTERNAL_IP = " external IP"
 _LOAD_BALANCER_IP = " loadbalancer IP"
 _NO_ENDPOINTS = " has no endpoints"
 _NO_LOCAL_ENDPOINTS = " has no local endpoints"
-KUBE_MARK_MASQ = "KUBE-MARK-MASQ"
 KUBE_MARK_DROP = "KUBE-MARK-DROP"
 
 
@@ -224,35 +224,37 @@ def _explain(ruleset: RuleSet) -> tuple[ServiceExplanation, ...]:
             by_name.setdefault(service_port, []).append(found)
         return found
 
-    deferred: list[tuple[str, Rule]] = []
+    address_rules: list[Rule] = []
+    node_port_rules: tuple[Rule, ...] = ()
     if nat is not None:
         for rule in nat.rules_in("KUBE-SERVICES"):
             found = _service_rule(rule, _CLUSTER_IP)
-            if found is not None:
-                target = rule.jump_chain
-                item = entry(*found)
-                if target == KUBE_MARK_MASQ:  # kube-proxy before 1.22 masqueraded here
-                    _note_masquerade(item, rule)
-                elif target is not None:
-                    item.chain = target
+            if found is None:
+                address_rules.append(rule)  # an external IP or a load balancer IP, attached below
                 continue
-            deferred.append(("nat", rule))
-        for rule in nat.rules_in("KUBE-NODEPORTS"):
-            deferred.append(("nodeport", rule))
+            target = rule.jump_chain
+            item = entry(*found)
+            if target == KUBE_MARK_MASQ:  # kube-proxy before 1.22 masqueraded here
+                _note_masquerade(item, rule)
+            elif target is not None:
+                item.chain = target
+        node_port_rules = nat.rules_in("KUBE-NODEPORTS")
     if filter_ is not None:
-        for chain in ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"):
-            for rule in filter_.rules_in(chain):
-                target = rule.target
-                for suffix, flag in ((_NO_ENDPOINTS, "reject"), (_NO_LOCAL_ENDPOINTS, "drop")):
-                    found = _service_rule(rule, suffix)
-                    if found is None:
-                        continue
-                    if chain == "KUBE-SERVICES":
-                        item = entry(*found)
-                        setattr(item, flag, target in ("REJECT", "DROP") or getattr(item, flag))
-                    break
-    for kind, rule in deferred:
-        _attach(kind, rule, by_name)
+        for rule in filter_.rules_in("KUBE-SERVICES"):
+            verdict = rule.target in ("REJECT", "DROP")
+            found = _service_rule(rule, _NO_ENDPOINTS)
+            if found is not None:
+                item = entry(*found)
+                item.reject = item.reject or verdict
+                continue
+            found = _service_rule(rule, _NO_LOCAL_ENDPOINTS)
+            if found is not None:
+                item = entry(*found)
+                item.drop = item.drop or verdict
+    for rule in address_rules:
+        _attach_address(rule, by_name)
+    for rule in node_port_rules:
+        _attach_node_port(rule, by_name)
 
     out = [_explained(item, nat) for item in entries.values()]
     out.sort(key=lambda e: (e.service_port, e.cluster_ip, e.port, e.protocol))
@@ -266,27 +268,32 @@ def _note_masquerade(item: _Entry, rule: Rule) -> None:
         item.masq_all = True
 
 
-def _attach(kind: str, rule: Rule, by_name: dict[str, list[_Entry]]) -> None:
-    """NodePort, external IP and load-balancer rules, attached to their Service port by comment."""
-    comment = rule.comment
-    if comment is None or rule.jump_chain in (None, KUBE_MARK_MASQ):
+def _attach_node_port(rule: Rule, by_name: dict[str, list[_Entry]]) -> None:
+    """A KUBE-NODEPORTS rule, attached to its Service port by comment."""
+    comment, port = rule.comment, rule.dport
+    if comment is None or port is None or rule.jump_chain in (None, KUBE_MARK_MASQ):
         return
-    if kind == "nodeport":
-        items, port = by_name.get(comment), rule.dport
-        if items and port is not None:
-            for item in items:
-                if item.protocol == rule.protocol and port not in item.node_ports:
-                    item.node_ports.append(port)
+    for item in by_name.get(comment, ()):
+        if item.protocol == rule.protocol and port not in item.node_ports:
+            item.node_ports.append(port)
+
+
+def _attach_address(rule: Rule, by_name: dict[str, list[_Entry]]) -> None:
+    """An external IP or load balancer IP rule of nat KUBE-SERVICES, attached to its Service port by comment."""
+    comment, address = rule.comment, _host(rule)
+    if comment is None or address is None or rule.jump_chain in (None, KUBE_MARK_MASQ):
         return
-    for suffix, field in ((_EXTERNAL_IP, "external_ips"), (_LOAD_BALANCER_IP, "load_balancer_ips")):
-        if comment.endswith(suffix):
-            address, port = _host(rule), rule.dport
-            for item in by_name.get(comment[: -len(suffix)], ()):
-                if address is not None and item.port == port and item.protocol == rule.protocol:
-                    values = getattr(item, field)
-                    if address not in values:
-                        values.append(address)
-            return
+    if comment.endswith(_EXTERNAL_IP):
+        name, load_balancer = comment[: -len(_EXTERNAL_IP)], False
+    elif comment.endswith(_LOAD_BALANCER_IP):
+        name, load_balancer = comment[: -len(_LOAD_BALANCER_IP)], True
+    else:
+        return
+    for item in by_name.get(name, ()):
+        if item.port == rule.dport and item.protocol == rule.protocol:
+            addresses = item.load_balancer_ips if load_balancer else item.external_ips
+            if address not in addresses:
+                addresses.append(address)
 
 
 def _dnat_of(nat: Table, chain: str) -> tuple[tuple[IPv4Address, int | None], str] | None:
@@ -299,9 +306,11 @@ def _dnat_of(nat: Table, chain: str) -> tuple[tuple[IPv4Address, int | None], st
 
 
 def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
-    endpoints: list[EndpointShare] = []
     affinity: int | None = None
-    remaining = 1.0
+    # What each rule of the chain takes of the new connections that reach it, in order; a
+    # rule with a condition takes only the packets that match it, so none of the flow.
+    flow: list[float] = []
+    taken: list[tuple[int, float, str | None, str, Rule, tuple[tuple[IPv4Address, int | None], str]]] = []
     if nat is not None and item.chain is not None:
         for rule in nat.rules_in(item.chain):
             target = rule.jump_chain
@@ -316,21 +325,23 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
                     affinity = recent.seconds if recent.seconds is not None else affinity
                     continue  # only clients already pinned match: new connections go on
             if target == KUBE_MARK_DROP:
-                remaining = 0.0
+                flow.append(1.0)  # everything left is dropped
                 continue
             dnat = _dnat_of(nat, target)
             if dnat is None:
                 continue
             text, nth = rule.probability_text, rule.nth
             p = 1.0 / nth[0] if nth is not None else 1.0 if text is None else float(text)
-            share = remaining * p
             condition = " ".join(rule.match_words(skip=("comment", "statistic"))) or None
-            if condition is None:
-                remaining -= share  # what matches no condition: taken, or on to the next rule
-            (address, port), written = dnat
-            endpoints.append(EndpointShare(address, item.port if port is None else port, share, target, text,
-                                           condition=condition, nth=nth,
-                                           destination_range=written if "-" in written else None))
+            taken.append((len(flow), p, condition, target, rule, dnat))
+            flow.append(p if condition is None else 0.0)
+    shares = exact_shares(flow)  # one more than the rules: what falls off the end
+    endpoints: list[EndpointShare] = []
+    for position, p, condition, target, rule, ((address, port), written) in taken:
+        share = shares[position] if condition is None else exact_shares(flow[:position])[-1] * p
+        endpoints.append(EndpointShare(address, item.port if port is None else port, share, target,
+                                       rule.probability_text, condition=condition, nth=rule.nth,
+                                       destination_range=written if "-" in written else None))
     return ServiceExplanation(
         service_port=item.service_port,
         protocol=item.protocol,
@@ -346,7 +357,7 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
         node_ports=tuple(item.node_ports),
         external_ips=tuple(item.external_ips),
         load_balancer_ips=tuple(item.load_balancer_ips),
-        unmatched_share=remaining if endpoints else 0.0,
+        unmatched_share=shares[-1] if endpoints else 0.0,
     )
 
 

@@ -64,7 +64,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from itertools import chain as _chain_iterables, repeat
 from ipaddress import IPv4Address, IPv4Network, ip_network
-from typing import Any
+from typing import Any, NamedTuple
 
 from .cluster import (
     Cluster,
@@ -76,7 +76,7 @@ from .cluster import (
     TrafficPolicy,
     ipv4_address,
 )
-from ._speed import no_cycle_collection, slot_filler
+from ._speed import no_cycle_collection, slot_filler, tuple_maker
 from .errors import InvalidValue
 from .iptables import Chain, Rule, RuleSet, Table
 
@@ -214,9 +214,22 @@ def _externally_accessible_type(service: Service) -> bool:
     )
 
 
-# An endpoint as kube-proxy's endpointsMap holds it: ("ip:port", "ip", local, ready, serving, terminating).
-# Plain tuples: a cluster at Kubernetes' limits has 150,000 of them per sync.
-_EP_TEXT, _EP_IP, _EP_LOCAL, _EP_READY, _EP_SERVING, _EP_TERMINATING = range(6)
+class _ProxyEndpoint(NamedTuple):
+    """An endpoint as kube-proxy's endpointsMap holds it (``BaseEndpointInfo``), for one service port.
+
+    A named tuple, not a dataclass: a cluster at Kubernetes' limits has 150,000 of them
+    per sync, and the nftables generator reads the same ones.
+    """
+
+    ip_port: str  # "10.0.1.5:3000", as ``String()`` gives it: the KUBE-SEP hash and the DNAT target
+    ip: str
+    local: bool  # on this node (``IsLocal``)
+    ready: bool
+    serving: bool
+    terminating: bool
+
+
+_new_endpoint = tuple_maker(_ProxyEndpoint)  # _ProxyEndpoint(*fields), see _speed
 _inet_ntoa = socket.inet_ntoa
 
 
@@ -224,9 +237,11 @@ _rule = slot_filler(Rule, ("chain", "args"))  # Rule(chain, args)
 _user_chain = slot_filler(Chain, ("name",))  # Chain(name): a user chain, policy "-"
 
 
-def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, node_name: str) -> list[tuple]:
+def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol,
+               node_name: str) -> list[_ProxyEndpoint]:
     """The endpoints of one service port, de-duplicated by ``ip:port`` and sorted by that string."""
-    found: dict[str, tuple] = {}
+    found: dict[str, _ProxyEndpoint] = {}
+    on_a_node = bool(node_name)
     for endpoint_slice in slices:
         for slice_port in endpoint_slice.ports:
             number = slice_port.port
@@ -235,45 +250,46 @@ def _endpoints(slices: list[EndpointSlice], port_name: str, protocol: Protocol, 
             for endpoint in endpoint_slice.endpoints:
                 ip = _inet_ntoa(endpoint.addresses[0].packed)  # str(), at C speed
                 text = f"{ip}:{number}"
-                local = bool(node_name) and endpoint.node_name == node_name
+                local = on_a_node and endpoint.node_name == node_name
                 if not local and text in found:
                     continue  # the first copy wins, unless a later one is on this node
                 conditions = endpoint.conditions
-                found[text] = (text, ip, local, conditions.ready is not False, conditions.serving is not False,
-                               conditions.terminating is True)
+                found[text] = _new_endpoint((text, ip, local, conditions.ready is not False,
+                                            conditions.serving is not False, conditions.terminating is True))
     return [found[text] for text in sorted(found)]
 
 
-def _categorize(endpoints: list[tuple], uses_cluster: bool, uses_local: bool) -> tuple[list, list, list, bool]:
+def _categorize(endpoints: list[_ProxyEndpoint], uses_cluster: bool,
+                uses_local: bool) -> tuple[list[_ProxyEndpoint], list[_ProxyEndpoint], list[_ProxyEndpoint], bool]:
     """``proxy.CategorizeEndpoints`` without topology: (cluster, local, reachable, has any usable)."""
-    cluster: list[tuple] = []
-    local: list[tuple] = []
+    cluster: list[_ProxyEndpoint] = []
+    local: list[_ProxyEndpoint] = []
     has_any = False
     if uses_cluster:
-        cluster = [e for e in endpoints if e[_EP_READY]]
+        cluster = [e for e in endpoints if e.ready]
         if not cluster:  # no ready endpoint anywhere: fall back to serving, terminating ones
-            cluster = [e for e in endpoints if e[_EP_SERVING] and e[_EP_TERMINATING]]
+            cluster = [e for e in endpoints if e.serving and e.terminating]
         has_any = bool(cluster)
     if not uses_local:
         return cluster, local, cluster, has_any
     local_ready = local_terminating = False
     for e in endpoints:
-        if e[_EP_READY]:
+        if e.ready:
             has_any = True
-            local_ready = local_ready or e[_EP_LOCAL]
-        elif e[_EP_SERVING] and e[_EP_TERMINATING]:
+            local_ready = local_ready or e.local
+        elif e.serving and e.terminating:
             has_any = True
-            local_terminating = local_terminating or e[_EP_LOCAL]
+            local_terminating = local_terminating or e.local
     if local_ready:
-        local = [e for e in endpoints if e[_EP_LOCAL] and e[_EP_READY]]
+        local = [e for e in endpoints if e.local and e.ready]
     elif local_terminating:
-        local = [e for e in endpoints if e[_EP_LOCAL] and e[_EP_SERVING] and e[_EP_TERMINATING]]
+        local = [e for e in endpoints if e.local and e.serving and e.terminating]
     if not uses_cluster:
         return cluster, local, local, has_any
     if not local_terminating or local_ready:
         return cluster, local, cluster, has_any  # cluster already holds every local ready endpoint
-    merged = {e[_EP_TEXT]: e for e in cluster}
-    merged.update((e[_EP_TEXT], e) for e in local)
+    merged = {e.ip_port: e for e in cluster}
+    merged.update((e.ip_port, e) for e in local)
     return cluster, local, [merged[k] for k in sorted(merged)], has_any
 
 
@@ -334,7 +350,7 @@ def _generate(services: Iterable[Service], endpoint_slices: Iterable[EndpointSli
             slices_by_service.setdefault((endpoint_slice.namespace, endpoint_slice.service_name), []).append(endpoint_slice)
 
     # kube-proxy walks a map; the canonical order sorts by service name, so walk in that order.
-    ports: list[tuple[Service, Any, list[tuple]]] = []
+    ports: list[tuple[Service, Any, list[_ProxyEndpoint]]] = []
     seen: set[str] = set()
     for service in sorted(services, key=lambda s: f"{s.namespace}/{s.name}"):
         key = service.key
@@ -383,9 +399,9 @@ class _ServicePort:
     lb_ips: list[str]
     external_local: bool
     health_check_port: int | None
-    cluster_eps: list[tuple]
-    local_eps: list[tuple]
-    reachable: list[tuple]
+    cluster_eps: list[_ProxyEndpoint]
+    local_eps: list[_ProxyEndpoint]
+    reachable: list[_ProxyEndpoint]
     has_endpoints: bool
     uses_cluster_chain: bool
     uses_local_chain: bool
@@ -402,7 +418,7 @@ class _ServicePort:
     external_comment: str
 
     @classmethod
-    def of(cls, service: Service, port: Any, endpoints: list[tuple]) -> _ServicePort:
+    def of(cls, service: Service, port: Any, endpoints: list[_ProxyEndpoint]) -> _ServicePort:
         name = service.port_name(port)
         protocol = port.protocol.iptables
         hash_text = name + protocol
@@ -464,7 +480,7 @@ class _Writer:
         self.nat: dict[str, list[Rule]] = {}
         self.ladders: dict[int, tuple[tuple[str, ...], ...]] = {}
 
-    def service_port(self, service: Service, port: Any, endpoints: list[tuple], *, skip_chains: bool) -> None:
+    def service_port(self, service: Service, port: Any, endpoints: list[_ProxyEndpoint], *, skip_chains: bool) -> None:
         """One service port's rules, part by part in the order proxier.go's syncProxyRules writes them."""
         port = _ServicePort.of(service, port, endpoints)
         self._capture_cluster_ip(port)
@@ -585,13 +601,13 @@ class _Writer:
         _add(nat, fw_chain, ("-m", "comment", "--comment",
                              f"other traffic to {port.name} will be dropped by KUBE-PROXY-FIREWALL"))
 
-    def _service_chains(self, port: _ServicePort) -> list[tuple[tuple, str]]:
+    def _service_chains(self, port: _ServicePort) -> list[tuple[_ProxyEndpoint, str]]:
         """KUBE-SVC- and KUBE-SVL-: affinity and the probability ladder; gives (endpoint, KUBE-SEP chain)."""
         service = port.service
         affinity = service.session_affinity is SessionAffinity.CLIENT_IP
         seconds = str(service.session_affinity_timeout)
         # (endpoint, its KUBE-SEP chain) for every endpoint this node can send to.
-        targets = [(e, "KUBE-SEP-" + _hash16(port.hash_text + e[_EP_TEXT])) for e in port.reachable]
+        targets = [(e, "KUBE-SEP-" + _hash16(port.hash_text + e.ip_port)) for e in port.reachable]
         if port.uses_cluster_chain:
             self.nat_chains.append(port.svc_chain)
             self._endpoint_rules(port.name, port.svc_chain, _targets_of(port.cluster_eps, port.reachable, targets),
@@ -602,7 +618,7 @@ class _Writer:
                                  affinity, seconds)
         return targets
 
-    def _endpoint_chains(self, port: _ServicePort, targets: list[tuple[tuple, str]]) -> None:
+    def _endpoint_chains(self, port: _ServicePort, targets: list[tuple[_ProxyEndpoint, str]]) -> None:
         """One KUBE-SEP- chain per endpoint: masquerade hairpin traffic, then DNAT."""
         nat, chains, rule = self.nat, self.nat_chains, _rule
         affinity = port.service.session_affinity is SessionAffinity.CLIENT_IP
@@ -611,10 +627,10 @@ class _Writer:
         for e, sep in targets:
             chains.append(sep)
             recent = comment + ("-m", "recent", "--name", sep, "--set") if affinity else comment
-            nat[sep] = [rule(sep, comment + ("-s", e[_EP_IP], "-j", KUBE_MARK_MASQ)),
-                        rule(sep, recent + dnat + (e[_EP_TEXT],))]
+            nat[sep] = [rule(sep, comment + ("-s", e.ip, "-j", KUBE_MARK_MASQ)),
+                        rule(sep, recent + dnat + (e.ip_port,))]
 
-    def _endpoint_rules(self, name: str, chain: str, targets: list[tuple[tuple, str]], affinity: bool,
+    def _endpoint_rules(self, name: str, chain: str, targets: list[tuple[_ProxyEndpoint, str]], affinity: bool,
                         seconds: str) -> None:
         """``writeServiceToEndpointRules``: affinity checks, then the probability ladder."""
         rules = self.nat.setdefault(chain, [])
@@ -623,13 +639,13 @@ class _Writer:
         large = self.large_cluster
         if affinity:
             for e, sep in targets:
-                comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e[_EP_TEXT]}")
+                comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e.ip_port}")
                 append(rule(chain, comment + ("-m", "recent", "--name", sep, "--rcheck", "--seconds", seconds,
                                               "--reap", "-j", sep)))
         n = len(targets)
         ladder = self._ladder(n)
         for i, (e, sep) in enumerate(targets):
-            comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e[_EP_TEXT]}")
+            comment = () if large else ("-m", "comment", "--comment", f"{name} -> {e.ip_port}")
             append(rule(chain, comment + ladder[i] + (sep,)))
 
     def _ladder(self, n: int) -> tuple[tuple[str, ...], ...]:
@@ -687,12 +703,13 @@ class _Writer:
         return RuleSet((_table("filter", filter_chains, filter_), _table("nat", nat_chains, nat)))
 
 
-def _targets_of(endpoints: list[tuple], reachable: list[tuple], targets: list[tuple[tuple, str]]) -> list:
+def _targets_of(endpoints: list[_ProxyEndpoint], reachable: list[_ProxyEndpoint],
+                targets: list[tuple[_ProxyEndpoint, str]]) -> list[tuple[_ProxyEndpoint, str]]:
     """The (endpoint, KUBE-SEP chain) pairs of ``endpoints``, a subset of ``reachable``."""
     if endpoints is reachable:
         return targets
-    chosen = {e[_EP_TEXT] for e in endpoints}
-    return [t for t in targets if t[0][_EP_TEXT] in chosen]
+    chosen = {e.ip_port for e in endpoints}
+    return [t for t in targets if t[0].ip_port in chosen]
 
 
 def _add(rules: dict[str, list[Rule]], chain: str, args: tuple[str, ...]) -> None:
@@ -746,18 +763,21 @@ def _chain_key(name: str) -> tuple[int, str]:
     return (2 if name.startswith("KUBE-") else 3, name)
 
 
-def _comment(rule: Rule) -> str | None:
+_COMMENT_FIRST = ("-m", "comment", "--comment")
+
+
+def _sort_comment(rule: Rule) -> str:
+    """The rule's comment, "" if it has none: read where kube-proxy writes it, first, before
+    asking :attr:`Rule.comment`, which works out the whole rule's shape (10,000s of rules a sync)."""
     args = rule.args
-    try:
-        i = args.index("--comment")
-    except ValueError:
-        return None
-    return args[i + 1] if i + 1 < len(args) else None
+    if args[:3] == _COMMENT_FIRST and len(args) > 3:
+        return args[3]
+    return rule.comment or ""
 
 
 def _service_name_key(rule: Rule) -> str:
     """The service name in a rule's comment: the comment up to its first space or colon."""
-    comment = _comment(rule) or ""
+    comment = _sort_comment(rule)
     end = len(comment)
     for stop in (" ", ":"):
         i = comment.find(stop)
@@ -767,8 +787,7 @@ def _service_name_key(rule: Rule) -> str:
 
 
 def _last_rule_key(rule: Rule) -> tuple[bool, str]:
-    comment = _comment(rule)
-    return (comment is not None and "must be the last rule" in comment, _service_name_key(rule))
+    return ("must be the last rule" in _sort_comment(rule), _service_name_key(rule))
 
 
 def _table(name: str, chains: Iterable[Chain], rules_by_chain: Mapping[str, list[Rule]]) -> Table:
@@ -813,11 +832,9 @@ def canonical_order(ruleset: RuleSet) -> RuleSet:
 
 
 def rules_in(ruleset: RuleSet, table: str, chain: str) -> tuple[Rule, ...]:
-    """The rules of one chain of one table, in order (empty if there are none)."""
-    for t in ruleset.tables:
-        if t.name == table:
-            return tuple(r for r in t.rules if r.chain == chain)
-    return ()
+    """The rules of one chain of one table, in order (empty if there are none): :meth:`Table.rules_in`."""
+    found = ruleset.get_table(table)
+    return () if found is None else found.rules_in(chain)
 
 
 # --- from a cluster ------------------------------------------------------------------

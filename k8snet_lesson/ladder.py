@@ -34,11 +34,16 @@ can observe: curl's exit status and verbose lines (:class:`CurlSeen`), nslookup'
 answers (:class:`LookupSeen`), the listening sockets netstat or ss lists
 (:class:`SocketsSeen`), the API's objects (Endpoints, the pod's declared ports,
 NetworkPolicies, Services' ClusterIPs) and what ``explain()`` reads from the client
-node's ``iptables-save`` (whether there is a chain for the Service port). A
-:class:`Tools` value supplies the tool observations: :class:`ModelTools` answers from
-the simulated netshoot and the model's rules (:func:`climb`), and
+node's kube-proxy rules: ``iptables-save``, or ``nft list table ip kube-proxy`` when
+kube-proxy runs in nftables mode (``proxy_mode``). When every pod IP answers and the
+ClusterIP does not, those rules are compared with what kube-proxy should have programmed
+for the API's objects (:func:`k8snet_lesson.drift.drift`, as ``k8snet diff`` does): a
+missing or drifted Service port is ``kube-proxy-stale``, and the finding names the
+Service ports and endpoints that are missing, stale or extra (its ``drift`` field holds
+them all). A :class:`Tools` value supplies the tool observations: :class:`ModelTools`
+answers from the simulated netshoot and the model's rules (:func:`climb`), and
 :mod:`k8snet_lesson.lab.ladder` runs the real ``curl``, ``nslookup`` and ``ss`` in the
-kernel lab's namespaces and reads its nodes' ``iptables-save``.
+kernel lab's namespaces and reads its nodes' rules from the kernel.
 
 What it simplifies: one request per rung (the ClusterIP draw is seeded); the first
 Service port is the one climbed; a timeout to a pod IP is put down to NetworkPolicy
@@ -57,6 +62,7 @@ from typing import Any
 from .cluster import LOOPBACK, Cluster, Pod, Protocol, Service
 from .connect import Outcome, enforces_network_policy, node_rules
 from .dns import dns_endpoints, dns_service
+from .drift import MODES, Drift, PortDrift, drift, expected, port_drift, port_drift_text
 from .endpoints import endpoints_for
 from .errors import InvalidValue, NotFound
 from .explain import ServiceExplanation, explain
@@ -117,6 +123,7 @@ class Finding:
     evidence: tuple[str, ...]
     advice: str
     layer_label: str = ""  # the layer as this cluster names it (Cilium: no kube-proxy); layer.value by default
+    drift: Drift | None = None  # kube-proxy-stale: the client node's rules against the API (k8snet diff)
 
     def __str__(self) -> str:
         name = self.fault_name or "no registered fault matches"
@@ -226,13 +233,15 @@ class Tools(typing.Protocol):
 
     ``cni`` is the cluster's CNI (whether NetworkPolicy is enforced); ``curl`` and
     ``nslookup`` run in the client pod; ``resolv_conf`` is its ``cat /etc/resolv.conf``;
-    ``sockets`` runs ``netstat``/``ss`` in another pod; ``kube_proxy`` is
-    :func:`k8snet_lesson.explain.explain` of a node's ``iptables-save``. What the API
-    holds (``kubectl get endpoints``, ``kubectl describe pod``, NetworkPolicies, labels)
-    is read from the cluster value itself.
+    ``sockets`` runs ``netstat``/``ss`` in another pod; ``kube_proxy`` is the explanation
+    of a node's kube-proxy rules in ``proxy_mode``: :func:`k8snet_lesson.explain.explain`
+    of its ``iptables-save``, or :func:`k8snet_lesson.nftables.explain.explain` of its
+    ``nft list table ip kube-proxy``. What the API holds (``kubectl get endpoints``,
+    ``kubectl describe pod``, NetworkPolicies, labels) is read from the cluster value itself.
     """
 
     cni: str
+    proxy_mode: str  # "iptables" or "nftables"
 
     def curl(self, url: str) -> CurlSeen: ...
 
@@ -250,13 +259,19 @@ class ModelTools:
     """The model's tools: the simulated netshoot of :mod:`k8snet_lesson.netshoot` and the model's rules.
 
     Each request is its own draw from a generator seeded with ``seed``, in the order the
-    climb makes them, as each connection in the kernel is drawn anew.
+    climb makes them, as each connection in the kernel is drawn anew. ``proxy_mode`` picks
+    the rules :meth:`kube_proxy` reads (the generator of that mode over what the node's
+    kube-proxy last synced); the simulated requests walk the iptables rules in either
+    mode, since both modes give a request the same outcome: an endpoint drawn with the
+    same shares, refused (no endpoints: reject), or timed out (no rule in iptables mode;
+    nftables mode drops a ClusterIP it has no element for).
     """
 
     cluster: Cluster
     client: Pod
     cni: str
     seed: int = 0
+    proxy_mode: str = "iptables"
     draws: random.Random = dataclasses.field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -297,6 +312,12 @@ class ModelTools:
         return SocketsSeen(netstat(self.cluster, pod), "netstat -tlnp", listening)
 
     def kube_proxy(self, node: str) -> tuple[ServiceExplanation, ...]:
+        if self.proxy_mode == "nftables":
+            from .connect import kube_proxy_view
+            from .nftables import rules_for as nft_rules_for
+            from .nftables.explain import explain as explain_nft
+
+            return explain_nft(nft_rules_for(kube_proxy_view(self.cluster, node), node))
         return explain(node_rules(self.cluster, node))
 
 
@@ -478,12 +499,45 @@ def _rules_for(explained: Iterable[ServiceExplanation], address: IPv4Address, po
     return next((e for e in explained if e.cluster_ip == address and e.port == port and e.protocol == protocol), None)
 
 
-def climb(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str | None = None, seed: int = 0) -> Climb:
-    """Climb the ladder from ``client`` to ``service`` with the model's tools; stop at the rung that localises the break."""
+def _not_synced(node: str, service: Service, protocol: str, port: int, absent: bool, mode: str) -> str:
+    """The first line of a kube-proxy-stale finding, in the words of the node's proxy mode."""
+    if not absent:
+        return f"kube-proxy on {node} has not synced: its rules for {service.key} are not what the API holds"
+    if mode == "nftables":
+        return (f"kube-proxy on {node} has not synced: its nftables table ip kube-proxy has no service-ips element "
+                f"for {service.cluster_ip} . {protocol.lower()} . {port} ({service.key})")
+    return f"kube-proxy on {node} has not synced: its iptables rules have no KUBE-SVC chain for {service.key}"
+
+
+_DRIFT_LINES = 4  # the climbed Service port, then at most this many others (the finding's drift has them all)
+
+
+def _drift_evidence(drifted: Drift, mine: PortDrift | None) -> list[str]:
+    """The evidence lines of ``k8snet diff`` on the client's node: the climbed Service port first."""
+    out = [f"k8snet diff on {drifted.node} ({drifted.mode} mode): {len(drifted.ports)} Service port"
+           f"{'s' if len(drifted.ports) != 1 else ''} drifted, {len(drifted.in_sync)} in sync"]
+    if mine is not None:
+        out.append(port_drift_text(mine))
+    others = [p for p in drifted.ports if p != mine]
+    out += [port_drift_text(p) for p in others[:_DRIFT_LINES]]
+    if len(others) > _DRIFT_LINES:
+        out.append(f"... and {len(others) - _DRIFT_LINES} more drifted Service ports")
+    return out
+
+
+def climb(cluster: Cluster, *, client: Pod | str, service: Service | str, cni: str | None = None, seed: int = 0,
+          proxy_mode: str = "iptables") -> Climb:
+    """Climb the ladder from ``client`` to ``service`` with the model's tools; stop at the rung that localises the break.
+
+    ``proxy_mode`` is kube-proxy's mode (``iptables`` or ``nftables``): the rules the
+    ClusterIP rung reads and compares with the API."""
     source, target = _resolve_targets(cluster, client, service)
     cni = cni or cluster.cni
     enforces_network_policy(cni)  # an unknown CNI fails here, naming the known ones
-    return climb_with(ModelTools(cluster, source, cni, seed), cluster, client=source, service=target, seed=seed)
+    if proxy_mode not in MODES:
+        raise InvalidValue(f"no proxy mode {proxy_mode!r} (modes: {', '.join(MODES)})")
+    return climb_with(ModelTools(cluster, source, cni, seed, proxy_mode), cluster, client=source, service=target,
+                      seed=seed)
 
 
 def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Service | str, seed: int | None = None) -> Climb:
@@ -540,8 +594,9 @@ def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Se
     if not failed:
         if through_service is not None and not through_service.ok:
             evidence = [f"every pod IP answers, the ClusterIP does not: {through_service.detail}"]
-            programmed = _rules_for(tools.kube_proxy(node), target.cluster_ip, port, first.protocol.iptables)
-            name, advice = None, None
+            explained = tools.kube_proxy(node)
+            programmed = _rules_for(explained, target.cluster_ip, port, first.protocol.iptables)
+            name, advice, drifted = None, None, None
             if programmed is None and _replaces_kube_proxy(cni):
                 # No kube-proxy runs: Cilium's agent answers ClusterIPs from its eBPF service map
                 # (the model reads the same entries kube-proxy would have programmed).
@@ -550,12 +605,22 @@ def climb_with(tools: Tools, cluster: Cluster, *, client: Pod | str, service: Se
                 name = "kube-proxy-stale"
                 advice = ("restart the Cilium agent on that node (kubectl -n kube-system delete pod -l k8s-app=cilium "
                           "--field-selector spec.nodeName=NODE), so it syncs its service map again")
-            elif programmed is None:
-                evidence.append(f"kube-proxy on {node} has not synced: its iptables rules have no KUBE-SVC chain for {target.key}")
-                name = "kube-proxy-stale"
-            elif programmed.drop:
-                evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
-            return done(_finding(name, Layer.SERVICE, evidence, advice))
+            else:
+                # k8snet diff: what kube-proxy should have programmed for the API's objects, against the node's rules.
+                drifted = drift(expected(cluster, node, mode=tools.proxy_mode), explained, mode=tools.proxy_mode,
+                                node=node)
+                mine = port_drift(drifted, first.protocol.iptables, target.cluster_ip, port)
+                if programmed is None or mine is not None:
+                    evidence.append(_not_synced(node, target, first.protocol.iptables, port, programmed is None,
+                                                tools.proxy_mode))
+                    evidence += _drift_evidence(drifted, mine)
+                    name = "kube-proxy-stale"
+                elif programmed.drop:
+                    evidence.append("internalTrafficPolicy: Local and no endpoint on the client's node")
+            finding = _finding(name, Layer.SERVICE, evidence, advice)
+            if name == "kube-proxy-stale" and drifted is not None:
+                finding = dataclasses.replace(finding, drift=drifted)
+            return done(finding)
         return done(None)
 
     seen, address, pod_port = failed[0]

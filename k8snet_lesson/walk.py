@@ -74,8 +74,10 @@ from .cni import (
 from .endpoints import api_server_endpoints
 from .errors import InvalidValue, NotFound
 from .frames import EPHEMERAL_PORTS, Headers, Outer, ScapyMissing, frame_length, vxlan_source_port
+from .trace import Verdict
 
-__all__ = ["Direction", "HopKind", "Hop", "Walk", "Headers", "Outer", "request", "ephemeral_port", "security_identity"]
+__all__ = ["Direction", "HopKind", "Rewrite", "StopReason", "Hop", "Walk", "Headers", "Outer", "request",
+           "ephemeral_port", "security_identity"]
 
 MAX_NODES = 4  # a walk crosses at most this many nodes before it is called a loop
 
@@ -103,11 +105,46 @@ class HopKind(str, enum.Enum):
     STOP = "stop"  # the packet goes no further
 
 
+class Rewrite(str, enum.Enum):
+    """Which address translation happens at a hop, as a closed set (the ``action`` text
+    says it in words, with the addresses)."""
+
+    DNAT = "DNAT"  # kube-proxy's KUBE-SEP rule: the ClusterIP:port becomes an endpoint's
+    MASQUERADE = "MASQUERADE"  # KUBE-POSTROUTING: the source becomes the outgoing interface's address
+    SOCKET_LB = "socket-lb"  # Cilium at connect(): the socket is addressed to a backend before any packet
+    REPLY_UNDO_DNAT = "reply-undo-dnat"  # conntrack: a reply's source becomes the ClusterIP:port dialled
+    REPLY_UNDO_SNAT = "reply-undo-snat"  # conntrack: a masqueraded reply's destination becomes the client's
+
+
+class StopReason(str, enum.Enum):
+    """Why a packet goes no further, as a closed set (a ``STOP`` hop's ``action`` and the
+    walk's ``outcome`` say it in words)."""
+
+    REJECT = "REJECT"  # kube-proxy's REJECT: the Service has no ready endpoints (connection refused)
+    DROP = "DROP"  # kube-proxy's DROP: no usable endpoint for this node (timed out)
+    NO_RULE = "no-rule"  # no kube-proxy rule translates the ClusterIP (timed out)
+    NO_BACKEND = "no-backend"  # Cilium's service map has no backend (connection refused)
+    NO_ROUTE = "no-route"  # the pod or the node has no route to the destination
+    BLACKHOLE = "blackhole"  # a blackhole route drops it: no pod holds the address
+    NOT_IN_CLUSTER = "not-in-cluster"  # it leaves by a default route, or to a next hop no node holds
+    LOOP = "loop"  # it crossed too many nodes without arriving
+
+
 @dataclasses.dataclass(frozen=True)
 class Hop:
     """One place a packet passes: the node (``None`` between nodes), the device or hook,
     what kind of thing happens there and in words, the headers as they leave it, and the
-    encoded frame's size."""
+    encoded frame's size.
+
+    The words (``where``, ``action``) are for reading; code and notebooks compare the
+    values: ``kind``; the ``device`` the hop is at, by its name (``eth0``, a veth,
+    ``cni0``, ``flannel.1``; None at the routing decision, a hook, between the nodes), and
+    the ``pod`` (``namespace/name``) whose ``eth0`` sends or receives; the netfilter ``table`` and ``chain`` of a hook (``nat``
+    ``PREROUTING``) or of the rule that stopped the packet (``filter`` ``KUBE-SERVICES``),
+    with ``bridged`` when br_netfilter showed a bridged frame to it; ``rewrite``, the
+    address translation done here (a routed packet's POSTROUTING rewrite rides on the
+    routing hop, as its ``action`` says); ``stop``, why a ``STOP`` hop ends the walk.
+    """
 
     index: int
     node: str | None
@@ -118,6 +155,13 @@ class Hop:
     outer: Outer | None = None
     frame_bytes: int | None = None
     direction: Direction = Direction.REQUEST
+    device: str | None = None
+    pod: str | None = None
+    table: str | None = None
+    chain: str | None = None
+    bridged: bool = False
+    rewrite: Rewrite | None = None
+    stop: StopReason | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +187,11 @@ class Walk:
     outcome: str
     notes: tuple[str, ...]
     seed: int
+
+    @property
+    def stopped(self) -> StopReason | None:
+        """Why the request went no further (None when it was delivered)."""
+        return None if self.delivered or not self.hops else self.hops[-1].stop
 
     @property
     def all_hops(self) -> tuple[Hop, ...]:
@@ -279,7 +328,7 @@ class _Translation:
     chains: tuple[str, ...]
     share: float | None
     masqueraded: bool
-    verdict: str
+    verdict: Verdict
 
 
 def _node_rules(cluster: Cluster, node_name: str) -> Any:
@@ -295,7 +344,7 @@ def _kube_proxy(cluster: Cluster, node: Node, headers: Headers, seed: int) -> _T
 
     packet = Packet(headers.src_ip, headers.dst_ip, headers.dst_port, headers.protocol, sport=headers.src_port)
     result = trace(_node_rules(cluster, node.name), packet, node_ip=node.internal_ip)
-    verdict = str(getattr(result.verdict, "value", result.verdict))
+    verdict = result.verdict
     destinations = tuple(result.destinations)
     if not destinations:
         rules = tuple(result.rules)
@@ -328,11 +377,16 @@ def _chains(rules: tuple[Any, ...]) -> tuple[str, ...]:
 
 # --- the walk engine -------------------------------------------------------------------------
 class _Stop(Exception):
-    """The packet goes no further; the message says why, ``where`` names the place."""
+    """The packet goes no further; the message says why in words, ``reason`` as a value;
+    ``where`` names the place, ``table`` and ``chain`` the netfilter rule's, if a rule stopped it."""
 
-    def __init__(self, message: str, where: str = "stop") -> None:
+    def __init__(self, message: str, reason: StopReason, where: str = "stop", *,
+                 table: str | None = None, chain: str | None = None) -> None:
         super().__init__(message)
+        self.reason = reason
         self.where = where
+        self.table = table
+        self.chain = chain
 
 
 @dataclasses.dataclass
@@ -350,7 +404,9 @@ class _Builder:
         return frozenset(address for address, _ in api_server_endpoints(self.cluster))
 
     def add(self, kind: HopKind, node: str | None, where: str, action: str, inner: Headers,
-            outer: Outer | None = None) -> Headers:
+            outer: Outer | None = None, *, device: str | None = None, pod: str | None = None,
+            table: str | None = None, chain: str | None = None, bridged: bool = False,
+            rewrite: Rewrite | None = None, stop: StopReason | None = None) -> Headers:
         size = None
         if self.frames_ok:
             try:
@@ -360,15 +416,25 @@ class _Builder:
                 self.notes.append(f"{exc}; frame_bytes is None and no pcap can be written")
             except InvalidValue:
                 size = None  # a place with no link-layer frame to show
-        self.hops.append(Hop(len(self.hops), node, where, kind, action, inner, outer, size, self.direction))
+        self.hops.append(Hop(len(self.hops), node, where, kind, action, inner, outer, size, self.direction,
+                             device, pod, table, chain, bridged, rewrite, stop))
         return inner
 
 
-# A hook at a netfilter point: (node, headers) -> (headers, action or None).
-Hook = Callable[[Node, Headers], tuple[Headers, str | None]]
+@dataclasses.dataclass(frozen=True)
+class _Hooked:
+    """What a netfilter hook did to the packet, in words, and the translation (None: it
+    passed untouched, and the hop says why)."""
+
+    text: str
+    rewrite: Rewrite | None = None
 
 
-def _no_hook(node: Node, headers: Headers) -> tuple[Headers, str | None]:
+# A hook at a netfilter point: (node, headers) -> (headers, what it rewrote or None).
+Hook = Callable[[Node, Headers], tuple[Headers, _Hooked | None]]
+
+
+def _no_hook(node: Node, headers: Headers) -> tuple[Headers, _Hooked | None]:
     return headers, None
 
 
@@ -434,8 +500,9 @@ def _deliver_local(b: _Builder, node: Node, pod: Pod, headers: Headers, *, bridg
     p = b.p
     veth = host_veth_name(p, pod.namespace, pod.name)
     if p.attachment is Attachment.BRIDGE:
-        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers)
-    b.add(HopKind.VETH_OUT, node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"the bridge looks up {headers.dst_mac} in its FDB: port {veth}", headers,
+              device=p.bridge or "cni0")
+    b.add(HopKind.VETH_OUT, node.name, veth, f"leaves the node by {veth}, the veth pair's host end", headers, device=veth)
 
 
 def _leg(
@@ -446,22 +513,24 @@ def _leg(
     prerouting: Hook,
     postrouting: Hook,
     first_action: str,
-    lb: Callable[[Headers], tuple[Headers, str]] | None = None,
+    lb: Callable[[Headers], tuple[Headers, _Hooked]] | None = None,
 ) -> Pod | Node | ControlPlane:
     """Walk one packet from ``sender``'s eth0 to the pod (or node) holding its destination."""
     cluster, p = b.cluster, b.p
     node = cluster.node_of(sender)
+    balanced = None
     if lb is not None:
-        headers, lb_text = lb(headers)
-        first_action = f"{first_action}; {lb_text}"
+        headers, balanced = lb(headers)
+        first_action = f"{first_action}; {balanced.text}"
     route = pod_namespace(cluster, sender, p).route_to(headers.dst_ip)
     if route is None:
-        raise _Stop(f"{sender.key} has no route to {headers.dst_ip}")
+        raise _Stop(f"{sender.key} has no route to {headers.dst_ip}", StopReason.NO_ROUTE)
     dst_mac, why = _first_hop_mac(cluster, p, sender, route, headers.dst_ip)
     headers = headers.with_(src_mac=pod_mac(sender), dst_mac=dst_mac)
-    b.add(HopKind.SEND, node.name, _pod_where(sender), f"{first_action}; {why}", headers)
+    b.add(HopKind.SEND, node.name, _pod_where(sender), f"{first_action}; {why}", headers,
+          device="eth0", pod=sender.key, rewrite=balanced.rewrite if balanced is not None else None)
     veth = host_veth_name(p, sender.namespace, sender.name)
-    b.add(HopKind.VETH_IN, node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers)
+    b.add(HopKind.VETH_IN, node.name, veth, f"crosses the veth pair into the node's namespace on {veth}", headers, device=veth)
 
     if p.route_source is RouteSource.CILIUM_AGENT:
         return _cilium(b, sender, node, headers)
@@ -470,47 +539,55 @@ def _leg(
     if p.attachment is Attachment.BRIDGE and neighbour is not None and dst_mac == pod_mac(neighbour):
         # Same subnet, same bridge: no routing at all. br_netfilter still shows bridged
         # IPv4 frames to iptables, which is how conntrack can un-DNAT a reply here.
-        headers, text = prerouting(node, headers)
-        if text:
-            b.add(HopKind.NAT, node.name, "nat PREROUTING (br_netfilter)", text, headers)
-        headers, text = postrouting(node, headers)
-        if text:
-            b.add(HopKind.NAT, node.name, "nat POSTROUTING (br_netfilter)", text, headers)
+        headers, done = prerouting(node, headers)
+        if done:
+            b.add(HopKind.NAT, node.name, "nat PREROUTING (br_netfilter)", done.text, headers,
+                  table="nat", chain="PREROUTING", bridged=True, rewrite=done.rewrite)
+        headers, done = postrouting(node, headers)
+        if done:
+            b.add(HopKind.NAT, node.name, "nat POSTROUTING (br_netfilter)", done.text, headers,
+                  table="nat", chain="POSTROUTING", bridged=True, rewrite=done.rewrite)
         _deliver_local(b, node, neighbour, headers)
         return neighbour
 
     if p.attachment is Attachment.BRIDGE:
-        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers)
+        b.add(HopKind.BRIDGE, node.name, p.bridge or "cni0", f"addressed to {p.bridge}'s own MAC: handed up to IP, not bridged", headers,
+              device=p.bridge or "cni0")
 
     for _ in range(MAX_NODES):
-        headers, text = prerouting(node, headers)
-        if text:
-            b.add(HopKind.NAT, node.name, "nat PREROUTING", text, headers)
+        headers, done = prerouting(node, headers)
+        if done:
+            b.add(HopKind.NAT, node.name, "nat PREROUTING", done.text, headers,
+                  table="nat", chain="PREROUTING", rewrite=done.rewrite)
         table = node_namespace(cluster, node.name, p)
         route = table.route_to(headers.dst_ip)
         if route is None:
-            raise _Stop(f"node {node.name} has no route to {headers.dst_ip}")
+            raise _Stop(f"node {node.name} has no route to {headers.dst_ip}", StopReason.NO_ROUTE)
         if route.type is RouteType.BLACKHOLE:
-            raise _Stop(f"node {node.name}: '{route}' drops {headers.dst_ip}: no pod holds it")
+            raise _Stop(f"node {node.name}: '{route}' drops {headers.dst_ip}: no pod holds it", StopReason.BLACKHOLE)
         if headers.dst_ip == node.internal_ip:
-            b.add(HopKind.NODE_STACK, node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers)
+            b.add(HopKind.NODE_STACK, node.name, "eth0", f"{headers.dst_ip} is {node.name}'s own address: delivered to its stack (INPUT)", headers,
+                  device="eth0")
             return node
         ttl = headers.ttl - 1
-        headers, text = postrouting(node, headers.with_(ttl=ttl))
-        nat = f"; POSTROUTING: {text}" if text else ""
+        headers, done = postrouting(node, headers.with_(ttl=ttl))
+        nat = f"; POSTROUTING: {done.text}" if done else ""
+        rewrite = done.rewrite if done else None  # the routing hop carries POSTROUTING's rewrite
         local = _local_pod(cluster, node, headers.dst_ip)
         if local is not None:
             out = p.bridge if p.attachment is Attachment.BRIDGE else host_veth_name(p, local.namespace, local.name)
             src = device_mac(node, out) if p.attachment is Attachment.BRIDGE else host_veth_mac(local, p)
             headers = headers.with_(src_mac=src, dst_mac=pod_mac(local))
-            b.add(HopKind.ROUTE, node.name, "routing", f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", headers)
+            b.add(HopKind.ROUTE, node.name, "routing", f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", headers,
+                  rewrite=rewrite)
             _deliver_local(b, node, local, headers)
             return local
         if headers.dst_ip in b.api_servers and _node_by_ip(cluster, headers.dst_ip) is None:
-            return _to_control_plane(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}")
-        node = _forward(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}")
+            return _to_control_plane(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", rewrite)
+        node = _forward(b, node, route, headers, f"route '{route}' (TTL {ttl + 1}->{ttl}){nat}", rewrite)
         headers = b.hops[-1].inner
-    raise _Stop(f"{headers.dst_ip}: the packet crossed {MAX_NODES} nodes without arriving (a routing loop)")
+    raise _Stop(f"{headers.dst_ip}: the packet crossed {MAX_NODES} nodes without arriving (a routing loop)",
+                StopReason.LOOP)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -522,34 +599,39 @@ class ControlPlane:
     name: str = "control plane"
 
 
-def _to_control_plane(b: _Builder, node: Node, route: Route, headers: Headers, decided: str) -> ControlPlane:
+def _to_control_plane(b: _Builder, node: Node, route: Route, headers: Headers, decided: str,
+                      rewrite: Rewrite | None = None) -> ControlPlane:
     """From ``node`` to kube-apiserver's address: out of eth0, no encapsulation (it is no pod)."""
     gateway = "" if route.gateway is None else f" via {route.gateway}"
     # the next hop's MAC: the router's when the route has a gateway, else the control
     # plane's own NIC (ARP answers it on the node network)
     next_mac = _gateway_mac(b.cluster, node) if route.gateway is not None else MACAddress.derive("eth0", str(headers.dst_ip))
     leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=next_mac)
-    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; {headers.dst_ip} is no pod: it leaves unencapsulated{gateway}", leaving)
+    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; {headers.dst_ip} is no pod: it leaves unencapsulated{gateway}", leaving,
+          device="eth0", rewrite=rewrite)
     b.add(HopKind.WIRE, None, f"node network {node_subnet(b.cluster, node)}",
           f"eth0 {node.internal_ip} -> {headers.dst_ip}, the control plane (kube-apiserver, host network)", leaving)
     return ControlPlane(headers.dst_ip)
 
 
-def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: str) -> Node:
-    """From ``node`` to the next node: encapsulate or not, cross the node network, arrive."""
+def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: str,
+             rewrite: Rewrite | None = None) -> Node:
+    """From ``node`` to the next node: encapsulate or not, cross the node network, arrive.
+    The first hop on ``node`` says what routing ``decided``, and carries POSTROUTING's ``rewrite``."""
     cluster, p = b.cluster, b.p
     if route.destination.prefixlen == 0:
-        return _via_default(b, node, route, headers, decided)
+        return _via_default(b, node, route, headers, decided, rewrite)
     if route.device == p.tunnel_device and p.encapsulation is Encapsulation.VXLAN:
         there = next(
             (n for n in cluster.nodes if n.name != node.name and any(route.gateway == tunnel_address(blk) for blk in pod_blocks(cluster, n, p))),
             None,
         )
         if there is None:
-            raise _Stop(f"node {node.name}: no node owns VTEP {route.gateway}")
+            raise _Stop(f"node {node.name}: no node owns VTEP {route.gateway}", StopReason.NOT_IN_CLUSTER)
         device = p.tunnel_device
         inner = headers.with_(src_mac=device_mac(node, device), dst_mac=device_mac(there, device))
-        b.add(HopKind.ROUTE, node.name, device, f"{decided}; the neighbour entry for {route.gateway} is {there.name}'s VTEP MAC", inner)
+        b.add(HopKind.ROUTE, node.name, device, f"{decided}; the neighbour entry for {route.gateway} is {there.name}'s VTEP MAC", inner,
+              device=device, rewrite=rewrite)
         src_mac, dst_mac = _wire_macs(cluster, node, there)
         outer = Outer(
             Encapsulation.VXLAN, src_mac, dst_mac, node.internal_ip, there.internal_ip,
@@ -563,6 +645,7 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"{outer.src_port}->{p.udp_port}, VNI {p.vni}",
             inner,
             outer,
+            device=device,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
         b.add(
@@ -572,12 +655,13 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"UDP {p.udp_port} reaches the VXLAN socket; {device} decapsulates (VNI {p.vni}): the inner "
             f"packet, dst {inner.dst_ip}, is received as if it came in on {device}",
             inner,
+            device=device,
         )
         return there
     if route.device == p.tunnel_device and p.encapsulation is Encapsulation.IPIP:
         there = _node_by_ip(cluster, route.gateway)
         if there is None:
-            raise _Stop(f"node {node.name}: {route.gateway} is no node's address")
+            raise _Stop(f"node {node.name}: {route.gateway} is no node's address", StopReason.NOT_IN_CLUSTER)
         src_mac, dst_mac = _wire_macs(cluster, node, there)
         inner = headers.with_(src_mac=None, dst_mac=None)  # tunl0 has no link layer
         outer = Outer(Encapsulation.IPIP, src_mac, dst_mac, node.internal_ip, there.internal_ip, ttl=inner.ttl)
@@ -589,6 +673,8 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"{there.internal_ip}, protocol 4",
             inner,
             outer,
+            device=route.device,
+            rewrite=rewrite,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: IP protocol 4", inner, outer)
         b.add(
@@ -598,27 +684,31 @@ def _forward(b: _Builder, node: Node, route: Route, headers: Headers, decided: s
             f"IP protocol 4 from a known peer arrives on eth0; tunl0 strips the outer header: inner dst {inner.dst_ip}",
             inner,
             outer,
+            device=route.device,
         )
         return there
     # Plain routing on the node network (Calico BGP): the next hop is the other node.
     there = _node_by_ip(cluster, route.gateway) if route.gateway is not None else _owner(cluster, p, headers.dst_ip)
     if there is None:
-        raise _Stop(f"node {node.name}: next hop {route.gateway} is no node")
+        raise _Stop(f"node {node.name}: next hop {route.gateway} is no node", StopReason.NOT_IN_CLUSTER)
     src_mac, dst_mac = _wire_macs(cluster, node, there)
     plain = headers.with_(src_mac=src_mac, dst_mac=dst_mac)
-    b.add(HopKind.ROUTE, node.name, route.device or "eth0", f"{decided}; no encapsulation: the pod addresses travel as they are", plain)
+    b.add(HopKind.ROUTE, node.name, route.device or "eth0", f"{decided}; no encapsulation: the pod addresses travel as they are", plain,
+          device=route.device or "eth0", rewrite=rewrite)
     b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.name} ({there.internal_ip}) by MAC; IP header untouched", plain)
     return there
 
 
-def _via_default(b: _Builder, node: Node, route: Route, headers: Headers, decided: str) -> Node:
+def _via_default(b: _Builder, node: Node, route: Route, headers: Headers, decided: str,
+                 rewrite: Rewrite | None = None) -> Node:
     cluster, p = b.cluster, b.p
     there = _owner(cluster, p, headers.dst_ip)
     if p.route_source is not RouteSource.VPC or there is None:
-        raise _Stop(f"{headers.dst_ip} leaves {node.name} by its default route; nothing in the cluster answers")
+        raise _Stop(f"{headers.dst_ip} leaves {node.name} by its default route; nothing in the cluster answers",
+                    StopReason.NOT_IN_CLUSTER)
     gateway = _gateway_mac(cluster, node)
     leaving = headers.with_(src_mac=device_mac(node, "eth0"), dst_mac=gateway)
-    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving)
+    b.add(HopKind.ROUTE, node.name, "eth0", f"{decided}; to the VPC router, no encapsulation", leaving, device="eth0", rewrite=rewrite)
     arriving = headers.with_(src_mac=gateway, dst_mac=device_mac(there, "eth0"))
     b.add(
         HopKind.WIRE,
@@ -641,7 +731,8 @@ def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Nod
             decided = f"Cilium's ipcache: {headers.dst_ip} is outside the cluster (world); the node routes it by '{route}'"
             return _to_control_plane(b, node, route, headers.with_(ttl=headers.ttl - 1), decided)
     if there is None:
-        raise _Stop(f"Cilium's ipcache has no entry for {headers.dst_ip}; it leaves by the default route and nothing answers")
+        raise _Stop(f"Cilium's ipcache has no entry for {headers.dst_ip}; it leaves by the default route and nothing answers",
+                    StopReason.NOT_IN_CLUSTER)
     veth = host_veth_name(p, sender.namespace, sender.name)
     if there.name != node.name:
         identity = security_identity(sender)
@@ -660,18 +751,22 @@ def _cilium(b: _Builder, sender: Pod, node: Node, headers: Headers) -> Pod | Nod
             f"encapsulated with VNI {identity}, {sender.key}'s security identity",
             inner,
             outer,
+            device=device,
         )
         b.add(HopKind.WIRE, None, f"node network {node_subnet(cluster, node)}", f"eth0 {node.internal_ip} -> {there.internal_ip}: UDP {p.udp_port}", inner, outer)
-        b.add(HopKind.DECAPSULATE, there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner)
+        b.add(HopKind.DECAPSULATE, there.name, device, f"{device} decapsulates; the source identity {identity} rides along for policy", inner,
+              device=device)
         headers = inner
     target = _local_pod(cluster, there, headers.dst_ip)
     if target is None:
-        b.add(HopKind.NODE_STACK, there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers)
+        b.add(HopKind.NODE_STACK, there.name, "eth0", f"{headers.dst_ip} is {there.name}'s own address: delivered to its stack", headers,
+              device="eth0")
         return there
     out = host_veth_name(p, target.namespace, target.name)
     ttl = headers.ttl - 1
     headers = headers.with_(ttl=ttl, src_mac=host_veth_mac(target, p), dst_mac=pod_mac(target))
-    b.add(HopKind.VETH_OUT, there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers)
+    b.add(HopKind.VETH_OUT, there.name, out, f"eBPF local delivery: redirect into {out} (TTL {ttl + 1}->{ttl}); no routing table, no iptables", headers,
+          device=out)
     return target
 
 
@@ -707,7 +802,7 @@ def request(
     client_node = cluster.node_of(client)
     state: dict[str, Any] = {"dnat": None, "rules": (), "masq": None, "verdict": None, "outcome": None}
 
-    def forward_pre(node: Node, headers: Headers) -> tuple[Headers, str | None]:
+    def forward_pre(node: Node, headers: Headers) -> tuple[Headers, _Hooked | None]:
         if p.replaces_kube_proxy or node.name != client_node.name or state["verdict"] is not None:
             return headers, None
         t = _kube_proxy(cluster, node, headers, seed)
@@ -715,44 +810,53 @@ def request(
         path = " -> ".join(t.chains) if t.chains else "KUBE-SERVICES"
         if t.to is None:
             if service is None:
-                return headers, f"kube-proxy: no rule matches {headers.dst_ip}:{headers.dst_port}; not translated (rule 3: no NAT between pods)"
-            where = f"filter {t.chains[-1]}" if t.chains else "filter KUBE-SERVICES"
-            if "REJECT" in t.verdict.upper():
-                raise _Stop(f"{path}: REJECT: {service.key} has no ready endpoints; ICMP port unreachable: connection refused", where)
-            if "DROP" in t.verdict.upper():
-                raise _Stop(f"{path}: DROP: no usable endpoint for this node; the SYN is dropped: timed out", where)
+                return headers, _Hooked(f"kube-proxy: no rule matches {headers.dst_ip}:{headers.dst_port}; "
+                                        "not translated (rule 3: no NAT between pods)")
+            chain = t.chains[-1] if t.chains else "KUBE-SERVICES"
+            if t.verdict is Verdict.REJECT:
+                raise _Stop(f"{path}: REJECT: {service.key} has no ready endpoints; ICMP port unreachable: connection refused",
+                            StopReason.REJECT, f"filter {chain}", table="filter", chain=chain)
+            if t.verdict is Verdict.DROP:
+                raise _Stop(f"{path}: DROP: no usable endpoint for this node; the SYN is dropped: timed out",
+                            StopReason.DROP, f"filter {chain}", table="filter", chain=chain)
             stale = "" if node.kube_proxy_synced else f" (kube-proxy on {node.name} has not synced)"
             raise _Stop(
                 f"no kube-proxy rule on {node.name} translates {headers.dst_ip}:{headers.dst_port}{stale}; "
                 "no interface holds a ClusterIP: timed out",
+                StopReason.NO_RULE,
                 "nat PREROUTING",
+                table="nat",
+                chain="PREROUTING",
             )
         state["dnat"] = (headers.dst_ip, headers.dst_port)
         state["masq"] = t.masqueraded
         to_ip, to_port = t.to
         share = f" (share {t.share:.4g})" if t.share is not None and t.share < 1 else ""
-        return (
-            headers.with_(dst_ip=to_ip, dst_port=to_port),
+        return headers.with_(dst_ip=to_ip, dst_port=to_port), _Hooked(
             f"{path}: DNAT {headers.dst_ip}:{headers.dst_port} -> {to_ip}:{to_port}{share}; conntrack records the original",
+            Rewrite.DNAT,
         )
 
-    def forward_post(node: Node, headers: Headers) -> tuple[Headers, str | None]:
+    def forward_post(node: Node, headers: Headers) -> tuple[Headers, _Hooked | None]:
         if node.name != client_node.name or not state["masq"] or state.get("snat"):
             return headers, None
         out = node_namespace(cluster, node.name, p).route_to(headers.dst_ip)
         snat = _masquerade_source(cluster, p, node, out)
         state["snat"] = (snat, headers.src_ip)
-        return headers.with_(src_ip=snat), f"KUBE-POSTROUTING masquerades (mark 0x4000): source {headers.src_ip} -> {snat}"
+        return headers.with_(src_ip=snat), _Hooked(
+            f"KUBE-POSTROUTING masquerades (mark 0x4000): source {headers.src_ip} -> {snat}", Rewrite.MASQUERADE)
 
-    def socket_lb(headers: Headers) -> tuple[Headers, str]:
+    def socket_lb(headers: Headers) -> tuple[Headers, _Hooked]:
         t = _socket_lb(cluster, client_node, headers, seed)
         if t.to is None:
-            raise _Stop(f"Cilium's service map has no backend for {service.key}: connect() fails (ECONNREFUSED)")
+            raise _Stop(f"Cilium's service map has no backend for {service.key}: connect() fails (ECONNREFUSED)",
+                        StopReason.NO_BACKEND)
         state["dnat"] = (headers.dst_ip, headers.dst_port)
         to_ip, to_port = t.to
-        return headers.with_(dst_ip=to_ip, dst_port=to_port), (
+        return headers.with_(dst_ip=to_ip, dst_port=to_port), _Hooked(
             f"Cilium's socket LB (cgroup connect4) picks {to_ip}:{to_port} and rewrites the socket's "
-            "destination: the packet leaves the pod already addressed to the backend, no DNAT on the wire"
+            "destination: the packet leaves the pod already addressed to the backend, no DNAT on the wire",
+            Rewrite.SOCKET_LB,
         )
 
     lb = socket_lb if p.replaces_kube_proxy and service is not None else None
@@ -766,7 +870,8 @@ def request(
         arrived = b.hops[-1].inner
         if isinstance(end, Pod):
             server = end
-            b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived)
+            b.add(HopKind.RECEIVE, end.node_name, _pod_where(end), _arrival_text(end, arrived, client, state), arrived,
+                  device="eth0", pod=end.key)
             outcome = f"delivered to {end.key} at {arrived.dst_ip}:{arrived.dst_port}, source {arrived.src_ip}:{arrived.src_port}"
         elif isinstance(end, ControlPlane):
             listening = (arrived.dst_ip, arrived.dst_port) in api_server_endpoints(cluster)
@@ -801,7 +906,8 @@ def request(
 
 def _stop_hop(b: _Builder, node: str | None, fallback: Headers, stop: _Stop) -> None:
     last = b.hops[-1] if b.hops else None
-    b.add(HopKind.STOP, last.node if last else node, stop.where, f"stops here: {stop}", last.inner if last else fallback, last.outer if last else None)
+    b.add(HopKind.STOP, last.node if last else node, stop.where, f"stops here: {stop}", last.inner if last else fallback,
+          last.outer if last else None, table=stop.table, chain=stop.chain, stop=stop.reason)
 
 
 def _first_packet(protocol: Protocol) -> str:
@@ -857,17 +963,19 @@ def _reply(
     )
     dnat, snat = state["dnat"], state.get("snat")
 
-    def reply_pre(node: Node, headers: Headers) -> tuple[Headers, str | None]:
+    def reply_pre(node: Node, headers: Headers) -> tuple[Headers, _Hooked | None]:
         if snat is None or node.name != client_node.name or headers.dst_ip != snat[0]:
             return headers, None
-        return headers.with_(dst_ip=snat[1]), f"conntrack: reply to a masqueraded connection; destination {snat[0]} -> {snat[1]}"
+        return headers.with_(dst_ip=snat[1]), _Hooked(
+            f"conntrack: reply to a masqueraded connection; destination {snat[0]} -> {snat[1]}", Rewrite.REPLY_UNDO_SNAT)
 
-    def reply_post(node: Node, headers: Headers) -> tuple[Headers, str | None]:
+    def reply_post(node: Node, headers: Headers) -> tuple[Headers, _Hooked | None]:
         if dnat is None or p.replaces_kube_proxy or node.name != client_node.name or headers.src_ip == dnat[0]:
             return headers, None
-        return headers.with_(src_ip=dnat[0], src_port=dnat[1]), (
+        return headers.with_(src_ip=dnat[0], src_port=dnat[1]), _Hooked(
             f"conntrack: reply of a DNATed connection; source {headers.src_ip}:{headers.src_port} -> "
-            f"{dnat[0]}:{dnat[1]} (no rule is walked)"
+            f"{dnat[0]}:{dnat[1]} (no rule is walked)",
+            Rewrite.REPLY_UNDO_DNAT,
         )
 
     kind = "SYN-ACK" if arrived.protocol is Protocol.TCP else "reply"
@@ -886,5 +994,5 @@ def _reply(
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}, the ClusterIP it dialled: the conntrack entry matches its socket"
     else:
         text = f"receives the {kind} from {got.src_ip}:{got.src_port}"
-    b.add(HopKind.RECEIVE, client_node.name, _pod_where(client), text, got)
+    b.add(HopKind.RECEIVE, client_node.name, _pod_where(client), text, got, device="eth0", pod=client.key)
     return b.hops

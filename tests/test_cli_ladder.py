@@ -81,3 +81,18 @@ def test_unknown_pods_services_and_files(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert (code, out) == (2, "")
     assert message in err
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_a_stale_kube_proxy_is_named_with_what_it_lacks(capsys, mode):
+    from k8snet_lesson.endpoints import endpoints_for
+    from k8snet_lesson.manifests import load
+
+    code, out, _ = run(capsys, *BASE, "--fault", "kube-proxy-stale", "--proxy-mode", mode)
+    assert code == 1 and "Finding: ClusterIP (kube-proxy): kube-proxy-stale" in out
+    assert f"({mode} mode)" in out
+    cluster = load([LESSON])
+    ready = [f"{a.ip}:{p.port}" for s in endpoints_for(cluster, "production/checkout-api-svc").subsets
+             for a in s.addresses for p in s.ports]
+    line = next(line for line in out.splitlines() if "missing production/checkout-api-svc" in line)
+    assert all(e in line for e in ready) and len(ready) == 3

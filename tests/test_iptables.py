@@ -7,6 +7,7 @@ says which), not from this package's output. kube-proxy's own expected restore t
 
 from __future__ import annotations
 
+import re
 import string
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -566,6 +567,26 @@ def test_views_of_endpoint_rules():
     assert check.recent == RecentMatch(name="KUBE-SEP-A", command="rcheck", seconds=10800, reap=True)
     no_port = rule("-A KUBE-SEP-A -j DNAT --to-destination 10.0.1.5")
     assert no_port.dnat_destination == (IPv4Address("10.0.1.5"), None)
+
+
+@pytest.mark.parametrize("command", ["set", "rcheck", "update", "remove"])
+def test_recent_command_is_each_of_the_four(command):
+    got = rule(f"-A KUBE-SVC-A -m recent --name KUBE-SEP-A --{command} -j KUBE-SEP-A").recent
+    assert got.command == command
+
+
+@pytest.mark.parametrize(
+    "words, message",
+    [
+        ("-m recent --name X -j Y", "missing --set, --rcheck, --update or --remove for module 'recent'"),
+        ("-m recent --name X --check -j Y", "unknown option '--check'"),
+    ],
+)
+def test_recent_commands_outside_the_four_are_refused(words, message):
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse(f"*nat\n:Y - [0:0]\n-A Y {words}\nCOMMIT\n")
+    with pytest.raises(InvalidValue, match=re.escape("-m recent command 'check' is not one of set, rcheck")):
+        RecentMatch("X", "check")  # type: ignore[arg-type]  # the Literal's check, made at run time too
 
 
 def test_views_of_marks_addrtype_conntrack_reject():

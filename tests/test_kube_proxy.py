@@ -693,6 +693,21 @@ def test_canonical_order_puts_kube_chains_before_others_and_the_last_rule_last()
     assert [r.args[-1] for r in nat.rules] == ["KUBE-SVC-A", "KUBE-SVC-B", "KUBE-NODEPORTS"]
 
 
+def test_canonical_order_finds_comments_where_iptables_save_puts_them():
+    """iptables-save writes the comment after -d and -p: the sort reads it through Rule.comment."""
+    rules = (
+        Rule("KUBE-SERVICES", ("-d", "10.96.0.2/32", "-p", "tcp", "-m", "comment", "--comment", "ns2/b cluster IP",
+                               "-m", "tcp", "--dport", "80", "-j", "KUBE-SVC-B")),
+        Rule("KUBE-SERVICES", ("-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment",
+                               LAST_RULE.split('"')[1], "-j", "KUBE-NODEPORTS")),
+        Rule("KUBE-SERVICES", ("-d", "10.96.0.1/32", "-p", "tcp", "-m", "comment", "--comment", "ns1/a:http cluster IP",
+                               "-m", "tcp", "--dport", "80", "-j", "KUBE-SVC-A")),
+    )
+    chains = tuple(Chain(n) for n in ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-SVC-A", "KUBE-SVC-B"))
+    ordered = canonical_order(RuleSet((Table("nat", chains, rules),)))
+    assert [r.args[-1] for r in ordered.tables[0].rules] == ["KUBE-SVC-A", "KUBE-SVC-B", "KUBE-NODEPORTS"]
+
+
 # --- a partial sync ---------------------------------------------------------------------------
 
 def test_a_partial_sync_rewrites_only_the_changed_services_chains():

@@ -398,3 +398,77 @@ def test_a_denied_pod_where_nothing_listens_is_not_said_to_listen(lesson):
     inside = result.rungs[-1]
     assert inside.name == "inside the pod" and not inside.passed
     assert not any("while the app listens" in line for line in result.finding.evidence)
+
+
+# --- kube-proxy-stale names what is stale (k8snet diff of the client's node) -------------------
+
+
+def _destinations(cluster, service):
+    """kubectl get endpoints: each ready address with its port, as ``ip:port``."""
+    from k8snet_lesson.endpoints import endpoints_for
+
+    return sorted(f"{a.ip}:{p.port}" for s in endpoints_for(cluster, service).subsets for a in s.addresses for p in s.ports)
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_kube_proxy_stale_names_the_missing_service_port_and_its_endpoints(lesson, mode):
+    broken = faults.inject(lesson, "kube-proxy-stale", service=SERVICE, client=CLIENT).cluster
+    found = ladder.climb(broken, client=CLIENT, service=SERVICE, proxy_mode=mode, seed=3)
+    assert found.verdict == (Layer.SERVICE.value, "kube-proxy-stale")
+    drifted = found.finding.drift
+    node = broken.pod(CLIENT).node_name
+    assert (drifted.mode, drifted.node) == (mode, node)
+    service = broken.service(SERVICE)
+    port = next(p for p in drifted.ports if (p.cluster_ip, p.port) == (str(service.cluster_ip), service.ports[0].port))
+    assert port.kind == "missing" and sorted(port.missing_endpoints) == _destinations(broken, SERVICE)
+    # Only the application's Services are missing: a stale kube-proxy still has the system ones.
+    assert {p.service_port.split(":")[0] for p in drifted.ports} == {
+        s.key for s in broken.services if s.namespace != "kube-system" and s.key != "default/kubernetes" and s.cluster_ip}
+    assert all(any(e in line for line in found.finding.evidence) for e in port.missing_endpoints)
+    assert any(f"k8snet diff on {node} ({mode} mode)" in line for line in found.finding.evidence)
+
+
+def test_other_findings_carry_no_drift(lesson):
+    broken = faults.inject(lesson, "selector-mismatch", service=SERVICE, client=CLIENT).cluster
+    assert ladder.climb(broken, client=CLIENT, service=SERVICE).finding.drift is None
+
+
+def test_an_unknown_proxy_mode_is_refused(lesson):
+    with pytest.raises(InvalidValue, match=r"no proxy mode 'ipvs' \(modes: iptables, nftables\)"):
+        ladder.climb(lesson, client=CLIENT, service=SERVICE, proxy_mode="ipvs")
+
+
+class _StaleRules(ladder.ModelTools):
+    """A node whose kube-proxy stopped syncing before a checkout pod was deleted: its rules
+    still send to that pod, the ClusterIP request times out (it drew the gone pod), the pods
+    that exist answer."""
+
+    def __init__(self, cluster, client, cni, synced_from, proxy_mode):
+        super().__init__(cluster, client, cni, 0, proxy_mode)
+        object.__setattr__(self, "synced_from", synced_from)
+
+    def curl(self, url):
+        service = self.cluster.service(SERVICE)
+        if f"//{service.cluster_ip}:" in url:
+            text = f"*   Trying {service.cluster_ip}:80...\ncurl: (28) Connection timed out after 3001 milliseconds"
+            return parse_curl(text, 28, netshoot.Output(f"curl -v {url}", text, 28))
+        return super().curl(url)
+
+    def kube_proxy(self, node):
+        return ladder.ModelTools(self.synced_from, self.client, self.cni, 0, self.proxy_mode).kube_proxy(node)
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_kube_proxy_stale_names_an_endpoint_the_node_still_sends_to(lesson, mode):
+    service = lesson.service(SERVICE)
+    gone = next(p for p in lesson.pods if service.selects(p))
+    now = lesson.without_pod(gone.name, gone.namespace)
+    client = now.pod(CLIENT)
+    tools = _StaleRules(now, client, "flannel", lesson, mode)
+    found = ladder.climb_with(tools, now, client=CLIENT, service=SERVICE)
+    assert found.verdict == (Layer.SERVICE.value, "kube-proxy-stale"), str(found)
+    port = found.finding.drift.ports[0]
+    target = next(p.target_port for p in service.ports)
+    assert (port.kind, port.stale_endpoints, port.missing_endpoints) == ("stale", (f"{gone.pod_ip}:{target}",), ())
+    assert f"stale endpoint {gone.pod_ip}:{target}" in "\n".join(found.finding.evidence)
+    assert "its rules for production/checkout-api-svc are not what the API holds" in "\n".join(found.finding.evidence)

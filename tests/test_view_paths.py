@@ -36,6 +36,7 @@ from k8snet_lesson import cni, scenarios, walk
 from k8snet_lesson.cluster import Pod
 from k8snet_lesson.errors import InvalidValue, NotFound
 from k8snet_lesson.view import paths
+from k8snet_lesson.walk import HopKind, Rewrite
 
 pytest.importorskip("scapy")
 
@@ -498,9 +499,9 @@ def test_stepper_steps_through_request_and_reply(flow):
     stepper.prev.click()
     assert f">Hop 1 of {n}: " in stepper.hop.value and bytes(stepper.image.value) == first_image
     # to the DNAT: the changed destination is marked
-    dnat = next(h.index for h in w.hops if h.where == "nat PREROUTING")
+    dnat = next(h.index for h in w.hops if h.rewrite is Rewrite.DNAT)
     paths.step(stepper, dnat)
-    assert stepper.current.where == "nat PREROUTING"
+    assert stepper.current.rewrite is Rewrite.DNAT
     assert 'k8snet-walk-changed"><td>IPv4</td><td>destination</td>' in stepper.headers.value
     # the encapsulated hop shows the outer headers
     paths.step(stepper, next(h.index for h in w.hops if h.node is None) - dnat)
@@ -523,7 +524,8 @@ def test_stepper_switching_the_cni_changes_the_path(flow):
     wheres = [h.where for h in stepper.walk.hops]
     assert "cni0" not in wheres and "flannel.1" not in wheres
     stepper.cni.value = "cilium"
-    assert "nat PREROUTING" not in [h.where for h in stepper.walk.hops]  # socket LB: no DNAT on the wire
+    assert HopKind.NAT not in [h.kind for h in stepper.walk.hops]  # socket LB: no DNAT on the wire
+    assert stepper.walk.hops[0].rewrite is Rewrite.SOCKET_LB
     assert str(stepper.walk.hops[0].inner.dst_ip) == "10.244.2.8"
     stepper.cni.value = "flannel"  # back: the kept walk, not a new one
     assert len(stepper.walks) == 3

@@ -36,6 +36,30 @@ def test_an_error_shows_a_message_and_clears_the_last_result():
     assert explorer.message.value == "" and "-j KUBE-SEP-" in explorer.rules.value
 
 
+def test_bad_input_shows_one_plain_message_clears_the_result_and_recovers():
+    # widgets.render_readiness is the same callback, as the module promises: never a traceback.
+    from k8snet_lesson.view import widgets
+
+    explorer = _explorer()
+    shown = (explorer.endpoints.value, explorer.rules.value)
+    explorer.mode.options = ["iptables", "nftables", "ipvs"]  # a mode the course does not model
+    explorer.mode.value = "ipvs"
+    message = explorer.message.value
+    assert message.count("k8snet-message") == 1 and "&#x27;ipvs&#x27;" in message and "iptables, nftables." in message
+    assert (explorer.endpoints.value, explorer.rules.value, explorer.current) == ("", "", None)
+    explorer.mode.value = "iptables"
+    assert explorer.message.value == "" and (explorer.endpoints.value, explorer.rules.value) == shown
+
+    # a checkbox whose Pod has left the cluster (deleted after the explorer was built)
+    explorer.cluster = CLUSTER.without_pod("checkout-api-6f8b9d-7rvqn", "production")
+    widgets.render_readiness(explorer)
+    assert "checkout-api-6f8b9d-7rvqn" in explorer.message.value and "Traceback" not in explorer.message.value
+    assert (explorer.endpoints.value, explorer.rules.value, explorer.current) == ("", "", None)
+    explorer.cluster = CLUSTER
+    widgets.render_readiness(explorer)
+    assert explorer.message.value == "" and (explorer.endpoints.value, explorer.rules.value) == shown
+
+
 def test_the_checkbox_row_wraps_and_long_rules_wrap():
     explorer = _explorer()
     row = explorer.ui.children[0]

@@ -1,5 +1,6 @@
 """The spread explorer and the self-check widgets, driven without a browser."""
 
+import dataclasses
 import statistics
 import time
 
@@ -89,3 +90,33 @@ def test_readiness_flip_moves_the_address_and_rewrites_the_chain():
         box.value = False
     assert "-j KUBE-SEP-" not in explorer.rules.value
     assert "has no endpoints" in explorer.rules.value and "-j REJECT" in explorer.rules.value
+
+
+def test_the_explorers_fields_hold_what_their_annotations_name():
+    # The annotations name real types (imported for type checkers only); each built
+    # explorer holds exactly those, so an annotation that names the wrong widget fails here.
+    import typing
+
+    import ipywidgets
+
+    from k8snet_lesson import cluster, distribution, scenarios
+    from k8snet_lesson.view import plots, services, widgets
+
+    names = {"ipywidgets": ipywidgets, "Spread": distribution.Spread, "SpreadPlot": plots.SpreadPlot,
+             "Cluster": cluster.Cluster, "Service": cluster.Service}
+    lesson = scenarios.lesson_cluster()
+    built = [spread_explorer(endpoints=3, connections=1000, seed=7),
+             services.readiness_explorer(lesson, lesson.service("checkout-api-svc", "production"),
+                                         node_name="node-eu-west-1a")]
+    for explorer in built:
+        module = vars(widgets) if isinstance(explorer, widgets.SpreadExplorer) else vars(services)
+        hints = typing.get_type_hints(type(explorer), globalns={**module, **names})
+        assert set(hints) == {f.name for f in dataclasses.fields(explorer)}
+        for name, hint in hints.items():
+            value = getattr(explorer, name)
+            if typing.get_origin(hint) is dict:
+                key, item = typing.get_args(hint)
+                assert value and all(isinstance(k, key) and isinstance(v, item) for k, v in value.items()), name
+            else:
+                assert isinstance(value, typing.get_args(hint) or hint), (type(explorer).__name__, name, hint)
+    assert "Any" not in vars(widgets)  # no field is left untyped

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k8snet_lesson import cni, frames, walk
+from k8snet_lesson.walk import HopKind, Rewrite, StopReason
 from k8snet_lesson.cluster import Cluster, Container, ContainerPort, Node, Pod, Service, ServicePort
 from k8snet_lesson.errors import InvalidValue, NotFound
 
@@ -60,20 +61,23 @@ def test_lesson_flow_dnat_vxlan_and_real_source_ip() -> None:
     w = walk.request(TWO_NODES, CLIENT, "10.96.214.88", 80)
     assert w.delivered and w.server.key == "production/payment-api"
     # kube-proxy's DNAT on node 1: 10.96.214.88:80 -> 10.244.2.8:3000.
-    dnat = [h for h in w.hops if h.where == "nat PREROUTING"]
-    assert len(dnat) == 1 and dnat[0].node == "node-1"
+    dnat = [h for h in w.hops if h.rewrite is Rewrite.DNAT]
+    assert len(dnat) == 1 and dnat[0].node == "node-1" and dnat[0].kind is HopKind.NAT
+    assert (dnat[0].table, dnat[0].chain) == ("nat", "PREROUTING")
+    before = w.hops[dnat[0].index - 1].inner
+    assert (before.dst_ip, before.dst_port) == (A("10.96.214.88"), 80)
     assert (dnat[0].inner.dst_ip, dnat[0].inner.dst_port) == (A("10.244.2.8"), 3000)
-    assert "DNAT 10.96.214.88:80 -> 10.244.2.8:3000" in dnat[0].action
     # Flannel's VXLAN: UDP 8472 from node 1 to node 2, VNI 1.
     wrapped = outer_hops(w)
     assert wrapped, "the packet crosses the node network encapsulated"
     for hop in wrapped:
         assert (hop.outer.src_ip, hop.outer.dst_ip) == (A("192.168.0.10"), A("192.168.0.11"))
         assert (hop.outer.encapsulation, hop.outer.dst_port, hop.outer.vni) == (cni.Encapsulation.VXLAN, 8472, 1)
-    assert any(h.node is None and h.where.startswith("node network") for h in wrapped)
+    assert any(h.node is None and h.kind is HopKind.WIRE for h in wrapped)
     # Pod B sees Pod A's real IP (rule 4), on port 3000.
     assert (w.arrived.src_ip, w.arrived.dst_ip, w.arrived.dst_port) == (A("10.244.1.5"), A("10.244.2.8"), 3000)
-    assert w.hops[-1].where == "production/payment-api eth0" and "rule 4" in w.hops[-1].action
+    assert (w.hops[-1].kind, w.hops[-1].node) == (HopKind.RECEIVE, "node-2")
+    assert not [h for h in w.hops if h.rewrite is Rewrite.MASQUERADE]
 
 
 def test_lesson_scenario_manifests() -> None:
@@ -101,7 +105,7 @@ def test_reply_comes_back_from_the_cluster_ip() -> None:
     assert (last.inner.src_ip, last.inner.src_port) == (A("10.96.214.88"), 80)
     assert (last.inner.dst_ip, last.inner.dst_port) == (A("10.244.1.5"), w.hops[0].inner.src_port)
     assert last.node == "node-1" and last.inner.tcp_flags == "SA"
-    assert any("conntrack" in h.action for h in w.reply if h.node == "node-1")
+    assert [h.node for h in w.reply if h.rewrite is Rewrite.REPLY_UNDO_DNAT] == ["node-1"]
 
 
 # --- every CNI ----------------------------------------------------------------------------------
@@ -134,7 +138,7 @@ def test_cross_node_per_cni(name, encapsulation, port, vni) -> None:
 def test_kube_proxy_cnis_dnat_on_the_clients_node(name: str) -> None:
     w = walk.request(TWO_NODES, CLIENT, "payment-api-svc", 80, cni=name)
     assert w.hops[0].inner.dst_ip == A("10.96.214.88")  # the pod dials the ClusterIP
-    assert [h.node for h in w.hops if h.where == "nat PREROUTING"] == ["node-1"]
+    assert [(h.node, h.table, h.chain) for h in w.hops if h.rewrite is Rewrite.DNAT] == [("node-1", "nat", "PREROUTING")]
     assert w.reply_arrived.src_ip == A("10.96.214.88")
 
 
@@ -142,12 +146,13 @@ def test_cilium_rewrites_at_connect_and_never_dnats_on_the_wire() -> None:
     w = walk.request(TWO_NODES, CLIENT, "payment-api-svc", 80, cni="cilium")
     # The very first packet already goes to the backend.
     assert (w.hops[0].inner.dst_ip, w.hops[0].inner.dst_port) == (A("10.244.2.8"), 3000)
-    assert "socket LB" in w.hops[0].action
-    assert not [h for h in w.all_hops if "nat" in h.where.lower()]
+    assert w.hops[0].rewrite is Rewrite.SOCKET_LB
+    assert not [h for h in w.all_hops if h.kind is HopKind.NAT or h.table is not None]
     assert not w.rules or all(h.inner.dst_ip != A("10.96.214.88") for h in w.hops)
     # No hop ever carries the ClusterIP, and the socket reports the ClusterIP as its peer.
     assert all(A("10.96.214.88") not in (h.inner.src_ip, h.inner.dst_ip) for h in w.all_hops)
-    assert "10.96.214.88:80" in w.reply[-1].action
+    # the socket reports the ClusterIP as its peer: the reply's last hop names the address dialled
+    assert f"{w.service.cluster_ip}:{w.service_port.port}" in w.reply[-1].action
 
 
 @pytest.mark.parametrize("name", ["flannel", "calico", "calico-ipip", "calico-vxlan", "aws-vpc"])
@@ -165,7 +170,7 @@ def test_same_node_stays_on_the_node_without_encapsulation(name: str) -> None:
     assert all(h.node == "node-1" for h in w.all_hops)
     assert w.arrived.dst_ip == A("10.244.1.9") and w.arrived.src_ip == A("10.244.1.5")
     if cni.profile(name).attachment is cni.Attachment.BRIDGE:
-        assert "cni0" in [h.where for h in w.hops]
+        assert any(h.kind is HopKind.BRIDGE for h in w.hops)
 
 
 def test_same_node_pod_ip_is_bridged_not_routed_under_flannel() -> None:
@@ -196,15 +201,18 @@ def test_hairpin_is_masqueraded_and_reversed() -> None:
 def test_service_without_endpoints_stops_at_the_reject() -> None:
     w = walk.request(TWO_NODES, CLIENT, "empty-svc", 80)
     assert not w.delivered and not w.reply
-    assert w.hops[-1].where == "filter KUBE-SERVICES" and w.hops[-1].action.startswith("stops here: ")
-    assert "REJECT" in w.outcome and "connection refused" in w.outcome
+    last = w.hops[-1]
+    assert (last.kind, last.stop, last.table, last.chain) == (HopKind.STOP, StopReason.REJECT, "filter", "KUBE-SERVICES")
+    assert w.stopped is StopReason.REJECT and "connection refused" in w.outcome
 
 
 def test_stale_kube_proxy_leaves_the_cluster_ip_unanswered() -> None:
     stale = TWO_NODES.with_node(TWO_NODES.node("node-1").with_(kube_proxy_synced=False))
     w = walk.request(stale, CLIENT, "payment-api-svc", 80)
     assert not w.delivered and "has not synced" in w.outcome and "timed out" in w.outcome
-    assert w.hops[-1].where == "nat PREROUTING"
+    last = w.hops[-1]
+    assert (last.kind, last.stop, last.table, last.chain) == (HopKind.STOP, StopReason.NO_RULE, "nat", "PREROUTING")
+    assert w.stopped is StopReason.NO_RULE
 
 
 def test_same_endpoint_as_connect_for_the_same_seed() -> None:

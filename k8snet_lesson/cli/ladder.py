@@ -2,9 +2,12 @@
 
     k8snet ladder data/lesson-cluster.yaml --from debug-pod --service production/checkout-api-svc
     k8snet ladder cluster.yaml --from production/web-1 --service production/api --fault bound-to-localhost --cni flannel
+    k8snet ladder cluster.yaml --from debug-pod --service production/api --fault kube-proxy-stale --proxy-mode nftables
 
 Prints each rung (DNS name, ClusterIP, Endpoints, Pod IP, inside the pod) with what its
-tools print, then the finding: the layer, the likely fault, the evidence and the fix.
+tools print, then the finding: the layer, the likely fault, the evidence and the fix. A
+stale kube-proxy's finding names, as ``k8snet diff`` does, the Service ports and endpoints
+its rules lack or still hold.
 Exit status 0 when every rung passes, 1 when the ladder found a break, 2 on bad input
 (an unknown pod, Service, CNI or fault: one line naming the value and what exists).
 """
@@ -52,6 +55,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--cni", metavar="PROFILE", help="the CNI profile (default: the cluster's): flannel ignores NetworkPolicy")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for kube-proxy's endpoint draws (default: 0)")
+    parser.add_argument("--proxy-mode", default="iptables", choices=("iptables", "nftables"),
+                        help="kube-proxy's mode: the rules the ClusterIP rung reads and diffs (default: iptables)")
     parser.set_defaults(func=run)
 
 
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     cluster, client = _client(cluster, args.client, service)
     if args.faults:
         cluster = inject(cluster, args.faults, service=service, client=client, pod=args.fault_pod).cluster
-    result = climb(cluster, client=client.key, service=service.key, cni=args.cni, seed=args.seed)
+    result = climb(cluster, client=client.key, service=service.key, cni=args.cni, seed=args.seed,
+                   proxy_mode=args.proxy_mode)
     print(result)
     return 0 if result.passed else 1

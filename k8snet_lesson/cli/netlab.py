@@ -52,8 +52,8 @@ def register(subparsers) -> None:
     run.add_argument("--pcap", metavar="FILE", help="also write the captured frames to FILE")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.add_argument("--proxy-mode", default="iptables", choices=("iptables", "nftables"),
-                     help="kube-proxy's mode (default iptables); nftables checks the tables, the four rules "
-                     "and the spread")
+                     help="kube-proxy's mode (default iptables); nftables checks the tables, the four rules, "
+                     "the spread and the fault ladder")
     run.add_argument("--seed", type=int, default=0, help="nftables mode: seed of the client's source ports")
     run.set_defaults(func=_run)
 
@@ -112,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.proxy_mode == "nftables":
         from ..lab.nft_mode import full_run as nft_run
 
-        report = nft_run(chosen, connections=args.connections, seed=args.seed, prefix=args.prefix,
+        report = nft_run(chosen, connections=args.connections, seed=args.seed,
+                         faults=tuple(args.fault) if args.fault else DEFAULT_FAULTS, prefix=args.prefix,
                          backend=args.backend, progress=progress)
         print(report.text())
         return 0 if report.ok else 1

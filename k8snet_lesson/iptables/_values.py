@@ -6,7 +6,7 @@ import dataclasses
 import socket
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .._speed import slot_setters
 from ..errors import InvalidValue, NotFound
@@ -31,15 +31,30 @@ _MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1: iptables refuses longer cha
 # --- values --------------------------------------------------------------------------
 
 
+# What ``-m recent`` does with the source address: the option without its dashes.
+RecentCommand = Literal["set", "rcheck", "update", "remove"]
+_RECENT_COMMANDS: tuple[RecentCommand, ...] = get_args(RecentCommand)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RecentMatch:
-    """``-m recent`` (session affinity): the list, the command (set/rcheck/update/remove), its window."""
+    """``-m recent`` (session affinity): the list, the command (set/rcheck/update/remove), its window.
+
+    >>> RecentMatch("KUBE-SEP-A", "check")
+    Traceback (most recent call last):
+    ...
+    k8snet_lesson.errors.InvalidValue: -m recent command 'check' is not one of set, rcheck, update, remove
+    """
 
     name: str
-    command: str
+    command: RecentCommand
     seconds: int | None = None
     reap: bool = False
     negated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.command not in _RECENT_COMMANDS:
+            raise InvalidValue(f"-m recent command {self.command!r} is not one of {', '.join(_RECENT_COMMANDS)}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -277,11 +292,9 @@ class Rule:
         """``-m recent`` (session affinity): list name, command and ``--seconds``."""
         for module in self._words.matches:
             if module.name == "recent" and module.known:
-                command, negated = "", False
-                for option in ("--set", "--rcheck", "--update", "--remove"):
-                    value = module.get(option)
-                    if value is not None:
-                        command, negated = option[2:], value[0]
+                # The parser has checked that exactly one command is given.
+                command, negated = next((c, value[0]) for c in _RECENT_COMMANDS
+                                        if (value := module.get("--" + c)) is not None)
                 seconds = module.get("--seconds")
                 name = module.get("--name")
                 return RecentMatch(

@@ -9,8 +9,10 @@ module only supplies its evidence (:class:`KernelTools`) from real commands:
 - ``nslookup`` (BIND 9) against dnsmasq behind the kube-dns ClusterIP;
   :func:`parse_nslookup` reads its answers or how it failed;
 - ``ss -tlnp`` in a pod (:func:`listening_sockets`);
-- ``iptables-save`` of the client's node, parsed and read by
-  :func:`k8snet_lesson.explain.explain` (``lab.kernel_rules``).
+- kube-proxy's rules on the client's node as the kernel holds them: ``iptables-save``,
+  parsed and read by :func:`k8snet_lesson.explain.explain` (``lab.kernel_rules``), or, on
+  a lab in nftables mode (:class:`k8snet_lesson.lab.nft_mode.NftablesLab`), ``nft list
+  table ip kube-proxy`` read by :func:`k8snet_lesson.nftables.explain.explain`.
 
 What kubectl would read from the API (Endpoints, the pod's declared ports, labels,
 NetworkPolicies) is read from ``lab.cluster``: in the lab, the API is the model's cluster
@@ -187,6 +189,7 @@ class KernelTools:
     lab: Lab
     client: str  # namespace/name of the client pod
     cni: str = CNI
+    proxy_mode: str = "iptables"  # where kube_proxy reads the node's rules: iptables-save or nft
 
     def curl(self, url: str) -> CurlSeen:
         seen = _run(self.lab, self.client, [*CURL, url])
@@ -206,6 +209,11 @@ class KernelTools:
         return SocketsSeen(seen, "ss -tlnp", listening_sockets(seen.text))
 
     def kube_proxy(self, node: str) -> tuple[Any, ...]:
+        if self.proxy_mode == "nftables":
+            from ..nftables.explain import explain as explain_nft
+            from .nft_mode import kernel_table
+
+            return explain_nft(kernel_table(self.lab, node))
         from ..explain import explain
 
         return explain(self.lab.kernel_rules(node))
@@ -213,8 +221,10 @@ class KernelTools:
 
 def climb(lab: Lab, *, client: str, service: str) -> Climb:
     """Climb the ladder from ``client`` to ``service`` with real tools in the lab (the model's climb)."""
+    from .nft_mode import proxy_mode
+
     key = lab.topology.pod(client).key
-    return climb_with(KernelTools(lab, key), lab.cluster, client=key, service=service)
+    return climb_with(KernelTools(lab, key, proxy_mode=proxy_mode(lab)), lab.cluster, client=key, service=service)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,19 +253,24 @@ class FaultCheck:
 
 
 def check_fault(lab: Lab, name: str, *, client: str, service: str, pod: str | None = None) -> FaultCheck:
-    """Break the lab with fault ``name`` (the model's), climb both ladders, fix it, climb again."""
+    """Break the lab with fault ``name`` (the model's), climb both ladders, fix it, climb again.
+
+    The lab applies the broken cluster as kube-proxy in its mode would: ``iptables-restore``
+    of the changed chains, or, in nftables mode, the nftables transaction of that sync."""
     from .. import ladder
     from ..faults import inject
+    from .nft_mode import proxy_mode
 
+    mode = proxy_mode(lab)
     healthy = lab.cluster
     client_key = lab.topology.pod(client).key
     broken = inject(healthy, name, service=service, client=client_key, pod=pod)
     changes = lab.apply(broken.cluster)
     try:
-        model = ladder.climb(broken.cluster, client=client_key, service=service)
+        model = ladder.climb(broken.cluster, client=client_key, service=service, proxy_mode=mode)
         kernel = climb(lab, client=client_key, service=service)
     finally:
         lab.apply(broken.fixed())
-    model_fixed = ladder.climb(lab.cluster, client=client_key, service=service)
+    model_fixed = ladder.climb(lab.cluster, client=client_key, service=service, proxy_mode=mode)
     kernel_fixed = climb(lab, client=client_key, service=service)
     return FaultCheck(name, model, kernel, model_fixed, kernel_fixed, changes)

@@ -26,7 +26,8 @@ from ..cluster import Cluster
 from ..errors import NotFound
 from .topology import CNI
 
-__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "from_manifests", "RulesCheck", "rules_agree", "Report", "full_run", "masked", "layout", "verdict_text"]
+__all__ = ["DEFAULT_FAULTS", "Scenario", "scenario", "from_manifests", "RulesCheck", "rules_agree", "Report", "full_run", "masked", "layout",
+           "fault_lines", "verdict_text"]
 
 # The lesson's failure modes, each shown broken and fixed, in the kernel and the model.
 DEFAULT_FAULTS = (
@@ -214,11 +215,7 @@ class Report:
             out.append("")
         if self.faults:
             out.append("The debugging ladder on each fault (model verdict | kernel verdict; then fixed):")
-            for f in self.faults:
-                model = verdict_text(f.model_verdict)
-                kernel = verdict_text(f.kernel_verdict)
-                fixed = "both pass" if f.model_fixed.passed and f.kernel_fixed.passed else "NOT BOTH PASS"
-                out.append(f"  {f.fault:<20} {model} | {kernel if kernel != model else 'same'}; fixed: {fixed}")
+            out += fault_lines(self.faults)
             out.append("")
         if self.capture is not None:
             c = self.capture
@@ -274,6 +271,29 @@ def layout(topology: Any, apps: Any = ()) -> str:
             )
             lines.append(f"  pod {pod.key:<45} {str(pod.address):<13} {runs}".rstrip())
     return "\n".join(lines)
+
+
+def fault_lines(faults: Sequence[Any]) -> list[str]:
+    """One line per :class:`~k8snet_lesson.lab.ladder.FaultCheck`: the model's verdict, the
+    kernel's (``same`` when equal), and whether both ladders pass once fixed; a
+    kube-proxy-stale finding adds what ``k8snet diff`` named on the client's node."""
+    from ..drift import port_drift_text
+
+    out = []
+    for f in faults:
+        model = verdict_text(f.model_verdict)
+        kernel = verdict_text(f.kernel_verdict)
+        fixed = "both pass" if f.model_fixed.passed and f.kernel_fixed.passed else "NOT BOTH PASS"
+        out.append(f"  {f.fault:<20} {model} | {kernel if kernel != model else 'same'}; fixed: {fixed}")
+        drifted = f.kernel.finding.drift if f.kernel.finding is not None else None
+        if drifted is not None:
+            climbed = [p for p in drifted.ports if p.service_port.split(":")[0] == f.kernel.service]
+            first = next(iter(climbed or drifted.ports), None)
+            named = f": {port_drift_text(first)}" if first is not None else ""
+            count = len(drifted.ports)
+            out.append(f"  {'':<20} kernel's diff on {drifted.node}: {count} Service port{'s' if count != 1 else ''} "
+                       f"drifted{named}")
+    return out
 
 
 def verdict_text(value: tuple[str, str | None] | None) -> str:

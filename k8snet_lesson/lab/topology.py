@@ -229,12 +229,16 @@ def lab_cluster(cluster: Cluster) -> tuple[Cluster, tuple[str, ...]]:
 
 
 def _check_pods(cluster: Cluster, pods: list[Pod]) -> None:
+    """Refuse pods the kernel would misroute: no address, outside or reserved in their node's CIDR, or shared."""
     seen: dict[IPv4Address, str] = {}
     for pod in pods:
         node = cluster.node_of(pod)
         if pod.host_network:
             continue
-        assert node.pod_cidr is not None and pod.pod_ip is not None
+        if node.pod_cidr is None:
+            raise InvalidValue(f"pod {pod.key} runs on node {node.name}, which has no podCIDR to give it an IP from")
+        if pod.pod_ip is None:
+            raise InvalidValue(f"pod {pod.key} has no pod IP: the lab builds only pods with an address")
         if pod.pod_ip not in node.pod_cidr:
             raise InvalidValue(f"pod {pod.key} IP {pod.pod_ip} is outside node {node.name}'s pod CIDR {node.pod_cidr}")
         if pod.pod_ip in (node.pod_cidr.network_address, node.pod_cidr.network_address + 1, node.pod_cidr.broadcast_address):

@@ -683,6 +683,8 @@ def path_comparison(walks: dict[str, Any]) -> Any:
     network, where the Service's address is translated, and what each end sees."""
     import pandas as pd
 
+    from ..walk import Rewrite
+
     rows = []
     for label, w in walks.items():
         wire = [h for h in w.hops if h.node is None]
@@ -692,9 +694,9 @@ def path_comparison(walks: dict[str, Any]) -> Any:
             on_wire = str(wire[0].outer)
         else:
             on_wire = f"no encapsulation: {wire[0].inner.src_ip} -> {wire[0].inner.dst_ip}"
-        dnat = [h for h in w.hops if h.where.startswith("nat PREROUTING") and "DNAT" in h.action]
+        dnat = [h for h in w.hops if h.rewrite is Rewrite.DNAT]
         if dnat:
-            translated = f"DNAT in {dnat[0].node}'s nat PREROUTING"
+            translated = f"DNAT in {dnat[0].node}'s {dnat[0].table} {dnat[0].chain}"
         elif w.service is not None and w.cni.replaces_kube_proxy:
             translated = "at connect(), by Cilium's socket LB: no DNAT on the wire"
         else:
@@ -796,7 +798,7 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
     ``("bridge", node)`` (bridge plugins), ``("routing", node)`` (routing and netfilter; the
     eBPF datapath for Cilium), ``("tunnel", node)`` (plugins with a tunnel device),
     ``("nic", node)`` and ``("network",)``. Each carries ``node``, ``kind``, ``label``,
-    ``answers`` (the hop ``where`` names it stands for) and ``pos`` (x, y): nodes side by
+    ``answers`` (the device names a hop's ``device`` finds it by) and ``pos`` (x, y): nodes side by
     side in the order given, ``_NODE_WIDTH`` apart, layers at fixed heights. Edges are the
     links a packet can take. ``pods`` are shown first on their node, then the node's
     other pods, at most :data:`MAX_PODS_SHOWN` per node.
@@ -822,7 +824,7 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
         ebpf = p.route_source is cni.RouteSource.CILIUM_AGENT
         g.add_node(routing, node=node.name, kind="routing", pos=(x0, _Y["routing"]),
                    label="eBPF datapath\n(no iptables)" if ebpf else "routing +\nnetfilter (nat)",
-                   answers={"routing", "nat PREROUTING", "nat POSTROUTING"})
+                   answers=set())  # found by kind: the routing decision and the netfilter hooks
         below = routing
         if p.attachment is cni.Attachment.BRIDGE:
             bridge = ("bridge", node.name)
@@ -836,7 +838,7 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
             veth = cni.host_veth_name(p, q.namespace, q.name)
             pod_place, veth_place = ("pod", node.name, q.key), ("veth", node.name, q.key)
             g.add_node(pod_place, node=node.name, kind="pod", pos=(x, _Y["pod"]),
-                       label=f"{_short(q)}\n{q.pod_ip}", answers={f"{q.key} eth0"})
+                       label=f"{_short(q)}\n{q.pod_ip}", answers=set())  # found by the hop's pod
             g.add_node(veth_place, node=node.name, kind="veth", pos=(x, _Y["veth"]), label=veth, answers={veth})
             g.add_edge(pod_place, veth_place)
             g.add_edge(veth_place, below)
@@ -860,18 +862,29 @@ def topology(cluster: Cluster, cni_name: str | cni.CNIProfile, nodes: Sequence[s
 
 def hop_place(graph: Any, hop: Any) -> tuple[str, ...] | None:
     """The graph node where ``hop`` is (None for a ``stop`` hop, which stays where the
-    packet was). ``where`` names like ``flannel.1 (VXLAN)`` or ``nat PREROUTING
-    (br_netfilter)`` are matched by their device or hook, before the parenthesis."""
+    packet was), found by the hop's values, never its words: a Pod's ``eth0`` by the Pod,
+    a netfilter hook at the node's routing (on its bridge for a bridged frame), the
+    routing decision at the routing, a device by its name."""
+    from ..walk import HopKind
+
     if hop.node is None:
         return ("network",)
-    if hop.where == "stop":
+    if hop.kind is HopKind.STOP:
         return None
-    name = hop.where.split(" (")[0]
-    if hop.where.endswith("(br_netfilter)") and ("bridge", hop.node) in graph:
-        return ("bridge", hop.node)  # bridged frames meet iptables on the bridge
-    for place, data in graph.nodes(data=True):
-        if data["node"] == hop.node and name in data["answers"]:
+    if hop.kind is HopKind.NAT:
+        if hop.bridged and ("bridge", hop.node) in graph:
+            return ("bridge", hop.node)  # bridged frames meet iptables on the bridge
+        return ("routing", hop.node)
+    if hop.pod is not None:
+        place = ("pod", hop.node, hop.pod)
+        if place in graph:
             return place
+    elif hop.device is None:
+        return ("routing", hop.node)
+    else:
+        for place, data in graph.nodes(data=True):
+            if data["node"] == hop.node and hop.device in data["answers"]:
+                return place
     raise InvalidValue(f"hop {hop.index} at {hop.node} {hop.where!r} has no place in the diagram")
 
 

@@ -17,10 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import K8snetError
+from .gates import sentence
 from .widgets import Shown, message_html
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; ipywidgets loads on first use
+    import ipywidgets
+
+    from ..cluster import Cluster, Service
+    from ..client_ip import SeenSource
+    from ..distribution import Spread
+    from .tables import Table
 
 __all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "client_ip_table", "chain_text",
            "Panel", "unready_reveal", "chain_reveal", "lesson_spread", "naive_reveal", "client_ip_reveal"]
@@ -30,16 +40,16 @@ __all__ = ["ReadinessExplorer", "readiness_explorer", "render_readiness", "clien
 class ReadinessExplorer(Shown):
     """One checkbox per Pod the Service selects; Endpoints and the KUBE-SVC chain follow."""
 
-    cluster: Any
-    service: Any
+    cluster: Cluster
+    service: Service
     node_name: str
-    checkboxes: dict
-    endpoints: Any
-    rules: Any
-    message: Any
-    ui: Any
-    current: Any = None  # the cluster as the checkboxes have it
-    mode: Any = None  # ToggleButtons: kube-proxy's mode, iptables or nftables
+    checkboxes: dict[str, ipywidgets.Checkbox]  # by Pod name
+    endpoints: ipywidgets.HTML
+    rules: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    current: Cluster | None = None  # the cluster as the checkboxes have it
+    mode: ipywidgets.ToggleButtons | None = None  # kube-proxy's mode, iptables or nftables
 
 
 def _pre(title: str, text: str) -> str:
@@ -49,7 +59,7 @@ def _pre(title: str, text: str) -> str:
             f"{html.escape(text)}</pre>")
 
 
-def chain_text(cluster: Any, service: Any, node_name: str) -> str:
+def chain_text(cluster: Cluster, service: Service, node_name: str) -> str:
     """The KUBE-SVC rules kube-proxy writes on ``node_name`` for each port of ``service``,
     as iptables-restore input lines; with no endpoint, the filter table's REJECT instead."""
     from .. import iptables, kube_proxy
@@ -86,7 +96,7 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
         rules = _pre(f"kube-proxy's rules for it on {explorer.node_name}, {mode} mode (lesson cluster, Calico VXLAN)",
                      rules_text(cluster, service, explorer.node_name, mode))
     except (K8snetError, ValueError, TypeError, LookupError) as exc:
-        explorer.message.value = message_html(f"Could not recompute the endpoints: {exc}")
+        explorer.message.value = message_html(sentence(f"Could not recompute the endpoints: {exc}"))
         explorer.endpoints.value = ""
         explorer.rules.value = ""
         explorer.current = None
@@ -97,7 +107,7 @@ def render_readiness(explorer: ReadinessExplorer) -> None:
     explorer.rules.value = rules
 
 
-def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer:
+def readiness_explorer(cluster: Cluster, service: Service, *, node_name: str) -> ReadinessExplorer:
     """Tick or untick each selected Pod's readiness and watch Endpoints and rules change;
     the mode buttons show the rules as iptables or as nftables writes them."""
     import ipywidgets as w
@@ -130,7 +140,7 @@ def readiness_explorer(cluster, service, *, node_name: str) -> ReadinessExplorer
     return explorer
 
 
-def client_ip_table(rows) -> Any:
+def client_ip_table(rows: Sequence[SeenSource]) -> Table:
     """The source IP the server pod sees, one row per way of reaching the Service."""
     from .tables import table
 
@@ -174,14 +184,14 @@ class Panel:
                              for part in self.parts)
 
 
-def _svc_chain(service: Any) -> str:
+def _svc_chain(service: Service) -> str:
     from .. import kube_proxy
 
     port = service.ports[0]
     return kube_proxy.chain_name("KUBE-SVC-", service.port_name(port), port.protocol)
 
 
-def unready_reveal(cluster: Any, service: Any, pod_name: str, node_name: str):
+def unready_reveal(cluster: Cluster, service: Service, pod_name: str, node_name: str) -> Callable[[], Panel]:
     """``describe endpoints`` once ``pod_name`` fails its readiness probe, and the KUBE-SVC chain left."""
     from .. import kube_proxy
     from .iptables_list import run as listing
@@ -195,7 +205,7 @@ def unready_reveal(cluster: Any, service: Any, pod_name: str, node_name: str):
     return reveal
 
 
-def chain_reveal(cluster: Any, service: Any, node_name: str):
+def chain_reveal(cluster: Cluster, service: Service, node_name: str) -> Callable[[], Panel]:
     """``iptables -t nat -L KUBE-SVC-... -n`` on ``node_name`` and the chain drawn as a probability tree."""
     from .. import explain, kube_proxy
     from .iptables_list import run
@@ -210,7 +220,7 @@ def chain_reveal(cluster: Any, service: Any, node_name: str):
     return reveal
 
 
-def lesson_spread(cluster: Any, service: Any, node_name: str, connections: int, *, seed: int):
+def lesson_spread(cluster: Cluster, service: Service, node_name: str, connections: int, *, seed: int) -> Spread:
     """``connections`` new connections simulated through ``service``'s real chain on ``node_name``
     (a :class:`k8snet_lesson.distribution.Spread`, labelled with the Pods' addresses)."""
     from .. import distribution, explain, kube_proxy
@@ -220,7 +230,7 @@ def lesson_spread(cluster: Any, service: Any, node_name: str, connections: int, 
                                   connections, seed=seed)
 
 
-def naive_reveal(endpoints_count: int):
+def naive_reveal(endpoints_count: int) -> Callable[[], Panel]:
     """The exact shares of kube-proxy's chain beside the naive 1/n-on-every-rule chain."""
     from .. import distribution
     from .plots import chain_shares_figure
@@ -234,6 +244,6 @@ def naive_reveal(endpoints_count: int):
     return reveal
 
 
-def client_ip_reveal(rows):
+def client_ip_reveal(rows: Sequence[SeenSource]) -> Callable[[], Panel]:
     """The client-IP table, as a gate's reveal."""
     return lambda: Panel((client_ip_table(rows),))

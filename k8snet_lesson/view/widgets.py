@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import K8snetError
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only; ipywidgets loads on first use
+    import ipywidgets
+
+    from ..distribution import Spread
+    from .plots import SpreadPlot
+    from .services import ReadinessExplorer, readiness_explorer, render_readiness
 
 __all__ = [
     "SpreadExplorer",
@@ -35,7 +42,7 @@ class Shown:
         display(self.ui)
 
 
-def holding(output: Any, widget: Any) -> Any:
+def holding(output: ipywidgets.Output, widget: ipywidgets.DOMWidget) -> ipywidgets.Output:
     """``output`` (an ipywidgets Output) showing ``widget``, as ``with output: display(widget)`` would,
     without printing the widget's repr where no notebook front end is listening."""
     output.outputs = (
@@ -67,19 +74,19 @@ def message_html(text: str) -> str:
 class SpreadExplorer(Shown):
     """Endpoints, connections and seed in; a bar chart and a table of counts out."""
 
-    endpoints: Any
-    connections: Any
-    seed: Any
-    image: Any
-    output: Any
-    counts: Any
-    message: Any
-    ui: Any
-    plot: Any = None  # a plots.SpreadPlot, reused across updates
-    last: Any = None  # the latest distribution.Spread
+    endpoints: ipywidgets.IntSlider
+    connections: ipywidgets.FloatLogSlider
+    seed: ipywidgets.BoundedIntText
+    image: ipywidgets.Image
+    output: ipywidgets.Output
+    counts: ipywidgets.HTML
+    message: ipywidgets.HTML
+    ui: ipywidgets.VBox
+    plot: SpreadPlot | None = None  # reused across updates
+    last: Spread | None = None  # the latest result
 
 
-def _counts_html(result) -> str:
+def _counts_html(result: Spread) -> str:
     rows = []
     for position, (label, text, share, count) in enumerate(
         zip(result.labels, result.probability_texts, result.shares, result.counts), start=1
@@ -168,7 +175,7 @@ def spread_explorer(endpoints: int = 3, connections: int = 1000, seed: int = 7) 
 _MOVED_TO_SERVICES = ("ReadinessExplorer", "readiness_explorer", "render_readiness")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _MOVED_TO_SERVICES:
         from . import services
 

@@ -66,9 +66,10 @@ print("\n\n".join(iptables_list.run(rules, command) for command in (
     "iptables -t nat -L KUBE-SERVICES -n | grep checkout")))
 
 # %% [markdown]
-# The matching rule jumps to the Service's <dfn>KUBE-SVC</dfn> chain, with one rule per
-# endpoint. Each rule jumps to that endpoint's <dfn>KUBE-SEP</dfn> chain, which DNATs to
-# the Pod. The first rule that matches wins.
+# The matching rule jumps to the Service's <dfn>KUBE-SVC</dfn> chain: one rule per endpoint,
+# after a <dfn>KUBE-MARK-MASQ</dfn> rule that marks sources outside the Pod <abbr title="a block of IP addresses written as address/prefix length: 10.244.0.0/16 holds the 65,536 addresses that share the first 16 bits">CIDR</abbr> for
+# MASQUERADE (more below). Each endpoint's rule jumps to its
+# <dfn>KUBE-SEP</dfn> chain, which DNATs to the Pod. The first rule that matches wins.
 
 # %% tags=["predict"]
 predict(predictions.build("05-rule-two-share", cluster), reveal=services.chain_reveal(cluster, service, node))
@@ -105,8 +106,7 @@ services.readiness_explorer(cluster, service, node_name=node)
 # %% [markdown]
 # ## Simulate many connections
 #
-# The kernel draws a fresh random number at each probability rule, and the first match
-# wins. Here are 3,000 connections to the three Pods, drawn that way (seed 7). The
+# The kernel draws a fresh random number at each probability rule. Here are 3,000 connections to the three Pods, drawn that way (seed 7). The
 # <dfn>chi-square</dfn> p-value in the title is the chance of a spread at least this
 # uneven if every share really is 1/3: only a tiny p (below 0.001) would mean unfair
 # rules.
@@ -133,9 +133,9 @@ spread_explorer(endpoints=3, connections=1000, seed=7)
 # that did the DNAT:
 #
 # - a <dfn>hairpin</dfn>: a Pod that reaches itself through its own Service. Its KUBE-SEP
-#   chain jumps to <dfn>KUBE-MARK-MASQ</dfn>, which marks the packet (0x4000) for
+#   chain jumps to KUBE-MARK-MASQ, which marks the packet (0x4000) for
 #   MASQUERADE on the way out, when the source is the Pod itself (`-s 10.244.2.14`);
-# - clients from outside the Pod <abbr title="a block of IP addresses written as address/prefix length: 10.244.0.0/16 holds the 65,536 addresses that share the first 16 bits">CIDR</abbr>, which the KUBE-SVC rule
+# - clients from outside the Pod CIDR, which the KUBE-SVC rule
 #   `! -s 10.244.0.0/16 -j KUBE-MARK-MASQ` catches.
 #
 # Here are the first endpoint's KUBE-SEP chain and the chain that masquerades what is marked:

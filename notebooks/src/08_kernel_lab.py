@@ -131,7 +131,7 @@ labbox.teardown_button(lab)
 # loaded into a fresh network namespace, and the kernel prints it back with `nft list ruleset`.
 # Shown: the `service-ips` map, one lookup for every Service, and the chain of `checkout-api-svc`
 # with its one draw, `numgen random mod 3`; the whole ruleset is folded below.
-# (`k8snet netlab run --proxy-mode nftables` runs the whole lab this way and measures the spread.)
+# (`k8snet netlab run --proxy-mode nftables` runs the whole lab this way: the spread, and the fault ladder with each fault arriving as an `nft -f` sync.)
 
 # %%
 ruleset = proxy_modes.ruleset_view(cluster, "node-eu-west-1a", lab_ok=found.ok, reason=found.reason,

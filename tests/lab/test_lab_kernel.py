@@ -160,6 +160,23 @@ def test_fault_model_and_kernel_agree(lab, lesson, fault):
     assert checked.model_fixed.passed and checked.kernel_fixed.passed, str(checked.kernel_fixed)
 
 
+def test_the_lab_climb_names_what_kube_proxy_left_stale(lab, lesson):
+    """kube-proxy-stale: k8snet diff of the client node's iptables-save names the Service
+    port it lacks and that port's endpoints (kubectl get endpoints)."""
+    from k8snet_lesson.endpoints import endpoints_for
+    from k8snet_lesson.lab.ladder import check_fault
+
+    checked = check_fault(lab, "kube-proxy-stale", client=lesson.client, service=SERVICE)
+    drifted = checked.kernel.finding.drift
+    assert (drifted.mode, drifted.node) == ("iptables", lab.node_of(lesson.client))
+    service = lab.cluster.service(SERVICE)
+    port = next(p for p in drifted.ports if (p.cluster_ip, p.port) == (str(service.cluster_ip), service.ports[0].port))
+    ready = sorted(f"{a.ip}:{p.port}" for s in endpoints_for(lab.cluster, service).subsets
+                   for a in s.addresses for p in s.ports)
+    assert port.kind == "missing" and sorted(port.missing_endpoints) == ready
+    assert drifted == checked.model.finding.drift
+
+
 def test_capture_of_a_cross_node_request(lab, lesson):
     from k8snet_lesson.lab.capture import capture
 

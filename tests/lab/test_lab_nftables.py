@@ -76,8 +76,11 @@ def test_spread_of_3000_connections_in_nftables_mode(lab, lesson):
 
 def test_netlab_run_in_nftables_mode(capsys):
     """The whole cluster in nftables mode: every node's table is the model's, the four
-    rules hold, 900 connections spread (p > 0.001), the lab leaves nothing behind."""
+    rules hold, 900 connections spread (p > 0.001), every fault of the iptables run's
+    ladder is found by both climbs and fixed, the lab leaves nothing behind."""
     from k8snet_lesson.cli import main
+    from k8snet_lesson.faults import fault
+    from k8snet_lesson.lab.run import DEFAULT_FAULTS
 
     status = main(["netlab", "run", "--proxy-mode", "nftables", "--quiet", "--connections", "900", "--seed", "5"])
     out = capsys.readouterr().out
@@ -85,6 +88,10 @@ def test_netlab_run_in_nftables_mode(capsys):
     assert out.count("nft list table ip kube-proxy equals the model's") == 3
     assert "four rules: hold, as the model says" in out and "teardown: clean" in out
     assert re.search(r"chi-square p = [\d.]+", out) and out.rstrip().endswith("OK")
+    for name in DEFAULT_FAULTS:
+        verdict = f"{name} at {fault(name).layer.value}"
+        assert re.search(rf"^  {re.escape(name)} +{re.escape(verdict)} \| same; fixed: both pass$", out, re.M), out
+    assert "after the fixes: every node's table explains as the model's, no KUBE- iptables rule" in out
 
 
 def test_syncs_over_time_apply_in_the_kernel_as_in_the_model(lesson):

@@ -14,6 +14,7 @@ from k8snet_lesson.cluster import Cluster, Container, ContainerPort, Node, Pod, 
 from k8snet_lesson.errors import InvalidValue
 from k8snet_lesson.lab.topology import (
     NODE_NETWORK,
+    _check_pods,
     attach_batch,
     build_script,
     check_prefix,
@@ -187,6 +188,23 @@ def test_refusals_name_the_objects(change, message):
     with pytest.raises(InvalidValue) as info:
         plan(change(two_nodes()), PREFIX)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c.with_pod(c.pod("pod-b").with_pod_ip(None)),
+         "pod production/pod-b has no pod IP: the lab builds only pods with an address"),
+        (lambda c: c.with_node(c.node("node-2").with_(pod_cidr=None)),
+         "pod production/pod-b runs on node node-2, which has no podCIDR to give it an IP from"),
+    ],
+)  # fmt: skip
+def test_pod_checks_refuse_what_plan_filters_out_first(change, message):
+    """plan() leaves out pods without an IP and refuses nodes without a CIDR before _check_pods;
+    called on its own, the check still says what is wrong instead of failing an assert."""
+    cluster = change(two_nodes())
+    with pytest.raises(InvalidValue, match=re.escape(message)):
+        _check_pods(cluster, list(cluster.pods))
 
 
 def test_pods_that_are_not_running_are_left_out():
