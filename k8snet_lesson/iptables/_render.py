@@ -117,11 +117,19 @@ def to_restore(ruleset: RuleSet) -> str:
             _check_policy(chain.policy)
             out.append(f":{chain.name} {chain.policy} [{chain.counters[0]}:{chain.counters[1]}]")
         checked = {chain.name for chain in table.chains}
+        search, append = _QUOTED_BUT_SPACE.search, out.append
         for rule in table.rules:
-            if rule.chain not in checked:
-                _check_chain_name(rule.chain)
-                checked.add(rule.chain)
-            out.append(_restore_line(rule))
+            chain, args = rule.chain, rule.args
+            if chain not in checked:
+                _check_chain_name(chain)
+                checked.add(chain)
+            # _restore_line's quick way, written out here: a call per rule would cost more
+            text = " ".join(args)
+            if (text.count(" ") + 1 != len(args) or "" in args or search(text) is not None
+                    or rule.counters is not None or not args):
+                append(_restore_line(rule))
+            else:
+                append("-A " + chain + " " + text)
         out.append("COMMIT")
     return "\n".join(out) + "\n" if out else ""
 
