@@ -126,7 +126,7 @@ from .endpoints import (
     LABEL_SERVICE_NAME,
     slice_name,
 )
-from ._speed import no_cycle_collection
+from ._speed import no_cycle_collection, slot_setters
 from .errors import InvalidValue, ManifestError
 
 __all__ = ["load", "loads", "dumps", "read_text", "ANNOTATION_PREFIX"]
@@ -377,7 +377,9 @@ _LONG_NUMBER_RE = re.compile(r"(?:^|[\s\[{,])[-+]?[0-9][0-9a-fA-FxXoObB_:]{%d,}(
 # A dotted quad exactly as ipaddress reads one (each octet 0-255, no leading zero).
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-_JSON_DEPTH_MARGIN = 5  # frames json.loads itself uses below the caller's
+_JSON_DEPTH_MARGIN = 5
+_new = object.__new__
+(_set_ipv4,) = slot_setters(IPv4Address, "_ip")  # frames json.loads itself uses below the caller's
 
 
 def _json_documents(text: str) -> list[Any] | None:
@@ -1059,14 +1061,18 @@ class _Reader:
             return None
         state = (None, None, None)
         if conditions:
-            state = (conditions.get("ready"), conditions.get("serving"), conditions.get("terminating"))
-            if any(value is not None and type(value) is not bool for value in state):
+            ready, serving, terminating = conditions.get("ready"), conditions.get("serving"), conditions.get("terminating")
+            if not ((ready is None or ready is True or ready is False)
+                    and (serving is None or serving is True or serving is False)
+                    and (terminating is None or terminating is True or terminating is False)):
                 return None
+            state = (ready, serving, terminating)
         if state not in known:
             known[state] = EndpointConditions(*state)
         a, b, c, d = address.split(".")
-        return Endpoint((IPv4Address((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)),), known[state],
-                        node_name, zone, None, hostname)
+        ip = _new(IPv4Address)  # IPv4Address(int) without its checks, which the pattern made (see _speed)
+        _set_ipv4(ip, (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d))
+        return Endpoint((ip,), known[state], node_name, zone, None, hostname)
 
     def object_reference(self, ref: _Map, where: str) -> ObjectReference | None:
         if not ref:
