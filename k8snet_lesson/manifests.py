@@ -92,6 +92,7 @@ import functools
 import json
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, ip_address, ip_interface, ip_network
@@ -387,19 +388,21 @@ def _json_documents(text: str) -> list[Any] | None:
     an integer that is too large, nesting deeper than about MAX_DEPTH - 5 levels.
 
     The json module's C scanner counts its nesting against the interpreter's recursion
-    limit, so a limit just above the caller's depth bounds the nesting at no cost (and
-    where an interpreter does not count so, the values are walked instead)."""
-    depth = _frame_depth()
+    limit, so a limit just above the caller's depth bounds the nesting at no cost (the
+    command line's case); where other threads run, or an interpreter does not count so,
+    the values are walked instead."""
+    # The limit is the interpreter's, every thread's: lowered only where no other thread runs.
+    bounded = threading.active_count() == 1 and _json_depth_bounded()
     old = sys.getrecursionlimit()
-    if _json_depth_bounded():
-        sys.setrecursionlimit(depth + MAX_DEPTH - _JSON_DEPTH_MARGIN)
+    if bounded:
+        sys.setrecursionlimit(_frame_depth() + MAX_DEPTH - _JSON_DEPTH_MARGIN)
     try:
         data = json.loads(text, parse_int=_json_int)
     except (json.JSONDecodeError, _NumberTooLarge, RecursionError):
         return None
     finally:
         sys.setrecursionlimit(old)
-    if not _json_depth_bounded() and not _within_depth(data):
+    if not bounded and not _within_depth(data):
         return None
     return [data]
 

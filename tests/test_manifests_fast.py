@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import threading
 
 import pytest
 import yaml
@@ -128,3 +130,23 @@ def test_a_name_given_again_in_a_later_file_names_the_first_line_both_ways(tmp_p
     assert messages[0] == messages[1]
     assert re.search(rf"^{re.escape(str(second))}:1: Pod shop/web is given twice \(first at "
                      rf"{re.escape(str(first))}:[0-9]+\)", messages[0]), messages[0]
+
+
+@pytest.mark.parametrize("depth, read", [(MAX_DEPTH - 1, True), (MAX_DEPTH, False), (3 * MAX_DEPTH, False)])
+def test_json_nesting_is_bounded_with_or_without_another_thread_running(depth, read):
+    """Alone, json.loads is bounded by a lowered recursion limit; beside another thread
+    (whose stack that limit would also bound) the values are walked instead."""
+    text = json.dumps({**POD, "extra": _nested(depth)})
+    alone = manifests._json_documents(text)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        limit = sys.getrecursionlimit()
+        beside = manifests._json_documents(text)
+        assert sys.getrecursionlimit() == limit
+    finally:
+        stop.set()
+        other.join()
+    assert (beside is not None) == read  # the walk is exact: MAX_DEPTH levels and no more
+    assert alone is None or read  # alone, the bound may refuse a little early, never late
