@@ -118,20 +118,30 @@ def cluster_list(services: int = SERVICES, endpoints: int = ENDPOINTS, nodes: in
 
 
 def _measured(argv: list[str], out: Path, env: dict | None = None) -> dict:
-    """One run of ``argv`` (stdout to ``out``) in a fresh wrapper: seconds, peak KiB."""
+    """One run of ``argv`` (stdout to ``out``) in a fresh wrapper: seconds, peak KiB.
+
+    It runs in ``out``'s directory: ``python -c`` puts its working directory first on
+    sys.path, where a checkout's own ``k8snet_lesson`` would win over ``PYTHONPATH``."""
     done = subprocess.run([sys.executable, "-c", _WRAPPER, str(out), *argv], capture_output=True, text=True,
-                          env=env, check=True)
+                          env=env, check=True, cwd=out.parent)
     result = json.loads(done.stdout)
     if result["status"] != 0:
         raise RuntimeError(f"{' '.join(argv[:6])}: exit status {result['status']}: {result['stderr'].strip()}")
     return result
 
 
-def _model(args: list[str], out: Path, code: Path) -> tuple[float, float]:
-    """Median seconds and the largest peak MB of ``k8snet ARGS`` run from the checkout ``code``."""
-    env = dict(os.environ, PYTHONPATH=str(code))
-    runs = [_measured([*_K8SNET, *args], out, env) for _ in range(REPEATS)]
-    return statistics.median(r["seconds"] for r in runs), max(r["kib"] for r in runs) / 1024
+def _model(args: list[str], out: Path, codes: list[tuple[str, Path]]) -> dict[str, tuple[float, float]]:
+    """For each ``(tag, checkout)``: the median seconds and the largest peak MB of ``k8snet
+    ARGS`` run from that checkout, the checkouts taking turns (a busy moment of a shared
+    machine then falls on both alike). The output goes to ``out`` (``-base`` added for a tag)."""
+    runs: dict[str, list[dict]] = {tag: [] for tag, _ in codes}
+    for _ in range(REPEATS):
+        for tag, code in codes:
+            env = dict(os.environ, PYTHONPATH=str(code))
+            target = out.with_name(out.stem + _suffix(tag) + out.suffix)
+            runs[tag].append(_measured([*_K8SNET, *args], target, env))
+    return {tag: (statistics.median(r["seconds"] for r in done), max(r["kib"] for r in done) / 1024)
+            for tag, done in runs.items()}
 
 
 class _Kernel:
@@ -208,17 +218,14 @@ def run() -> list[tuple[str, float, str, str]]:
         try:
             restore, save, nft = work / "rules.restore", work / "rules.save", work / "rules.nft"
             base_args = [str(manifest), "--node", NODE, "--cluster-cidr", CLUSTER_CIDR]
-            model: dict[str, dict[str, tuple[float, float]]] = {}
-            for tag, code in codes:
-                out = work / f"rules{_suffix(tag)}.restore"
-                model[tag] = {"rules": _model(["rules", *base_args, "--form", "restore"], out, code)}
+            model = {"rules": _model(["rules", *base_args, "--form", "restore"], restore, codes)}
             count = sum(1 for line in restore.read_text().splitlines() if line.startswith("-A "))
             rows.append(("scale: rules in kube-proxy's restore input", count, "rules", "about 320,000"))
             kernel_restore = None
             if kernel is not None and shutil.which("iptables-legacy-restore"):
                 kernel_restore = kernel.load(["iptables-legacy-restore"], restore)
             for tag, _ in codes:
-                seconds, mb = model[tag]["rules"]
+                seconds, mb = model["rules"][tag]
                 rows.append((f"scale: k8snet rules --form restore, end to end{tag}", seconds, "s", ""))
                 rows.append((f"  peak memory{tag}", mb, "MB", "<= 300 MB"))
                 if kernel_restore:
@@ -242,13 +249,13 @@ def run() -> list[tuple[str, float, str, str]]:
                     kernel.drop(name)
             else:  # the model's own save form stands in for the kernel's
                 subprocess.run([*_K8SNET, "rules", *base_args, "--form", "save"],
-                               stdout=save.open("w"), check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-            for tag, code in codes:
-                model[tag]["explain"] = _model(["explain", str(save)], work / f"explain{_suffix(tag)}.txt", code)
+                               stdout=save.open("w"), check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               cwd=work)
+            model["explain"] = _model(["explain", str(save)], work / "explain.txt", codes)
             if kernel_save:
                 rows.append(("scale: the kernel's iptables-legacy-save of those rules", kernel_save, "s", ""))
             for tag, _ in codes:
-                seconds, mb = model[tag]["explain"]
+                seconds, mb = model["explain"][tag]
                 source = "the kernel's save" if kernel_save else "k8snet's save form"
                 rows.append((f"scale: k8snet explain of {source}{tag}", seconds, "s", ""))
                 rows.append((f"  peak memory{tag}", mb, "MB", "<= 300 MB"))
@@ -256,15 +263,13 @@ def run() -> list[tuple[str, float, str, str]]:
                     rows.append((f"  ratio to the kernel's iptables-legacy-save{tag}", seconds / kernel_save, "x",
                                  "<= 1.5"))
 
-            for tag, code in codes:
-                model[tag]["nft"] = _model(["rules", *base_args, "--mode", "nftables"],
-                                           work / f"rules{_suffix(tag)}.nft", code)
+            model["nft"] = _model(["rules", *base_args, "--mode", "nftables"], nft, codes)
             kernel_nft = None
             if kernel is not None and shutil.which("nft"):
                 kernel_nft = kernel.load(["nft", "-f"], nft, repeats=1)  # minutes at this size: once
                 rows.append(("scale: the kernel's nft -f of the nftables transaction (one run)", kernel_nft, "s", ""))
             for tag, _ in codes:
-                seconds, mb = model[tag]["nft"]
+                seconds, mb = model["nft"][tag]
                 rows.append((f"scale: k8snet rules --mode nftables, end to end{tag}", seconds, "s", ""))
                 rows.append((f"  peak memory{tag}", mb, "MB", "<= 300 MB"))
                 if kernel_nft:
