@@ -310,7 +310,8 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
     # What each rule of the chain takes of the new connections that reach it, in order; a
     # rule with a condition takes only the packets that match it, so none of the flow.
     flow: list[float] = []
-    taken: list[tuple[int, float, str | None, str, Rule, tuple[tuple[IPv4Address, int | None], str]]] = []
+    taken: list[tuple[int, float, str | None, str, Rule, tuple[int, int] | None,
+                      tuple[tuple[IPv4Address, int | None], str]]] = []
     if nat is not None and item.chain is not None:
         for rule in nat.rules_in(item.chain):
             target = rule.jump_chain
@@ -333,14 +334,14 @@ def _explained(item: _Entry, nat: Table | None) -> ServiceExplanation:
             text, nth = rule.probability_text, rule.nth
             p = 1.0 / nth[0] if nth is not None else 1.0 if text is None else float(text)
             condition = " ".join(rule.match_words(skip=("comment", "statistic"))) or None
-            taken.append((len(flow), p, condition, target, rule, dnat))
+            taken.append((len(flow), p, condition, target, rule, nth, dnat))
             flow.append(p if condition is None else 0.0)
     shares = exact_shares(flow)  # one more than the rules: what falls off the end
     endpoints: list[EndpointShare] = []
-    for position, p, condition, target, rule, ((address, port), written) in taken:
+    for position, p, condition, target, rule, nth, ((address, port), written) in taken:
         share = shares[position] if condition is None else exact_shares(flow[:position])[-1] * p
         endpoints.append(EndpointShare(address, item.port if port is None else port, share, target,
-                                       rule.probability_text, condition=condition, nth=rule.nth,
+                                       rule.probability_text, condition=condition, nth=nth,
                                        destination_range=written if "-" in written else None))
     return ServiceExplanation(
         service_port=item.service_port,
@@ -437,8 +438,9 @@ def explanations_as_text(explanations: Sequence[ServiceExplanation]) -> str:
             head += "  (" + "; ".join(extras) + ")"
         lines = [head]
         if e.endpoints:
-            width = max(len(p.destination) for p in e.endpoints)
-            for i, p in enumerate(e.endpoints, 1):
+            destinations = [p.destination for p in e.endpoints]  # each formatted once
+            width = max(map(len, destinations))
+            for i, (p, destination) in enumerate(zip(e.endpoints, destinations), 1):
                 if p.nth is not None:
                     probability = f"--mode nth --every {p.nth[0]} --packet {p.nth[1]}: one packet in {p.nth[0]}"
                 elif p.chain.startswith("endpoint-"):  # nftables mode: one uniform draw
@@ -447,7 +449,7 @@ def explanations_as_text(explanations: Sequence[ServiceExplanation]) -> str:
                     probability = f"--probability {p.probability_text}"
                 else:
                     probability = "no probability: takes the rest"
-                lines.append(f"  {i:>3}. {p.destination:<{width}}  {_percent(p.share):>9}  {probability}  -> {p.chain}")
+                lines.append(f"  {i:>3}. {destination:<{width}}  {_percent(p.share):>9}  {probability}  -> {p.chain}")
                 if p.condition is not None:
                     lines.append(f"       conditional: takes only packets matching {p.condition} (its share is of "
                                  "those); the shares after it are of the packets it does not take")

@@ -854,7 +854,9 @@ def rules_for(cluster: Cluster, node_name: str, *, include_builtin: bool = False
         node = cluster.node(node_name)
         kw.setdefault("node_ip", node.internal_ip)
     kw.setdefault("cluster_cidr", cluster.cluster_cidr)
-    return generate(cluster.services, slices_for(cluster), node_name=node_name, include_builtin=include_builtin, **kw)
+    with no_cycle_collection():  # the slices too are many small values in no cycle (see _speed)
+        slices = slices_for(cluster)
+    return generate(cluster.services, slices, node_name=node_name, include_builtin=include_builtin, **kw)
 
 
 def rules_of_service(ruleset: RuleSet, service_port_name: str) -> RuleSet:

@@ -88,8 +88,11 @@ field (or of the object when a field is missing), the bad value and a caret unde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import re
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, ip_address, ip_interface, ip_network
@@ -124,6 +127,7 @@ from .endpoints import (
     LABEL_SERVICE_NAME,
     slice_name,
 )
+from ._speed import no_cycle_collection, slot_setters
 from .errors import InvalidValue, ManifestError
 
 __all__ = ["load", "loads", "dumps", "read_text", "ANNOTATION_PREFIX"]
@@ -354,14 +358,120 @@ def _json_int(text: str) -> int:
     return int(text)
 
 
-def _json(text: str) -> Any:
-    """``json.loads(text)``, or None where the YAML reader must say what is wrong and where:
-    invalid JSON, an integer that is too large, nesting too deep."""
+# --- the fast path: well-formed manifests without positions ---------------------------
+#
+# Almost every manifest is well formed, and then no position is ever needed: the text is
+# read by json.loads or libyaml's whole-document loader into plain dicts and lists, many
+# times faster than the event-by-event reader above. The reader's checks run on those
+# values as they are; at the first error the text is read again by the located reader,
+# which finds the same error and says on which line (see _read_text). So the fast path
+# must refuse, and leave to the located reader, every text the located reader refuses
+# on its own: one nested deeper than MAX_DEPTH, an integer longer than MAX_INT_DIGITS,
+# aliases (their checks), tags and merge keys (the located reader's own handling).
+
+# A plain scalar that could be an integer of MAX_INT_DIGITS characters or more (any YAML
+# 1.1 integer starts with a sign or a digit; the class holds every character of the
+# binary, octal, hexadecimal and base-60 forms); more than that is matched too, and is
+# only read the slow way.
+_LONG_NUMBER_RE = re.compile(r"(?:^|[\s\[{,])[-+]?[0-9][0-9a-fA-FxXoObB_:]{%d,}(?=$|[\s\]},#])"
+                             % (MAX_INT_DIGITS - 1), re.MULTILINE)
+# A dotted quad exactly as ipaddress reads one (each octet 0-255, no leading zero).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_JSON_DEPTH_MARGIN = 5
+_new = object.__new__
+(_set_ipv4,) = slot_setters(IPv4Address, "_ip")  # frames json.loads itself uses below the caller's
+
+
+def _json_documents(text: str) -> list[Any] | None:
+    """``[json.loads(text)]``, or None when the located reader must read it: invalid JSON,
+    an integer that is too large, nesting deeper than about MAX_DEPTH - 5 levels.
+
+    The json module's C scanner counts its nesting against the interpreter's recursion
+    limit, so a limit just above the caller's depth bounds the nesting at no cost (the
+    command line's case); where other threads run, or an interpreter does not count so,
+    the values are walked instead."""
+    # The limit is the interpreter's, every thread's: lowered only where no other thread runs.
+    bounded = threading.active_count() == 1 and _json_depth_bounded()
+    old = sys.getrecursionlimit()
+    if bounded:
+        sys.setrecursionlimit(_frame_depth() + MAX_DEPTH - _JSON_DEPTH_MARGIN)
     try:
         data = json.loads(text, parse_int=_json_int)
     except (json.JSONDecodeError, _NumberTooLarge, RecursionError):
         return None
-    return _plain(data)
+    finally:
+        sys.setrecursionlimit(old)
+    if not bounded and not _within_depth(data):
+        return None
+    return [data]
+
+
+def _frame_depth() -> int:
+    frame, depth = sys._getframe(1), 1
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
+_JSON_BOUNDED: list[bool] = []
+
+
+def _json_depth_bounded() -> bool:
+    """Whether json.loads here stops at the recursion limit (CPython 3.11 does), tried once."""
+    if not _JSON_BOUNDED:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(_frame_depth() + MAX_DEPTH - _JSON_DEPTH_MARGIN)
+        try:
+            json.loads("[" * (2 * MAX_DEPTH) + "]" * (2 * MAX_DEPTH))
+            _JSON_BOUNDED.append(False)
+        except RecursionError:
+            _JSON_BOUNDED.append(True)
+        finally:
+            sys.setrecursionlimit(old)
+    return _JSON_BOUNDED[0]
+
+
+def _within_depth(value: Any) -> bool:
+    """Whether ``value`` is nested at most MAX_DEPTH levels (an explicit stack: no recursion)."""
+    pending = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while pending:
+        container, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return False
+        for item in container.values() if isinstance(container, dict) else container:
+            if type(item) is dict or type(item) is list:
+                pending.append((item, depth + 1))
+    return True
+
+
+def _yaml_documents(text: str) -> list[Any] | None:
+    """The documents of ``text`` read by libyaml's CSafeLoader, or None when the located
+    reader must read them (no libyaml, anything it refuses, or a text the fast path
+    leaves to the located reader: see above)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is None or "&" in text or "*" in text or "!" in text or "<<" in text:
+        return None
+    if _LONG_NUMBER_RE.search(text):
+        return None
+    try:
+        documents = list(yaml.load_all(text, Loader=loader))
+    except Exception:  # noqa: BLE001 - whatever it is, the located reader says it exactly
+        return None
+    if not all(_within_depth(document) for document in documents):
+        return None
+    return documents
+
+
+def _fast_documents(text: str) -> list[Any] | None:
+    """The documents of ``text`` without positions, or None: see the fast path above."""
+    if text.lstrip()[:1] in ("{", "["):
+        documents = _json_documents(text)
+        if documents is not None:
+            return documents
+    return _yaml_documents(text)
 
 
 def _plain(value: Any) -> Any:
@@ -442,10 +552,17 @@ def _go_value(value: Any) -> str:
 
 class _Reader:
     def __init__(self, text: str, source: str, now: datetime) -> None:
-        self.lines = text.splitlines()
+        self.text = text
         self.source = source
         self.now = now
         self.embedded = False
+        self.fast = False  # reading values without positions (see _fast_documents)
+        self.path: list[int] = []  # the document's index, then each List item's
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """The text's lines, split only when an error shows one."""
+        return self.text.splitlines()
 
     # where -----------------------------------------------------------------------
     def fail(self, message: str, container: Any = None, key: Any = None, word: Any = None, *,
@@ -541,6 +658,9 @@ class _Reader:
 
     def address(self, parent: Any, key: Any, where: str, what: str) -> IPv4Address:
         value = parent[key]
+        if type(value) is str and _DOTTED_QUAD_RE.fullmatch(value):  # as ip_address reads it, quicker
+            a, b, c, d = value.split(".")
+            return IPv4Address((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d))
         try:
             address = ip_address(value) if isinstance(value, str) else None
         except ValueError:
@@ -608,7 +728,7 @@ class _Reader:
     def meta(self, obj: _Map, kind: str, *, namespaced: bool = True) -> tuple[_Map, str, str, str]:
         meta = self.mapping(obj, "metadata", kind)
         if not isinstance(meta.get("name"), str) or not meta.get("name"):
-            raise self.fail(f"{kind}: metadata.name is missing", meta if meta.line is not None else obj)
+            raise self.fail(f"{kind}: metadata.name is missing", meta if getattr(meta, "line", None) is not None else obj)
         name = meta["name"]
         namespace = self.string(meta, "namespace", kind, default="default") if namespaced else ""
         where = f"{kind} {namespace}/{name}" if namespaced else f"{kind} {name}"
@@ -880,21 +1000,27 @@ class _Reader:
         if address_type != "IPv4":
             return None  # IPv6 and FQDN slices: the model is IPv4 only
         endpoints = []
+        known: dict[tuple, EndpointConditions] = {}
         endpoint_list = self.sequence(obj, "endpoints", where)
+        quick = self.quick_endpoint
         for i, entry in enumerate(endpoint_list):
+            endpoint = quick(entry, known)
+            if endpoint is not None:
+                endpoints.append(endpoint)
+                continue
             if not isinstance(entry, dict):
                 raise self.fail(f"{where}: endpoints[{i}] must be a mapping", endpoint_list, i, entry)
             addresses = self.sequence(entry, "addresses", where)
             if not addresses:
                 raise self.fail(f"{where}: endpoints[{i}].addresses is empty", entry)
             conditions = self.mapping(entry, "conditions", where)
+            state = (self.boolean(conditions, "ready", where, None), self.boolean(conditions, "serving", where, None),
+                     self.boolean(conditions, "terminating", where, None))
+            if state not in known:  # a slice's endpoints share their few equal condition values
+                known[state] = EndpointConditions(*state)
             endpoints.append(Endpoint(
                 addresses=tuple(self.address(addresses, j, where, "endpoint address") for j in range(len(addresses))),
-                conditions=EndpointConditions(
-                    ready=self.boolean(conditions, "ready", where, None),
-                    serving=self.boolean(conditions, "serving", where, None),
-                    terminating=self.boolean(conditions, "terminating", where, None),
-                ),
+                conditions=known[state],
                 node_name=self.string(entry, "nodeName", where),
                 zone=self.string(entry, "zone", where),
                 target_ref=self.object_reference(self.mapping(entry, "targetRef", where), where),
@@ -917,6 +1043,39 @@ class _Reader:
             managed_by=labels.get(LABEL_MANAGED_BY, ""),
             age=self.age(meta, where, EndpointSlice.__dataclass_fields__["age"].default),
         )
+
+    @staticmethod
+    def quick_endpoint(entry: Any, known: dict[tuple, EndpointConditions]) -> Endpoint | None:
+        """The endpoint of the usual entry (one dotted-quad address, conditions and names of
+        the right types, no targetRef), checked and built in one step; None for any other,
+        which the general steps read and check field by field."""
+        if type(entry) is not dict:
+            return None
+        get = entry.get
+        addresses, conditions, node_name = get("addresses"), get("conditions"), get("nodeName")
+        zone, hostname = get("zone"), get("hostname")
+        if (type(addresses) is not list or len(addresses) != 1 or type(addresses[0]) is not str
+                or get("targetRef") is not None or not (conditions is None or type(conditions) is dict)
+                or not (node_name is None or type(node_name) is str) or not (zone is None or type(zone) is str)
+                or not (hostname is None or type(hostname) is str)):
+            return None
+        address = addresses[0]
+        if not _DOTTED_QUAD_RE.fullmatch(address):
+            return None
+        state = (None, None, None)
+        if conditions:
+            ready, serving, terminating = conditions.get("ready"), conditions.get("serving"), conditions.get("terminating")
+            if not ((ready is None or ready is True or ready is False)
+                    and (serving is None or serving is True or serving is False)
+                    and (terminating is None or terminating is True or terminating is False)):
+                return None
+            state = (ready, serving, terminating)
+        if state not in known:
+            known[state] = EndpointConditions(*state)
+        a, b, c, d = address.split(".")
+        ip = _new(IPv4Address)  # IPv4Address(int) without its checks, which the pattern made (see _speed)
+        _set_ipv4(ip, (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d))
+        return Endpoint((ip,), known[state], node_name, zone, None, hostname)
 
     def object_reference(self, ref: _Map, where: str) -> ObjectReference | None:
         if not ref:
@@ -1068,29 +1227,75 @@ def _read_text(text: str, source: str, now: datetime, into: _Collected, line_off
     reader.embedded = embedded
     if line_offset:
         reader.lines = [""] * line_offset + reader.lines
-    if text.lstrip()[:1] in ("{", "["):
-        # JSON (``kubectl get -o json``): the json module reads it many times faster than
-        # a YAML parser. It keeps no positions, so a bad field is read again as YAML,
-        # which finds the same first error and can say on which line it is.
-        data = _json(text)
-        if data is not None:
-            trial = dataclasses.replace(into, seen=dict(into.seen), networks=dict(into.networks),
-                                        **{f: list(getattr(into, f)) for f in _BUCKETS})
+    documents = None if embedded else _fast_documents(text)
+    if documents is not None:
+        # The fast path (see _fast_documents) reads into a trial copy: at its first error
+        # the located reader reads the text again from the state before it, finds the same
+        # error and says on which line.
+        trial = dataclasses.replace(into, seen=dict(into.seen), networks=dict(into.networks),
+                                    **{f: list(getattr(into, f)) for f in _BUCKETS})
+        reader.fast = True
+        try:
+            for index, document in enumerate(documents):
+                reader.path = [index]
+                _read_object(reader, document, trial)
+        except (ManifestError, _NeedsPositions) as exc:
+            reader.fast = False
             try:
-                _read_object(reader, data, trial)
-            except ManifestError as exc:
-                try:
-                    documents = _documents(text, source, line_offset)
-                except ManifestError:
-                    raise exc from None
-                for document in documents:
-                    _read_object(reader, document, into)
-                raise exc from None  # pragma: no cover - the YAML reading raises first
-            for name in ("seen", "networks", *_BUCKETS):
-                setattr(into, name, getattr(trial, name))
+                located = _documents(text, source, line_offset)
+            except ManifestError:
+                raise exc from None
+            _read_documents(reader, located, into)
+            if isinstance(exc, ManifestError):
+                raise exc from None  # pragma: no cover - the located reading raises first
             return
-    for document in _documents(text, source, line_offset):
+        for name in ("seen", "networks", *_BUCKETS):
+            setattr(into, name, getattr(trial, name))
+        return
+    _read_documents(reader, _documents(text, source, line_offset), into)
+
+
+def _read_documents(reader: _Reader, documents: list[Any], into: _Collected) -> None:
+    for index, document in enumerate(documents):
+        reader.path = [index]
         _read_object(reader, document, into)
+
+
+class _NeedsPositions(Exception):
+    """The fast path met what only the located reader reads (a ClusterConfiguration
+    embedded in kubeadm-config, whose lines count from the ConfigMap's)."""
+
+
+class _Where:
+    """Where an object read by the fast path was written, as ``file:line``.
+
+    The line is found only when a message names it (a second object of the same name,
+    later): by reading the text again with positions and following the same path of
+    document and List item indexes.
+    """
+
+    __slots__ = ("source", "text", "path")
+
+    def __init__(self, source: str, text: str, path: tuple[int, ...]) -> None:
+        self.source, self.text, self.path = source, text, path
+
+    def __str__(self) -> str:
+        try:
+            value = _documents(self.text, self.source)[self.path[0]]
+            for index in self.path[1:]:
+                value = value["items"][index]
+            line = value.line
+        except (ManifestError, LookupError, TypeError, AttributeError):
+            line = None
+        return f"{self.source}:{line}"
+
+
+def _where(reader: _Reader, obj: Any) -> str | _Where:
+    """``file:line`` of ``obj``: at once where it has a position, later where it has none."""
+    line = getattr(obj, "line", None)
+    if line is None and reader.fast:
+        return _Where(reader.source, reader.text, tuple(reader.path))
+    return f"{reader.source}:{line}"
 
 
 _BUCKETS = ("nodes", "pods", "services", "endpoint_slices", "endpoints", "network_policies")
@@ -1104,8 +1309,10 @@ def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:
         raise reader.fail("kind is missing", obj)
     if kind.endswith("List") and "items" in obj:
         items = reader.sequence(obj, "items", kind)
-        for item in items:
+        for index, item in enumerate(items):
+            reader.path.append(index)
             _read_object(reader, item, into)
+            reader.path.pop()
         return
     api_version = obj.get("apiVersion")
     if kind in _API_VERSIONS and api_version is not None and api_version not in _API_VERSIONS[kind]:
@@ -1128,7 +1335,7 @@ def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:
     if kind == "ClusterConfiguration":
         if "ClusterConfiguration" in into.seen:
             raise reader.fail(f"a second ClusterConfiguration (the first is at {into.seen['ClusterConfiguration']})", obj)
-        into.seen["ClusterConfiguration"] = f"{reader.source}:{obj.line}"
+        into.seen["ClusterConfiguration"] = _where(reader, obj)
         into.networks.update(reader.cluster_configuration(obj))
         return
     if kind not in builders:
@@ -1146,7 +1353,7 @@ def _read_object(reader: _Reader, obj: Any, into: _Collected) -> None:
            value["name"] if isinstance(value, dict) else value.name)
     if key in into.seen:
         raise reader.fail(f"{kind} {'/'.join(k for k in key[1:] if k)} is given twice (first at {into.seen[key]})", obj)
-    into.seen[key] = f"{reader.source}:{obj.line}"
+    into.seen[key] = _where(reader, obj)
     bucket.append(value)
 
 
@@ -1158,6 +1365,8 @@ def _read_config_map(reader: _Reader, obj: _Map, into: _Collected) -> None:
     text = data.get("ClusterConfiguration")
     if not isinstance(text, str):
         return
+    if reader.fast:
+        raise _NeedsPositions
     # The embedded document's lines start on the line after "ClusterConfiguration: |".
     line = data.positions.get("ClusterConfiguration", (0, 0))[0]
     _read_text(text, reader.source, reader.now, into, line_offset=line, embedded=True)
@@ -1203,8 +1412,9 @@ def _cluster(into: _Collected) -> Cluster:
 def loads(text: str, *, source: str = "<string>", now: datetime | None = None) -> Cluster:
     """The cluster that ``text`` (YAML or JSON manifests) describes; ``source`` names it in errors."""
     into = _Collected()
-    _read_text(text, source, _now(now), into)
-    return _cluster(into)
+    with no_cycle_collection():  # a million small dicts and values, none in a cycle: see _speed
+        _read_text(text, source, _now(now), into)
+        return _cluster(into)
 
 
 #: The course's clusters by name (``k8snet rules lesson --node ...``): their data files.
@@ -1229,10 +1439,11 @@ def load(paths: Sequence[str | Path] | str | Path, *, now: datetime | None = Non
     paths = [packaged(path) for path in paths]
     moment = _now(now)
     into = _Collected()
-    for path in paths:
-        text, source = read_text(path, what="manifest")
-        _read_text(text, source, moment, into)
-    return _cluster(into)
+    with no_cycle_collection():  # as in loads
+        for path in paths:
+            text, source = read_text(path, what="manifest")
+            _read_text(text, source, moment, into)
+        return _cluster(into)
 
 
 def read_text(path: str | Path, *, what: str, error: type[Exception] = ManifestError) -> tuple[str, str]:

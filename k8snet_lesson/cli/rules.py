@@ -75,6 +75,9 @@ def _cluster_cidr(text: str, option: str = "--cluster-cidr") -> IPv4Network:
     return network
 
 
+_CHUNK = 10_000  # lines written at once
+
+
 def run(args) -> int:
     from .. import iptables
     from ..kube_proxy import rules_for
@@ -94,10 +97,14 @@ def run(args) -> int:
 
         if args.service_cidr is not None:
             overrides["service_cidr"] = _cluster_cidr(args.service_cidr, "--service-cidr")
-        sys.stdout.write(str(nft_rules_for(cluster, args.node, **overrides)))
+        lines = nft_rules_for(cluster, args.node, **overrides).lines()
+        del cluster  # as below
+        for start in range(0, len(lines), _CHUNK):  # every step has succeeded: no need of one whole string
+            sys.stdout.write("\n".join(lines[start:start + _CHUNK]) + "\n")
         return 0
     save = args.form == "save"
     ruleset = rules_for(cluster, args.node, include_builtin=save, random_fully=args.random_fully, **overrides)
+    del cluster  # at a big cluster's size, its values would double the memory the text needs
     text = iptables.to_save(ruleset) if save else iptables.to_restore(ruleset)
     sys.stdout.write(text)  # written whole, once every step has succeeded
     return 0

@@ -7,8 +7,8 @@ import sys
 
 from .._speed import no_cycle_collection
 from ..errors import ParseError
-from ._extensions import _UINT_RE, _WordError
-from ._shape import _Plan, _cached_plan, _plan_as_iptables_reads
+from ._extensions import EXTENSIONS, _PROTOCOL_NUMBERS, _UINT_RE, _WordError
+from ._shape import _GENERIC, _Plan, _cached_plan, _plan_as_iptables_reads
 from ._tokenize import _NEEDS_QUOTES, _TokenError, _split_quoted, _tokenize
 from ._values import BUILTIN_CHAINS, Chain, Rule, RuleSet, TABLES, Table, _chain_problem, _set_chain_counters, _set_chain_name, _set_chain_policy, _set_rule_args, _set_rule_chain, _set_rule_counters, _set_rule_plan
 
@@ -20,6 +20,23 @@ _CHAIN_NAME_RE = re.compile(r'[^ \t"\n\r!-][^ \t"\n\r]{0,27}')  # what _chain_pr
 _intern = sys.intern
 _new = object.__new__
 _NO_COUNTERS = (0, 0)
+
+
+def _vocabulary() -> dict[str, str]:
+    """The words most rules share (options, module, target and protocol names, kube-proxy's
+    marks), each to one string: a node's 10^6 rules then hold one copy of ``-m`` rather than
+    hundreds of thousands (the words are equal either way)."""
+    words = {"!", "random", "nth", "LOCAL", "0x4000", "0x4000/0x4000", "0x8000", "0x8000/0x8000",
+             "icmp-port-unreachable", "KUBE-MARK-MASQ", "KUBE-MARK-DROP"}
+    words.update(_GENERIC, _PROTOCOL_NUMBERS)
+    for extension in EXTENSIONS:
+        words.add(extension.name)
+        for option in extension.options:
+            words.update((option.name, *option.aliases))
+    return {word: _intern(word) for word in words}
+
+
+_VOCABULARY = _vocabulary()
 
 
 class _TableBuilder:
@@ -79,7 +96,7 @@ def parse(text: str, *, source: str = "<string>", table: str | None = None) -> R
 class _Reader:
     """Where the reading of one text stands: what the steps of :func:`_parse` share."""
 
-    __slots__ = ("source", "text", "lines", "plain", "has_tables", "tables", "current", "names")
+    __slots__ = ("source", "text", "lines", "plain", "has_tables", "tables", "current", "names", "shared")
 
     def __init__(self, text: str, source: str, table: str | None) -> None:
         if text[:1] == "\ufeff":  # a byte-order mark before the first line, as some editors write
@@ -97,12 +114,24 @@ class _Reader:
         # iptables -S output has no *table line: its one table starts at once
         self.current = None if self.has_tables else _TableBuilder(table or "filter", 1)
         self.names: dict[str, str] = {}  # chain names already checked, to their interned string
+        self.shared = dict(_VOCABULARY)  # and the chain names declared: each word to its one string
 
 
 def _parse(text: str, source: str, table: str | None) -> RuleSet:
     reader = _Reader(text, source, table)
     _read_lines(reader)
     return _end(reader)
+
+
+def _parse_general(text: str, *, source: str = "<string>", table: str | None = None) -> RuleSet:
+    """:func:`parse` by the general steps alone: every line tokenized and read by
+    :func:`_read_line`, none by the quick steps for kube-proxy's shapes. The same RuleSet
+    (or the same error) by definition; tests hold the quick steps to it."""
+    with no_cycle_collection():
+        reader = _Reader(text, source, table)
+        for lineno, line in enumerate(reader.lines, 1):
+            _read_line(reader, line, lineno)
+        return _end(reader)
 
 
 def _read_lines(reader: _Reader) -> None:
@@ -117,6 +146,7 @@ def _read_lines(reader: _Reader) -> None:
     cached_plan, declare_chain, new = _cached_plan, _declare_chain, object.__new__
     set_chain, set_args, set_counters, set_plan = _set_rule_chain, _set_rule_args, _set_rule_counters, _set_rule_plan
     current = reader.current
+    shared = reader.shared.get
     for lineno, line in enumerate(reader.lines, 1):
         if not line.startswith("-A "):
             if line[:1] != ":" or not declare_chain(reader, line):
@@ -132,7 +162,8 @@ def _read_lines(reader: _Reader) -> None:
         if len(words) < 2:
             raise _error("-A needs a chain name", source, lineno, line, 0, "-A")
         chain = names.get(words[1]) or _checked_chain_name(reader, words[1], line, lineno)
-        args = tuple(words[2:])
+        del words[:2]
+        args = tuple(map(shared, words, words))  # each common word as its one string
         plan = cached_plan(args)
         if plan is None:
             try:
@@ -187,7 +218,7 @@ def _declare_chain(reader: _Reader, line: str) -> bool:
     if name is None:
         if not _CHAIN_NAME_RE.fullmatch(parts[0][1:]):
             return False
-        name = reader.names[parts[0][1:]] = _intern(parts[0][1:])
+        name = reader.names[parts[0][1:]] = reader.shared[name] = _intern(parts[0][1:])
     chain = _new(Chain)  # through its slots, as the rules (see _speed)
     _set_chain_name(chain, name)
     _set_chain_policy(chain, parts[1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import InvalidValue
 from ._save import _save_words
 from ._tokenize import _NEEDS_QUOTES, _SaveQuoted, _restore_word, _save_string
@@ -13,12 +15,48 @@ from ._values import BUILTIN_CHAINS, Chain, Rule, RuleSet, SAMPLE_DATE, TABLES, 
 def restore_line(rule: Rule) -> str:
     """One ``-A CHAIN words...`` line of the restore form (with ``[p:b]`` when it has counters)."""
     _check_chain_name(rule.chain)
+    return _restore_line(rule)
+
+
+# A word needs quotes in the restore form when it is empty or holds one of _NEEDS_QUOTES'
+# characters. The rule's words are joined at once and checked once: the spaces counted,
+# the other characters searched for.
+_QUOTED_BUT_SPACE = re.compile(r'[\t"\n\r]')
+
+
+def _restore_line(rule: Rule) -> str:
+    """:func:`restore_line` for a chain name checked already.
+
+    Rules of kube-proxy's shapes take the quick way: their words as they are, joined once,
+    but for the comment (the one word kube-proxy quotes), quoted in place. Any other rule
+    is quoted word by word.
+    """
+    args = rule.args
     line = "-A " + rule.chain
-    if rule.args:
-        line += " " + " ".join(map(_restore_word, rule.args))
+    if args:
+        text = " ".join(args)
+        spaces = text.count(" ") - len(args) + 1
+        if spaces or "" in args or _QUOTED_BUT_SPACE.search(text) is not None:
+            text = _quoted_words(rule, text, spaces)
+        line += " " + text
     if rule.counters is not None:
         line = f"[{rule.counters[0]}:{rule.counters[1]}] " + line
     return line
+
+
+def _quoted_words(rule: Rule, text: str, spaces: int) -> str:
+    """The words of a rule whose joined ``text`` holds ``spaces`` spaces more than it has
+    gaps between words, with the words that need it quoted."""
+    args = rule.args
+    # the comment follows --comment; any word would do, the count below checks it
+    position = args.index("--comment") + 1 if "--comment" in args[:-1] else None
+    if (position is not None and spaces and args[position].count(" ") == spaces and "" not in args
+            and _QUOTED_BUT_SPACE.search(text) is None):
+        # only that word has spaces: quote it in place
+        start = len(" ".join(args[:position])) + 1 if position else 0
+        comment = args[position]
+        return text[:start] + _restore_word(comment) + text[start + len(comment):]
+    return " ".join(map(_restore_word, args))
 
 
 def save_line(rule: Rule, *, counters: bool = False) -> str:
@@ -78,7 +116,20 @@ def to_restore(ruleset: RuleSet) -> str:
             _check_chain_name(chain.name)
             _check_policy(chain.policy)
             out.append(f":{chain.name} {chain.policy} [{chain.counters[0]}:{chain.counters[1]}]")
-        out.extend(map(restore_line, table.rules))
+        checked = {chain.name for chain in table.chains}
+        search, append = _QUOTED_BUT_SPACE.search, out.append
+        for rule in table.rules:
+            chain, args = rule.chain, rule.args
+            if chain not in checked:
+                _check_chain_name(chain)
+                checked.add(chain)
+            # _restore_line's quick way, written out here: a call per rule would cost more
+            text = " ".join(args)
+            if (text.count(" ") + 1 != len(args) or "" in args or search(text) is not None
+                    or rule.counters is not None or not args):
+                append(_restore_line(rule))
+            else:
+                append("-A " + chain + " " + text)
         out.append("COMMIT")
     return "\n".join(out) + "\n" if out else ""
 

@@ -236,9 +236,11 @@ class Transaction:
         out += [self._prefix("set") + f"{name} {spec}" for name, spec in self.sets.items()]
         out += [self._prefix("map") + f"{name} {spec}" for name, spec in self.maps.items()]
         out += [self._prefix("chain") + name + (f" {spec}" if spec else "") for name, spec in self.chains.items()]
+        rule, element = self._prefix("rule"), self._prefix("element")  # once, not once a line
         for chain, rules in self.rules.items():
-            out += [self._prefix("rule") + f"{chain} {rule}" for rule in rules]
-        out += [self._prefix("element") + f"{container} {{ {text} }}" for container, text in self.elements]
+            head = rule + chain + " "
+            out += [head + text for text in rules]
+        out += [f"{element}{container} {{ {text} }}" for container, text in self.elements]
         return out
 
     def __str__(self) -> str:
