@@ -434,9 +434,9 @@ class _Writer:
         uses_local = internal_local or (external_local and externally_accessible)
         cluster_eps, local_eps, reachable, has_endpoints = _categorize(endpoints, uses_cluster, uses_local)
 
-        ep_names = {e[0]: chain_name_base(name, protocol, e[0]) for e in reachable}
+        ep_names = {e.ip_port: chain_name_base(name, protocol, e.ip_port) for e in reachable}
         for e in reachable:
-            self._chain("endpoint-" + ep_names[e[0]], owner)
+            self._chain("endpoint-" + ep_names[e.ip_port], owner)
         uses_cluster_chain = bool(cluster_eps) and uses_cluster
         uses_local_chain = bool(local_eps) and uses_local
         if uses_cluster_chain:
@@ -514,7 +514,7 @@ class _Writer:
         affinity = service.session_affinity is SessionAffinity.CLIENT_IP
         if affinity:
             for e in reachable:
-                set_name = "affinity-" + ep_names[e[0]]
+                set_name = "affinity-" + ep_names[e.ip_port]
                 tx.sets[set_name] = (f"{{ type ipv4_addr ; flags dynamic,timeout ; "
                                      f"timeout {service.session_affinity_timeout}s ; }}")
                 tx.owners[set_name] = owner
@@ -523,20 +523,20 @@ class _Writer:
         if uses_local_chain:
             self._endpoint_rules(local_chain, local_eps, ep_names, affinity)
         for e in reachable:
-            base_ep = ep_names[e[0]]
+            base_ep = ep_names[e.ip_port]
             rules = tx.rules["endpoint-" + base_ep]
-            rules.append(f"ip saddr {e[1]} jump mark-for-masquerade")
+            rules.append(f"ip saddr {e.ip} jump mark-for-masquerade")
             if affinity:
                 rules.append(f"update @affinity-{base_ep} {{ ip saddr }}")
-            rules.append(f"meta l4proto {protocol} dnat to {e[0]}")
+            rules.append(f"meta l4proto {protocol} dnat to {e.ip_port}")
 
     def _endpoint_rules(self, chain: str, endpoints: list[tuple], ep_names: dict[str, str], affinity: bool) -> None:
         rules = self.tx.rules[chain]
         if affinity:
             for e in endpoints:
-                base_ep = ep_names[e[0]]
+                base_ep = ep_names[e.ip_port]
                 rules.append(f"ip saddr @affinity-{base_ep} goto endpoint-{base_ep}")
-        entries = " , ".join(f"{i} : goto endpoint-{ep_names[e[0]]}" for i, e in enumerate(endpoints))
+        entries = " , ".join(f"{i} : goto endpoint-{ep_names[e.ip_port]}" for i, e in enumerate(endpoints))
         rules.append(f"numgen random mod {len(endpoints)} vmap {{ {entries} }}")
 
 
