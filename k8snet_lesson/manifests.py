@@ -378,7 +378,7 @@ _LONG_NUMBER_RE = re.compile(r"(?:^|[\s\[{,])[-+]?[0-9][0-9a-fA-FxXoObB_:]{%d,}(
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD_RE = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _new = object.__new__
-(_set_ipv4,) = slot_setters(IPv4Address, "_ip")  # frames json.loads itself uses below the caller's
+(_set_ipv4,) = slot_setters(IPv4Address, "_ip")  # an address the pattern above has checked, set without re-parsing
 
 
 def _json_documents(text: str) -> list[Any] | None:
