@@ -9,9 +9,6 @@ model's own output) both must give equal RuleSets, or both refuse the text.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
@@ -23,6 +20,8 @@ from k8snet_lesson.iptables._tokenize import _restore_word
 from k8snet_lesson.kube_proxy import rules_for
 from k8snet_lesson.manifests import load
 from k8snet_lesson.resources import data_path
+
+from golden_data import GOLDEN, SKIP_REASON
 
 
 def _outcome(read, text: str):
@@ -43,9 +42,8 @@ def _both(text: str):
 
 def _real_dumps() -> list[tuple[str, str]]:
     dumps = [(path.name, path.read_text()) for path in sorted(data_path("dumps").glob("*.txt"))]
-    golden = os.environ.get("K8SNET_GOLDEN_DIR")
-    if golden and Path(golden).is_dir():
-        dumps += [(path.name, path.read_text()) for path in sorted(Path(golden).glob("*.expected.txt"))]
+    if GOLDEN is not None:
+        dumps += [(path.name, path.read_text()) for path in sorted(GOLDEN.glob("*.expected.txt"))]
     cluster = load("lesson")
     for node in cluster.nodes:
         rules = rules_for(cluster, node.name, include_builtin=True)
@@ -63,8 +61,8 @@ def test_real_dumps_read_alike_both_ways(text):
 
 
 def test_the_golden_files_are_among_the_real_dumps():
-    if not os.environ.get("K8SNET_GOLDEN_DIR"):
-        pytest.skip("K8SNET_GOLDEN_DIR is not set")
+    if GOLDEN is None:
+        pytest.skip(SKIP_REASON)
     assert sum(name.endswith(".expected.txt") for name, _ in REAL) >= 10
 
 

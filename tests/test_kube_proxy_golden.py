@@ -10,8 +10,6 @@ EndpointSlice values and generated with the proxier settings the test used.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -25,18 +23,8 @@ from k8snet_lesson.cluster import (
     ServicePort,
 )
 
+from golden_data import GOLDEN, SKIP_REASON
 
-def _golden_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("K8SNET_GOLDEN_DIR"):
-        candidates.append(Path(os.environ["K8SNET_GOLDEN_DIR"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "kube-proxy-golden")
-    return next((p for p in candidates if p.is_dir()), None)
-
-
-GOLDEN = _golden_dir()
-SKIP_REASON = ("kube-proxy's golden files are not here: set K8SNET_GOLDEN_DIR or put them in "
-               "shared/kube-proxy-golden next to the checkout")
 CASES = sorted(p.name for p in GOLDEN.glob("*.json") if p.name != "chain_names.json") if GOLDEN else []
 CHAIN_NAMES = json.loads((GOLDEN / "chain_names.json").read_text()) if GOLDEN else []
 
