@@ -276,18 +276,21 @@ def test_error_in_a_second_file_names_that_file(tmp_path):
     assert str(caught.value).startswith(f"{bad}:6: Pod default/web: status.podIP is not an IPv4 address: 'nope'")
 
 
+KUBEADM_BAD_SUBNET = doc("""\
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: kubeadm-config, namespace: kube-system}
+    data:
+      ClusterConfiguration: |
+        apiVersion: kubeadm.k8s.io/v1beta3
+        kind: ClusterConfiguration
+        networking:
+          serviceSubnet: 10.96.0.0/40
+    """)
+
+
 def test_error_inside_kubeadm_config_points_at_the_configmap_line():
-    text = doc("""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: kubeadm-config, namespace: kube-system}
-        data:
-          ClusterConfiguration: |
-            apiVersion: kubeadm.k8s.io/v1beta3
-            kind: ClusterConfiguration
-            networking:
-              serviceSubnet: 10.96.0.0/40
-        """)
+    text = KUBEADM_BAD_SUBNET
     with pytest.raises(ManifestError) as caught:
         loads(text, source="kubeadm.yaml")
     assert str(caught.value).startswith("kubeadm.yaml:9: ClusterConfiguration: networking.serviceSubnet is not an IPv4 CIDR")

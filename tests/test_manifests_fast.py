@@ -18,7 +18,7 @@ from k8snet_lesson import manifests
 from k8snet_lesson.errors import ManifestError
 from k8snet_lesson.manifests import MAX_DEPTH, MAX_INT_DIGITS, load, loads
 from k8snet_lesson.resources import data_path
-from test_manifests import ERRORS, NOW, doc
+from test_manifests import ERRORS, KUBEADM_BAD_SUBNET, NOW, doc
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
        "spec": {"nodeName": "node-a", "containers": [{"name": "web", "ports": [{"containerPort": 8080}]}]},
@@ -74,17 +74,7 @@ CORPUS += [
     ("json: an array at the top", json.dumps([POD])),
     ("json: invalid", '{"kind": "Pod", "metadata": {"name": "web"},}'),
     ("json: a string PyYAML refuses", json.dumps({**POD, "extra": "\ud83d\ude00 \t tab"}, ensure_ascii=True)),
-    ("yaml: kubeadm-config with a bad subnet", doc("""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata: {name: kubeadm-config, namespace: kube-system}
-        data:
-          ClusterConfiguration: |
-            apiVersion: kubeadm.k8s.io/v1beta3
-            kind: ClusterConfiguration
-            networking:
-              serviceSubnet: 10.96.0.0/40
-        """)),
+    ("yaml: kubeadm-config with a bad subnet", KUBEADM_BAD_SUBNET),
     ("yaml: the lesson's cluster", data_path("lesson-cluster.yaml").read_text()),
     ("yaml: the two-node flow", data_path("two-node-flow.yaml").read_text()),
 ]
